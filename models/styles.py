@@ -1,0 +1,43 @@
+"""The style catalog: where each style's tunes come from in music21's corpus, its tempo and sound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Style:
+    """A style the models can be trained on and sampled in."""
+
+    name: str
+    description: str
+    corpus_dirs: tuple[str, ...]
+    tempo_range: tuple[float, float]  # quarter notes per minute
+    program: int  # General MIDI program (0-based)
+    default_arch: str = "lstm"
+    keys: tuple[int, ...] = (0,)  # semitones above C to transpose generated tunes into
+    max_files: int | None = None  # cap on corpus files (None: all)
+
+
+STYLES: dict[str, Style] = {
+    "irish": Style(
+        name="irish",
+        description="Irish dance tunes: jigs, reels, hornpipes (O'Neill's 1850 and Ryan's Mammoth)",
+        corpus_dirs=("oneills1850", "ryansMammoth"),
+        tempo_range=(120.0, 160.0),
+        program=40,  # violin, i.e. a fiddle
+        keys=(2, 7, 9, 4),  # D, G, A, E: the fiddle's keys
+    ),
+}
+
+
+def get_style(name: str) -> Style:
+    """Look up a style by name.
+
+    Raises:
+        KeyError: with the list of known styles.
+    """
+    try:
+        return STYLES[name.strip().lower()]
+    except KeyError:
+        raise KeyError(f"unknown style {name!r}; styles: {', '.join(sorted(STYLES))}") from None

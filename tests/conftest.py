@@ -1,0 +1,33 @@
+"""Shared fixtures: a real redis-server per test on a free loopback port, a temporary data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from worker.redis_server import RedisServer
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_conn(redis_server: RedisServer):
+    from redis import Redis
+
+    conn = Redis.from_url(redis_server.url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    monkeypatch.setenv("TUNESMITH_DATA_DIR", str(path))
+    return path

@@ -1,0 +1,172 @@
+"""The job contract shared by the bot, the CLI and the worker: torch-free, import-light."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from redis import Redis
+    from rq.job import Job
+
+QUEUE_COMPOSE = "compose"
+QUEUE_TRAIN = "train"
+COMPOSE_JOB = "worker.jobs.compose"
+STYLES_KEY = "tunesmith:styles"
+
+MIN_SECONDS = 5.0
+MAX_SECONDS = 300.0
+DEFAULT_TEMPERATURE = 1.0
+DEFAULT_TOP_K = 0
+
+_LENGTH_RE = re.compile(
+    r"^\s*(?:(?P<min>\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)\s*)?"
+    r"(?:(?P<sec>\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+class BadRequest(ValueError):
+    """A request a user can fix; the message says what is allowed."""
+
+
+def parse_length(text: str | float | int) -> float:
+    """Parse a length such as ``30s``, ``30``, ``1m``, ``1m30s`` or ``90 seconds`` into seconds.
+
+    Raises:
+        BadRequest: if the text does not parse or lies outside [MIN_SECONDS, MAX_SECONDS].
+    """
+    allowed = f"a length between {MIN_SECONDS:g}s and {MAX_SECONDS:g}s, e.g. `30s`, `45` or `1m30s`"
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        raw = str(text).strip()
+        match = _LENGTH_RE.match(raw) if raw else None
+        if not raw or match is None or (match["min"] is None and match["sec"] is None):
+            raise BadRequest(f"Can't read the length `{raw[:40]}`: give {allowed}.")
+        seconds = float(match["min"] or 0) * 60 + float(match["sec"] or 0)
+    if not seconds > 0:
+        raise BadRequest(f"The length must be positive: give {allowed}.")
+    if seconds < MIN_SECONDS or seconds > MAX_SECONDS:
+        raise BadRequest(f"{seconds:g}s is out of range: give {allowed}.")
+    return seconds
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    """What a worker can compose in one style."""
+
+    name: str
+    arches: list[str]
+    default_arch: str
+    description: str = ""
+    tempo_range: tuple[float, float] = (100.0, 140.0)
+
+
+@dataclass(frozen=True)
+class ComposeRequest:
+    """A request to compose one track; travels through Redis as a JSON-able dict."""
+
+    style: str
+    seconds: float
+    arch: str | None = None
+    seed: int | None = None
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int = DEFAULT_TOP_K
+    track_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    user_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComposeRequest:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ComposeResult:
+    """What a finished compose job returns: file paths and facts about the track."""
+
+    track_id: str
+    style: str
+    arch: str
+    seed: int
+    seconds: float
+    tempo_qpm: float
+    bars: int
+    files: dict[str, str]
+    timings: dict[str, float]
+    device: str = "cpu"
+    checkpoint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComposeResult:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> ComposeRequest:
+    """Check a request against the styles on offer; fill in the default architecture.
+
+    Raises:
+        BadRequest: unknown style, unsupported architecture, or bad sampling settings.
+    """
+    if not styles:
+        raise BadRequest("No worker is online yet, so no style can be composed. Try again in a minute.")
+    info = styles.get(request.style.strip().lower())
+    if info is None:
+        raise BadRequest(f"Unknown style `{request.style[:40]}`. Styles: {', '.join(sorted(styles))}.")
+    arch = (request.arch or info.default_arch).strip().lower()
+    if arch not in info.arches:
+        raise BadRequest(f"Style `{info.name}` has no `{arch}` model. Architectures: {', '.join(info.arches)}.")
+    parse_length(request.seconds)
+    if not 0.05 <= request.temperature <= 3.0:
+        raise BadRequest("Temperature must lie between 0.05 and 3.0.")
+    if request.top_k < 0:
+        raise BadRequest("top_k must be 0 (off) or a positive number.")
+    if request.seed is not None and not 0 <= request.seed < 2**31:
+        raise BadRequest("The seed must lie between 0 and 2147483647.")
+    return ComposeRequest(**{**request.to_dict(), "style": info.name, "arch": arch})
+
+
+def publish_styles(redis: Redis, styles: dict[str, StyleInfo]) -> None:
+    """Record the styles a worker can serve, for the bot's autocomplete and validation."""
+    if styles:
+        redis.hset(STYLES_KEY, mapping={name: json.dumps(asdict(info)) for name, info in styles.items()})
+
+
+def read_styles(redis: Redis) -> dict[str, StyleInfo]:
+    """The styles that workers have published."""
+    out: dict[str, StyleInfo] = {}
+    for name, raw in redis.hgetall(STYLES_KEY).items():
+        data = json.loads(raw)
+        data["tempo_range"] = tuple(data.get("tempo_range", (100.0, 140.0)))
+        out[name.decode() if isinstance(name, bytes) else name] = StyleInfo(**data)
+    return out
+
+
+def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 600) -> Job:
+    """Enqueue a compose job by dotted path; the job id is the track id."""
+    from rq import Queue
+
+    queue = Queue(QUEUE_COMPOSE, connection=redis)
+    return queue.enqueue(
+        COMPOSE_JOB,
+        request.to_dict(),
+        job_id=request.track_id,
+        job_timeout=timeout_s,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def job_progress(job: Job) -> dict[str, Any]:
+    """The progress a running job last reported in ``job.meta``."""
+    meta = job.get_meta(refresh=True) if hasattr(job, "get_meta") else job.meta
+    return dict(meta.get("progress", {}))
