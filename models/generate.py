@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from models.melody import Note
+from models.checkpoint import SHIPPED_DIR, list_checkpoints, load_metadata, load_weights
+from models.melody import TICKS_PER_QUARTER, Note, meter_ticks, tune_to_notes
+from models.registry import build_model
+from models.sampling import sample_bars
+from models.styles import STYLES, get_style
+from models.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
 
 ProgressFn = Callable[[float], None]
 
@@ -25,3 +33,81 @@ class Composition:
     seed: int
     tokens: list[int] = field(default_factory=list)
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"abc": "X:1..."} for the ABC model
+
+
+def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) -> tuple[int, float]:
+    """Whole bars and a tempo (qpm) such that the bars last exactly ``seconds``.
+
+    The tempo is the one nearest the middle of ``tempo_range`` that fits a whole number of bars; for very
+    short lengths it may leave the range, since the length is the user's request and the tempo is ours.
+    """
+    bar_quarters = meter_ticks(meter) / TICKS_PER_QUARTER
+    target = sum(tempo_range) / 2
+    best: tuple[float, int, float] | None = None
+    for bars in range(1, int(seconds * tempo_range[1] / 60 / bar_quarters) + 2):
+        qpm = bars * bar_quarters * 60.0 / seconds
+        penalty = abs(qpm - target) + (0 if tempo_range[0] <= qpm <= tempo_range[1] else 1000)
+        if best is None or penalty < best[0]:
+            best = (penalty, bars, qpm)
+    assert best is not None
+    return best[1], best[2]
+
+
+def default_checkpoint_dir() -> Path:
+    """``TUNESMITH_CHECKPOINT_DIR`` if set, else the checkpoints shipped in the package."""
+    env = os.environ.get("TUNESMITH_CHECKPOINT_DIR")
+    return Path(env) if env else SHIPPED_DIR
+
+
+def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
+    """Styles that have at least one checkpoint: name → plain dict of ``worker.contract.StyleInfo`` fields.
+
+    Plain dicts keep ``models`` free of any dependency on ``worker`` (dependencies point worker → models).
+    """
+    found: dict[str, list[str]] = {}
+    for style, arch in list_checkpoints(checkpoint_dir or default_checkpoint_dir()):
+        if style in STYLES:
+            found.setdefault(style, []).append(arch)
+    out = {}
+    for name, arches in sorted(found.items()):
+        style = STYLES[name]
+        default = style.default_arch if style.default_arch in arches else arches[0]
+        out[name] = {"name": name, "arches": sorted(arches), "default_arch": default,
+                     "description": style.description, "tempo_range": style.tempo_range}
+    return out
+
+
+class Composer:
+    """One loaded checkpoint of a style and architecture; samples pieces of an exact length."""
+
+    def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
+                 checkpoint_dir: Path | None = None) -> None:
+        directory = checkpoint_dir or default_checkpoint_dir()
+        self.style = get_style(style)
+        self.arch = arch
+        self.device = device
+        self.meta = load_metadata(directory, self.style.name, arch)
+        self.vocab = Vocab(self.meta["vocab"])
+        self.model = load_weights(build_model(arch, self.meta["args"]), directory, self.style.name, arch, device)
+        self.checkpoint = f"{self.style.name}-{arch}@{self.meta.get('date', '?')}"
+
+    def _meter(self, rng: random.Random) -> str:
+        meters = self.meta.get("meters") or {"4/4": 1.0}
+        return rng.choices(list(meters), weights=list(meters.values()))[0]
+
+    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
+                on_progress: ProgressFn | None = None) -> Composition:
+        """Sample a piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
+        rng = random.Random(seed)
+        meter = self._meter(rng)
+        key = rng.choice(self.style.keys)
+        shift = key if key <= 6 else key - 12
+        bars, qpm = plan_length(seconds, meter, self.style.tempo_range)
+        low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
+        ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature,
+                          top_k=top_k, device=self.device, pitch_range=(low, high), on_progress=on_progress)[0]
+        tune = decode(ids, self.vocab).transposed(shift)
+        notes = tune_to_notes(tune, qpm)
+        return Composition(notes=notes, seconds=float(seconds), tempo_qpm=qpm, bars=len(tune.bars),
+                           meter=meter, program=self.style.program, style=self.style.name, arch=self.arch,
+                           seed=seed, tokens=ids)

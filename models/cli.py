@@ -1,0 +1,76 @@
+"""Command-line entry points for the model side: ``tunesmith train`` and ``tunesmith styles``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+# Architecture sizes of the shipped checkpoints; ``--tiny`` gives the configs the test-suite uses.
+SHIPPED_ARGS: dict[str, dict] = {"lstm": {"embed": 128, "hidden": 320, "layers": 2, "dropout": 0.25}}
+TINY_ARGS: dict[str, dict] = {"lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0}}
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    """``tunesmith train --style irish --arch lstm``: train on the frozen split, print held-out NLL."""
+    from models.checkpoint import SHIPPED_DIR
+    from models.corpus import load_style_tunes
+    from models.styles import get_style
+    from models.train import TrainConfig, train_tokens
+
+    parser = argparse.ArgumentParser(prog="tunesmith train", description=train_main.__doc__)
+    parser.add_argument("--style", required=True)
+    parser.add_argument("--arch", default="lstm")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
+    parser.add_argument("--batch", type=int, default=TrainConfig.batch)
+    parser.add_argument("--seq-len", type=int, default=TrainConfig.seq_len)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR, help="checkpoint directory")
+    parser.add_argument("--tiny", action="store_true", help="a tiny model on a few tunes (for tests)")
+    parser.add_argument("--max-tunes", type=int, default=None, help="train on the first N tunes only")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        style = get_style(args.style)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    arch_args = (TINY_ARGS if args.tiny else SHIPPED_ARGS).get(args.arch)
+    if arch_args is None:
+        print(f"error: unknown architecture {args.arch!r}; architectures: {', '.join(SHIPPED_ARGS)}", file=sys.stderr)
+        return 1
+    import torch
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    tunes = load_style_tunes(style)
+    if args.max_tunes:
+        tunes = tunes[: args.max_tunes]
+    config = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, batch=args.batch, seq_len=args.seq_len,
+                         lr=args.lr, seed=args.seed, device=device)
+    meta = train_tokens(style, args.arch, tunes, arch_args, config, args.out)
+    nll = meta["heldout_nll"]
+    print(f"{style.name}/{args.arch}: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
+          f"({meta['train']['params']} params, {meta['train']['minutes']} min) → {args.out}")
+    return 0
+
+
+def styles_main(argv: list[str] | None = None) -> int:
+    """``tunesmith styles [--json]``: the styles with a checkpoint, their architectures and tempo."""
+    from models.generate import available_styles
+
+    parser = argparse.ArgumentParser(prog="tunesmith styles", description=styles_main.__doc__)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    styles = available_styles()
+    if args.json:
+        print(json.dumps(styles, indent=1))
+        return 0
+    for name, info in styles.items():
+        low, high = info["tempo_range"]
+        print(f"{name:10s} {'/'.join(info['arches']):20s} {low:g}-{high:g} qpm  {info['description']}")
+    return 0

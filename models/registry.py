@@ -1,0 +1,23 @@
+"""Architecture registry: builds a model from its name and the args stored in checkpoint metadata."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from models.lstm import LSTMConfig, MelodyLSTM
+
+ARCHES: dict[str, tuple[type, type]] = {
+    "lstm": (LSTMConfig, MelodyLSTM),
+}
+
+
+def build_model(arch: str, args: dict) -> nn.Module:
+    """A fresh model of ``arch`` from its config dict.
+
+    Raises:
+        KeyError: for an unknown architecture, listing the known ones.
+    """
+    if arch not in ARCHES:
+        raise KeyError(f"unknown architecture {arch!r}; architectures: {', '.join(ARCHES)}")
+    config_cls, model_cls = ARCHES[arch]
+    return model_cls(config_cls(**args))
