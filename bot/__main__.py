@@ -1,0 +1,7 @@
+"""`python -m bot` runs the Discord bot."""
+
+import sys
+
+from bot.main import main
+
+sys.exit(main())

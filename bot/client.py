@@ -1,0 +1,101 @@
+"""The Discord client: slash commands only, a Redis connection and a cache of the styles workers offer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import discord
+from discord.ext import commands
+from redis import Redis
+from redis.exceptions import RedisError
+
+from bot.config import Settings
+from worker.contract import StyleInfo, read_styles
+
+log = logging.getLogger(__name__)
+
+
+def minimal_intents() -> discord.Intents:
+    """Only the guilds intent: interactions arrive without any, and nothing privileged is needed."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class TunesmithBot(commands.Bot):
+    """Answers /compose by enqueuing RQ jobs and posting what the workers make."""
+
+    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=minimal_intents(),
+            help_command=None,
+            guild_ready_timeout=settings.guild_ready_timeout,
+            chunk_guilds_at_startup=False,
+            max_messages=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.redis: Redis = redis or Redis.from_url(
+            settings.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+        )
+        self.styles: dict[str, StyleInfo] = {}
+        self._styles_task: asyncio.Task[None] | None = None
+        self._redis_ok = True
+
+    async def setup_hook(self) -> None:
+        from bot.compose import ComposeCog
+
+        await self.refresh_styles()
+        await self.add_cog(ComposeCog(self))
+        self._styles_task = asyncio.create_task(self._refresh_styles_forever(), name="tunesmith-styles")
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Register the slash commands: instantly in DISCORD_GUILD_ID if set, else globally."""
+        if self.settings.guild_id is not None:
+            guild = discord.Object(id=self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d command(s) to guild %s", len(synced), self.settings.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global command(s); Discord may take a while to show them", len(synced))
+
+    async def refresh_styles(self) -> bool:
+        """Reload the styles cache from Redis; keep the old cache if Redis is unreachable."""
+        try:
+            styles = await asyncio.to_thread(read_styles, self.redis)
+        except (RedisError, OSError, ValueError, TypeError) as exc:
+            if self._redis_ok:
+                log.warning("could not read styles from Redis (%s); keeping %d cached", exc, len(self.styles))
+            self._redis_ok = False
+            return False
+        if not self._redis_ok:
+            log.info("Redis is reachable again")
+        self._redis_ok = True
+        if set(styles) != set(self.styles):
+            log.info("styles on offer: %s", ", ".join(sorted(styles)) or "none (no worker has published yet)")
+        self.styles = styles
+        return True
+
+    async def _refresh_styles_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.styles_refresh_s)
+            await self.refresh_styles()
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("ready as %s (id %s) in %d guild(s)", user, user.id if user else "?", len(self.guilds))
+        activity = discord.Activity(type=discord.ActivityType.listening, name="/compose")
+        await self.change_presence(activity=activity)
+
+    async def close(self) -> None:
+        if self._styles_task is not None:
+            self._styles_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._styles_task
+        await super().close()
+        await asyncio.to_thread(self.redis.close)

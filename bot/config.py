@@ -1,0 +1,88 @@
+"""Bot settings, read once from the environment into a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable and what is expected."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name, "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot process needs; the token is kept out of repr() and logs."""
+
+    discord_token: str = field(repr=False)
+    redis_url: str = DEFAULT_REDIS_URL
+    api_base: str | None = None
+    gateway_url: str | None = None
+    guild_id: int | None = None
+    data_dir: Path | None = None
+    guild_ready_timeout: float = 2.0
+    styles_refresh_s: float = 15.0
+    poll_interval_s: float = 0.75
+    edit_interval_s: float = 3.0
+    job_wait_s: float = 840.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ``).
+
+        Raises:
+            ConfigError: DISCORD_TOKEN is missing, or a value does not parse.
+        """
+        env = os.environ if env is None else env
+        token = env.get("DISCORD_TOKEN", "").strip()
+        if not token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications, "
+                "copy its token and export DISCORD_TOKEN=<token> before starting the bot"
+            )
+        guild_raw = env.get("DISCORD_GUILD_ID", "").strip()
+        if guild_raw and not guild_raw.isdigit():
+            raise ConfigError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")
+        data_raw = env.get("TUNESMITH_DATA_DIR", "").strip()
+        redis_url = env.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+        return cls(
+            discord_token=token,
+            redis_url=redis_url,
+            api_base=_url(env, "DISCORD_API_BASE", ("http", "https")),
+            gateway_url=_url(env, "DISCORD_GATEWAY_URL", ("ws", "wss")),
+            guild_id=int(guild_raw) if guild_raw else None,
+            data_dir=Path(data_raw).expanduser() if data_raw else None,
+            guild_ready_timeout=_float(env, "TUNESMITH_GUILD_READY_TIMEOUT", 2.0),
+            styles_refresh_s=_float(env, "TUNESMITH_STYLES_REFRESH_S", 15.0, minimum=0.1),
+            poll_interval_s=_float(env, "TUNESMITH_POLL_INTERVAL_S", 0.75, minimum=0.05),
+            edit_interval_s=_float(env, "TUNESMITH_EDIT_INTERVAL_S", 3.0),
+            job_wait_s=_float(env, "TUNESMITH_JOB_WAIT_S", 840.0, minimum=1.0),
+        )

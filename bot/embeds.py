@@ -1,0 +1,124 @@
+"""Pure formatting for the bot's messages and embeds: no I/O, no Redis, easy to test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import discord
+
+from worker.contract import ComposeResult
+
+EMBED_COLOUR = discord.Colour(0x3B7A57)
+STAGE_LABELS = {
+    "queued": "waiting in the queue",
+    "loading": "loading the model",
+    "sampling": "composing notes",
+    "sample": "composing notes",
+    "midi": "writing MIDI",
+    "render": "rendering audio",
+    "rendering": "rendering audio",
+    "pianoroll": "drawing the piano roll",
+    "plot": "drawing the piano roll",
+    "done": "finishing up",
+}
+
+
+def format_seconds(seconds: float) -> str:
+    """``30`` → ``30s``, ``90`` → ``1m30s``, ``12.5`` → ``12.5s``."""
+    seconds = round(float(seconds), 1)
+    minutes, rest = divmod(seconds, 60)
+    rest_text = f"{rest:g}s" if rest else ""
+    if minutes >= 1:
+        return f"{int(minutes)}m{rest_text}"
+    return rest_text or "0s"
+
+
+def progress_percent(progress: Mapping[str, Any]) -> float | None:
+    """A 0–100 percentage from whatever a job reported: percent, fraction, or step/total."""
+    for key in ("percent", "pct"):
+        if isinstance(progress.get(key), int | float):
+            return max(0.0, min(100.0, float(progress[key])))
+    for key in ("fraction", "progress"):
+        if isinstance(progress.get(key), int | float):
+            return max(0.0, min(100.0, 100.0 * float(progress[key])))
+    step, total = progress.get("step"), progress.get("total", progress.get("steps"))
+    if isinstance(step, int | float) and isinstance(total, int | float) and total > 0:
+        return max(0.0, min(100.0, 100.0 * step / total))
+    return None
+
+
+def progress_text(
+    track_id: str,
+    style: str,
+    seconds: float,
+    *,
+    status: str,
+    position: int | None = None,
+    progress: Mapping[str, Any] | None = None,
+) -> str:
+    """The status line shown in the deferred response while a track is being made."""
+    head = f"🎼 Composing **{style}** · {format_seconds(seconds)} · track `{track_id}`"
+    if status in ("queued", "deferred", "scheduled"):
+        where = f"position {position + 1} in the queue" if position is not None else "waiting for a worker"
+        return f"{head}\n⏳ Queued: {where}."
+    progress = progress or {}
+    stage = str(progress.get("stage", "") or "").strip()
+    label = STAGE_LABELS.get(stage.lower(), stage.replace("_", " ")) if stage else "working"
+    pct = progress_percent(progress)
+    bar = f" {progress_bar(pct)} {pct:.0f}%" if pct is not None else ""
+    return f"{head}\n⚙️ {label[:80].capitalize()}…{bar}"
+
+
+def progress_bar(pct: float, width: int = 10) -> str:
+    """A text bar such as ``▰▰▰▱▱▱▱▱▱▱`` for 30 %."""
+    filled = round(max(0.0, min(100.0, pct)) / 100 * width)
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def failure_text(track_id: str, reason: str | None = None) -> str:
+    """What the user sees when a job fails; never a traceback."""
+    tail = f" ({reason})" if reason else ""
+    return (
+        f"❌ Sorry, composing track `{track_id}` failed{tail}. "
+        "Try again, perhaps with another style or length; quote the track id if you report it."
+    )
+
+
+def timeout_text(track_id: str, waited_s: float) -> str:
+    """What the user sees when a job takes longer than the bot waits."""
+    return (
+        f"⌛ Track `{track_id}` was not ready after {format_seconds(waited_s)}, so I stopped waiting. "
+        "The workers may be busy: try again later and quote the track id if you report it."
+    )
+
+
+def done_text(track_id: str) -> str:
+    """The final state of the deferred response once the track has been posted."""
+    return f"✅ Track `{track_id}` is ready."
+
+
+def track_embed(
+    result: ComposeResult, *, image_filename: str | None = None, requested_by: str | None = None
+) -> discord.Embed:
+    """The embed posted with a finished track: style, arch, length, seed, tempo and track id."""
+    embed = discord.Embed(
+        title=f"🎶 {result.style.capitalize()} tune · {format_seconds(result.seconds)}",
+        description=f"A new **{result.style}** piece, composed by the `{result.arch}` model.",
+        colour=EMBED_COLOUR,
+    )
+    embed.add_field(name="Style", value=result.style)
+    embed.add_field(name="Architecture", value=result.arch)
+    embed.add_field(name="Length", value=f"{result.seconds:g} s ({result.bars} bars)")
+    embed.add_field(name="Seed", value=str(result.seed))
+    embed.add_field(name="Tempo", value=f"{result.tempo_qpm:.0f} BPM")
+    embed.add_field(name="Track", value=f"`{result.track_id}`")
+    if image_filename:
+        embed.set_image(url=f"attachment://{image_filename}")
+    numbers = {k: v for k, v in result.timings.items() if isinstance(v, int | float)}
+    total = numbers.get("total", sum(numbers.values()))
+    footer = f"made in {total:.1f} s on {result.device}" if total else f"made on {result.device}"
+    if requested_by:
+        footer = f"requested by {requested_by} · {footer}"
+    embed.set_footer(text=footer[:2048])
+    return embed
