@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis import Redis
+    from rq import Queue
     from rq.job import Job
 
 QUEUE_COMPOSE = "compose"
 QUEUE_TRAIN = "train"
 COMPOSE_JOB = "worker.jobs.compose"
 STYLES_KEY = "tunesmith:styles"
+# Jobs, their arguments, meta and results travel as JSON, never pickle: nothing a user influences is unpickled.
+# The bot, the CLI and the worker must all use it (``compose_queue``, ``fetch_job``, worker.runner).
+SERIALIZER = "rq.serializers.JSONSerializer"
 
 MIN_SECONDS = 5.0
 MAX_SECONDS = 300.0
@@ -64,6 +68,14 @@ class StyleInfo:
     default_arch: str
     description: str = ""
     tempo_range: tuple[float, float] = (100.0, 140.0)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StyleInfo:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["arches"] = list(fields.get("arches", []))
+        if "tempo_range" in fields:
+            fields["tempo_range"] = tuple(fields["tempo_range"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -145,18 +157,13 @@ def read_styles(redis: Redis) -> dict[str, StyleInfo]:
     """The styles that workers have published."""
     out: dict[str, StyleInfo] = {}
     for name, raw in redis.hgetall(STYLES_KEY).items():
-        data = json.loads(raw)
-        data["tempo_range"] = tuple(data.get("tempo_range", (100.0, 140.0)))
-        out[name.decode() if isinstance(name, bytes) else name] = StyleInfo(**data)
+        out[name.decode() if isinstance(name, bytes) else name] = StyleInfo.from_dict(json.loads(raw))
     return out
 
 
 def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 600) -> Job:
     """Enqueue a compose job by dotted path; the job id is the track id."""
-    from rq import Queue
-
-    queue = Queue(QUEUE_COMPOSE, connection=redis)
-    return queue.enqueue(
+    return compose_queue(redis).enqueue(
         COMPOSE_JOB,
         request.to_dict(),
         job_id=request.track_id,
@@ -164,6 +171,24 @@ def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 6
         result_ttl=7 * 24 * 3600,
         failure_ttl=7 * 24 * 3600,
     )
+
+
+def compose_queue(redis: Redis, name: str = QUEUE_COMPOSE) -> Queue:
+    """The RQ queue ``name`` with the JSON serializer every side of the contract uses."""
+    from rq import Queue
+
+    return Queue(name, connection=redis, serializer=SERIALIZER)
+
+
+def fetch_job(redis: Redis, job_id: str) -> Job:
+    """Fetch a job by id with the JSON serializer.
+
+    Raises:
+        rq.exceptions.NoSuchJobError: no such job (or it expired).
+    """
+    from rq.job import Job
+
+    return Job.fetch(job_id, connection=redis, serializer=SERIALIZER)
 
 
 def job_progress(job: Job) -> dict[str, Any]:

@@ -1,0 +1,258 @@
+"""The ``tunesmith`` command: compose through the queue, run the worker or the bot, and model commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from worker.contract import (
+    QUEUE_COMPOSE,
+    QUEUE_TRAIN,
+    BadRequest,
+    ComposeRequest,
+    ComposeResult,
+    StyleInfo,
+    enqueue_compose,
+    job_progress,
+    parse_length,
+    validate_request,
+)
+
+# Subcommands forwarded, with the rest of the command line, to ``models.cli.<name>_main``.
+MODEL_COMMANDS = ("train", "styles", "evaluate", "bench")
+POLL_S = 0.1
+
+
+class CommandError(RuntimeError):
+    """A failure to report on stderr with exit code 1."""
+
+
+def _err(message: str) -> None:
+    print(f"tunesmith: {message}", file=sys.stderr)
+
+
+def _model_command(name: str, argv: list[str]) -> int:
+    try:
+        import models.cli as model_cli
+    except ImportError as exc:
+        _err(f"`{name}` needs the models package, which failed to import: {exc}")
+        return 2
+    func = getattr(model_cli, f"{name}_main", None)
+    if func is None:
+        _err(f"`tunesmith {name}` is not available in this version.")
+        return 2
+    return int(func(argv) or 0)
+
+
+def _styles_for_cli(redis_url: str) -> dict[str, StyleInfo]:
+    from worker.jobs import local_styles
+
+    styles = local_styles()
+    if redis_url:  # a shared Redis: styles that remote workers published count too
+        from redis import Redis
+
+        from worker.contract import read_styles
+
+        try:
+            styles = {**read_styles(Redis.from_url(redis_url, socket_connect_timeout=5)), **styles}
+        except Exception as exc:  # noqa: BLE001 - reported below as "unreachable" when we enqueue
+            _err(f"warning: could not read styles from {redis_url}: {exc}")
+    return styles
+
+
+class _ProgressLine:
+    """One progress line on stderr: rewritten in place on a terminal, one line per stage otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    def show(self, text: str, stage: str) -> None:
+        if self.tty:
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+        elif stage != self.last:
+            print(text, file=sys.stderr, flush=True)
+        self.last = stage
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _wait(job: Any, timeout: float, worker: subprocess.Popen | None, worker_log: Path | None) -> ComposeResult:
+    line = _ProgressLine()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            status = str(job.get_status(refresh=True).value if hasattr(job.get_status(), "value")
+                         else job.get_status())
+            if status == "finished":
+                return ComposeResult.from_dict(job.return_value(refresh=True))
+            if status in ("failed", "stopped", "canceled"):
+                result = job.latest_result()
+                tail = (getattr(result, "exc_string", "") or "").strip().splitlines()
+                raise CommandError(f"the compose job {status}: {tail[-1] if tail else 'no reason given'}")
+            if worker is not None and worker.poll() is not None:
+                log = worker_log.read_text(errors="replace")[-1500:] if worker_log else ""
+                raise CommandError(f"the worker exited with code {worker.returncode} before finishing:\n{log}")
+            if time.monotonic() > deadline:
+                raise CommandError(f"no result after {timeout:g}s (job {job.id} is {status})")
+            progress = job_progress(job) if status == "started" else {}
+            stage = progress.get("stage", status)
+            pct = f" {100 * float(progress.get('fraction', 0)):3.0f}%" if progress else ""
+            line.show(f"composing: {stage}{pct}", stage)
+            time.sleep(POLL_S)
+    finally:
+        line.close()
+
+
+def _run_compose(request: ComposeRequest, redis_url: str, timeout: float) -> ComposeResult:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    if redis_url:
+        try:
+            conn = Redis.from_url(redis_url, socket_connect_timeout=5)
+            conn.ping()
+        except (RedisError, ValueError) as exc:
+            raise CommandError(f"Redis at REDIS_URL={redis_url} is unreachable: {exc}") from exc
+        from rq import Worker
+
+        job = enqueue_compose(conn, request)
+        if not Worker.count(connection=conn):
+            _err("no worker is listening yet: start one with `tunesmith worker`; waiting…")
+        return _wait(job, timeout, None, None)
+
+    from worker.redis_server import RedisServer
+
+    with RedisServer() as server, tempfile.TemporaryDirectory(prefix="tunesmith-cli-") as tmp:
+        conn = Redis.from_url(server.url)
+        job = enqueue_compose(conn, request)  # enqueued first, so the burst worker finds it
+        log_path = Path(tmp) / "worker.log"
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen([sys.executable, "-m", "worker", "--burst", "--log-level", "WARNING"],
+                                    env={**os.environ, "REDIS_URL": server.url},
+                                    stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                return _wait(job, timeout, proc, log_path)
+            finally:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.terminate()
+                    proc.wait(10)
+                conn.close()
+
+
+def _copy_files(result: ComposeResult, out_dir: Path) -> dict[str, str]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copied = {}
+    for kind, src in result.files.items():
+        if not Path(src).is_file():
+            raise CommandError(f"the worker wrote {src}, which is not on this machine (is it remote?)")
+        copied[kind] = str(Path(shutil.copy2(src, out_dir / Path(src).name)))
+    return copied
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    try:
+        seconds = parse_length(args.length)
+        request = ComposeRequest(style=args.style, seconds=seconds, arch=args.arch, seed=args.seed,
+                                 temperature=args.temperature, top_k=args.top_k)
+        styles = _styles_for_cli(redis_url)
+        if not styles:
+            raise BadRequest("No style has a trained model yet: train one with "
+                             "`tunesmith train --style irish` (or set TUNESMITH_CHECKPOINT_DIR).")
+        request = validate_request(request, styles)
+    except BadRequest as exc:
+        _err(str(exc))
+        return 1
+    try:
+        result = _run_compose(request, redis_url, args.timeout)
+        files = _copy_files(result, Path(args.out))
+    except CommandError as exc:
+        _err(str(exc))
+        return 1
+    timings = {**result.timings, "job_s": result.timings.get("total_s", 0.0),
+               "total_s": round(time.perf_counter() - t0, 3)}
+    if args.json:
+        print(json.dumps({"style": result.style, "arch": result.arch, "seed": result.seed,
+                          "seconds": result.seconds, "tempo_qpm": result.tempo_qpm, "bars": result.bars,
+                          "track_id": result.track_id, "device": result.device, "files": files,
+                          "timings": timings}))
+        return 0
+    print(f"{result.style} ({result.arch}), seed {result.seed}: {result.seconds:.2f} s, {result.bars} bars "
+          f"at {result.tempo_qpm:.0f} qpm on {result.device}")
+    for kind, path in files.items():
+        print(f"  {kind:6s} {path}")
+    print("  " + ", ".join(f"{k[:-2]} {v:.2f}s" for k, v in timings.items() if k.endswith("_s")))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.runner import run_worker
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    return run_worker(args.redis_url or os.environ.get("REDIS_URL", ""), queues, burst=args.burst,
+                      log_level=args.log_level)
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    from bot.main import main as bot_main
+
+    return int(bot_main() or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tunesmith", description="Compose music on demand.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compose", help="compose one track through the queue and a worker")
+    p.add_argument("style", help="a style with a trained model, e.g. irish")
+    p.add_argument("length", help="e.g. 30s, 45 or 1m30s")
+    p.add_argument("--arch", default=None, help="model architecture (default: the style's default)")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same notes (default: random)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")
+    p.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("worker", help="run a worker (needs REDIS_URL)")
+    p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    p.add_argument("--queues", default=f"{QUEUE_COMPOSE},{QUEUE_TRAIN}")
+    p.add_argument("--redis-url", default=None, help="default: $REDIS_URL")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("bot", help="run the Discord bot")
+    p.set_defaults(func=cmd_bot)
+    for name in MODEL_COMMANDS:
+        sub.add_parser(name, help=f"models: {name} (see `tunesmith {name} --help`)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tunesmith`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in MODEL_COMMANDS:
+        return _model_command(argv[0], argv[1:])
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

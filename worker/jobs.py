@@ -1,0 +1,182 @@
+"""The RQ job ``worker.jobs.compose``: sample a model, write MIDI, render audio, draw a piano roll."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from worker.contract import BadRequest, ComposeRequest, ComposeResult, StyleInfo, validate_request
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rq.job import Job
+
+    from models.generate import Composer
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
+DEVICE_ENV = "TUNESMITH_DEVICE"
+AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
+PROGRESS_INTERVAL_S = 0.25
+_TRACK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Where each stage starts and ends on the job's overall progress bar.
+STAGES: dict[str, tuple[float, float]] = {
+    "loading": (0.0, 0.05),
+    "sampling": (0.05, 0.75),
+    "writing": (0.75, 0.78),
+    "rendering": (0.78, 0.93),
+    "drawing": (0.93, 1.0),
+    "done": (1.0, 1.0),
+}
+
+_composers: dict[tuple[str, str, str, str], tuple[float, Composer]] = {}
+_device: str | None = None
+
+
+def data_dir() -> Path:
+    """Where tracks are written: ``$TUNESMITH_DATA_DIR``, default ``~/.local/share/tunesmith``."""
+    env = os.environ.get(DATA_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "tunesmith"
+
+
+def resolve_device() -> str:
+    """``$TUNESMITH_DEVICE`` (cpu, cuda, cuda:N; default auto: cuda when available). Decided on first use,
+    inside the worker process, so CUDA is never initialised in a process that later forks."""
+    global _device
+    if _device is None:
+        wanted = os.environ.get(DEVICE_ENV, "auto").strip().lower() or "auto"
+        if wanted == "auto":
+            import torch
+
+            wanted = "cuda" if torch.cuda.is_available() else "cpu"
+        _device = wanted
+    return _device
+
+
+def local_styles() -> dict[str, StyleInfo]:
+    """The styles this process can compose: those with a checkpoint on disk."""
+    from models.generate import available_styles
+
+    return {name: StyleInfo.from_dict(info) for name, info in available_styles().items()}
+
+
+def get_composer(style: str, arch: str, device: str) -> Composer:
+    """The loaded Composer for (style, arch, device), cached per process; reloaded when its checkpoint changes."""
+    from models.checkpoint import checkpoint_paths
+    from models.generate import Composer, default_checkpoint_dir
+
+    directory = default_checkpoint_dir()
+    weights, _ = checkpoint_paths(directory, style, arch)
+    key = (style, arch, device, str(directory))
+    mtime = weights.stat().st_mtime if weights.exists() else 0.0
+    cached = _composers.get(key)
+    if cached is None or cached[0] != mtime:
+        log.info("loading %s/%s on %s from %s", style, arch, device, directory)
+        _composers[key] = (mtime, Composer(style, arch, device=device, checkpoint_dir=directory))
+    return _composers[key][1]
+
+
+def clear_cache() -> None:
+    """Forget the loaded models and the chosen device (for tests)."""
+    global _device
+    _composers.clear()
+    _device = None
+
+
+class Progress:
+    """Writes ``job.meta["progress"] = {"stage", "fraction", "stage_fraction"}``, at most every 0.25 s
+    within a stage; a no-op outside an RQ job."""
+
+    def __init__(self, job: Job | None, min_interval: float = PROGRESS_INTERVAL_S) -> None:
+        self.job = job
+        self.min_interval = min_interval
+        self._last = -1e9
+        self._stage = ""
+
+    def __call__(self, stage: str, stage_fraction: float = 0.0) -> None:
+        now = time.monotonic()
+        if self.job is None or (stage == self._stage and now - self._last < self.min_interval):
+            return
+        lo, hi = STAGES[stage]
+        part = min(1.0, max(0.0, float(stage_fraction)))
+        self.job.meta["progress"] = {"stage": stage, "fraction": round(lo + (hi - lo) * part, 4),
+                                     "stage_fraction": round(part, 4)}
+        self.job.save_meta()
+        self._stage, self._last = stage, now
+
+    def sampling(self) -> Callable[[float], None]:
+        return lambda fraction: self("sampling", fraction)
+
+
+def _timed(timings: dict[str, float], name: str, start: float) -> float:
+    now = time.perf_counter()
+    timings[name] = round(now - start, 3)
+    return now
+
+
+def compose(request: dict[str, Any]) -> dict[str, Any]:
+    """Compose one track as asked in ``request`` (a ComposeRequest dict); returns a ComposeResult dict.
+
+    Raises:
+        BadRequest: unknown style or architecture, or an out-of-range length or setting.
+    """
+    from rq import get_current_job
+
+    from worker.midi_io import write_midi
+    from worker.pianoroll import draw_pianoroll
+    from worker.render import audio_duration, render_audio
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    req = validate_request(ComposeRequest.from_dict(request), local_styles())
+    if not _TRACK_ID_RE.match(req.track_id):
+        raise BadRequest("The track id may only hold letters, digits, '-' and '_' (at most 64).")
+    seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
+    progress = Progress(get_current_job())
+    progress("loading")
+    device = resolve_device()
+    composer = get_composer(req.style, req.arch or "", device)
+    t = _timed(timings, "load_s", t0)
+
+    progress("sampling", 0.0)
+    piece = composer.compose(req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
+                             on_progress=progress.sampling())
+    t = _timed(timings, "sample_s", t)
+
+    progress("writing")
+    out = data_dir() / "tracks" / req.track_id
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"midi": str(write_midi(piece, out / f"{req.track_id}.mid"))}
+    for name, text in sorted(piece.extra_files.items()):
+        ext = re.sub(r"[^a-z0-9]", "", name.lower())[:12] or "txt"
+        path = out / f"{req.track_id}.{ext}"
+        path.write_text(text, encoding="utf-8")
+        files[ext] = str(path)
+    t = _timed(timings, "midi_s", t)
+
+    progress("rendering")
+    fmt = os.environ.get(AUDIO_FORMAT_ENV, "ogg").strip().lower() or "ogg"
+    audio = render_audio(files["midi"], out / f"{req.track_id}.{fmt}", piece.seconds, fmt=fmt)
+    files["audio"] = str(audio)
+    seconds = audio_duration(audio)
+    t = _timed(timings, "render_s", t)
+
+    progress("drawing")
+    files["image"] = str(draw_pianoroll(piece, out / f"{req.track_id}.png"))
+    _timed(timings, "image_s", t)
+    timings["total_s"] = round(time.perf_counter() - t0, 3)
+    progress("done", 1.0)
+
+    result = ComposeResult(track_id=req.track_id, style=piece.style, arch=piece.arch, seed=seed,
+                           seconds=round(seconds, 4), tempo_qpm=round(piece.tempo_qpm, 3), bars=piece.bars,
+                           files=files, timings=timings, device=device,
+                           checkpoint=str(getattr(composer, "checkpoint", "")))
+    log.info("composed %s: %s/%s seed %d, %.2fs in %.2fs", req.track_id, piece.style, piece.arch, seed,
+             seconds, timings["total_s"])
+    return result.to_dict()

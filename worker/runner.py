@@ -1,0 +1,85 @@
+"""The worker process: an RQ SimpleWorker that publishes its styles and runs compose (and train) jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import SimpleWorker
+
+from worker.contract import QUEUE_COMPOSE, SERIALIZER, compose_queue, publish_styles
+
+log = logging.getLogger(__name__)
+
+
+class ComposeWorker(SimpleWorker):
+    """Runs every job in the worker process itself, with no fork per job.
+
+    RQ's default ``Worker`` forks a work-horse per job, so a model loaded in the horse dies with it and is
+    reloaded for every job, and a model (or CUDA) set up in the parent before the fork breaks CUDA in the
+    horse ("Cannot re-initialize CUDA in forked subprocess"). With ``SimpleWorker`` the models in
+    ``worker.jobs``' cache stay loaded across jobs, the device is chosen lazily inside the first job, and
+    no fork ever follows. The price: no heartbeat while a job runs, which is why the worker's TTL tracks
+    ``job_timeout`` (``SimpleWorker.get_heartbeat_ttl``) and job timeouts stay bounded (SIGALRM works
+    here because jobs run in the main thread). SIGTERM/SIGINT ask for a warm shutdown: the running job
+    finishes, then the worker exits; a second signal stops it at once.
+    """
+
+
+class WorkerError(RuntimeError):
+    """The worker cannot start; the message says why."""
+
+
+def connect(redis_url: str) -> Redis:
+    """A Redis connection that has answered PING.
+
+    Raises:
+        WorkerError: the URL is empty or Redis does not answer.
+    """
+    if not redis_url:
+        raise WorkerError("REDIS_URL is not set: point it at the bot's Redis, e.g. redis://127.0.0.1:6379/0")
+    try:
+        conn = Redis.from_url(redis_url, socket_connect_timeout=5)
+        conn.ping()
+    except (RedisError, ValueError) as exc:
+        raise WorkerError(f"Redis at {redis_url} is unreachable: {exc}") from exc
+    return conn
+
+
+def announce_styles(conn: Redis) -> list[str]:
+    """Publish the styles this worker has checkpoints for; returns their names."""
+    from worker.jobs import local_styles
+
+    styles = local_styles()
+    publish_styles(conn, styles)
+    return sorted(styles)
+
+
+def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burst: bool = False,
+               name: str | None = None, log_level: str = "INFO") -> int:
+    """Run the worker until stopped (or, with ``burst``, until the queues are empty); returns an exit code."""
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    try:
+        conn = connect(redis_url)
+    except WorkerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    styles = announce_styles(conn)
+    if styles:
+        log.info("serving styles: %s", ", ".join(styles))
+    else:
+        log.warning("no checkpoints found: compose jobs will fail until one is trained (tunesmith train)")
+    worker = ComposeWorker(
+        [compose_queue(conn, q) for q in queues],
+        connection=conn,
+        name=name or f"tunesmith-{socket.gethostname()}-{os.getpid()}",
+        serializer=SERIALIZER,
+    )
+    worker.work(burst=burst, logging_level=log_level)
+    return 0
