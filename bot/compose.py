@@ -145,7 +145,7 @@ class ComposeCog(commands.Cog):
 
     async def _deliver(self, interaction: discord.Interaction, result: ComposeResult) -> None:
         paths, skipped = pick_attachments(result.files, data_dir=self.bot.settings.data_dir,
-                                          size_limit=interaction.attachment_size_limit or None)
+                                          size_limit=interaction.filesize_limit or None)
         image = next((p.name for p in paths if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif")), None)
         embed = embeds.track_embed(result, image_filename=image, requested_by=interaction.user.display_name)
         content = "Left out: " + "; ".join(skipped) if skipped else None

@@ -16,10 +16,12 @@ STAGE_LABELS = {
     "sampling": "composing notes",
     "sample": "composing notes",
     "midi": "writing MIDI",
+    "writing": "writing MIDI",
     "render": "rendering audio",
     "rendering": "rendering audio",
     "pianoroll": "drawing the piano roll",
     "plot": "drawing the piano roll",
+    "drawing": "drawing the piano roll",
     "done": "finishing up",
 }
 
@@ -109,14 +111,14 @@ def track_embed(
     )
     embed.add_field(name="Style", value=result.style)
     embed.add_field(name="Architecture", value=result.arch)
-    embed.add_field(name="Length", value=f"{result.seconds:g} s ({result.bars} bars)")
+    embed.add_field(name="Length", value=f"{result.seconds:.1f} s ({result.bars} bars)")
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name="Tempo", value=f"{result.tempo_qpm:.0f} BPM")
     embed.add_field(name="Track", value=f"`{result.track_id}`")
     if image_filename:
         embed.set_image(url=f"attachment://{image_filename}")
     numbers = {k: v for k, v in result.timings.items() if isinstance(v, int | float)}
-    total = numbers.get("total", sum(numbers.values()))
+    total = numbers.get("total_s", numbers.get("total", sum(numbers.values())))
     footer = f"made in {total:.1f} s on {result.device}" if total else f"made on {result.device}"
     if requested_by:
         footer = f"requested by {requested_by} · {footer}"

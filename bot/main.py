@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 
 import discord
 import discord.gateway
@@ -29,7 +30,8 @@ def apply_overrides(settings: Settings) -> None:
 def setup_logging() -> None:
     """Log to stderr at TUNESMITH_LOG_LEVEL (default INFO)."""
     level = os.environ.get("TUNESMITH_LOG_LEVEL", "INFO").upper()
-    discord.utils.setup_logging(level=getattr(logging, level, logging.INFO), root=True)
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
 
 async def run(settings: Settings) -> None:
