@@ -94,8 +94,7 @@ def _wait(job: Any, timeout: float, worker: subprocess.Popen | None, worker_log:
     deadline = time.monotonic() + timeout
     try:
         while True:
-            status = str(job.get_status(refresh=True).value if hasattr(job.get_status(), "value")
-                         else job.get_status())
+            status = str(getattr(job.get_status(refresh=True), "value", "unknown"))
             if status == "finished":
                 return ComposeResult.from_dict(job.return_value(refresh=True))
             if status in ("failed", "stopped", "canceled"):
@@ -215,8 +214,18 @@ def cmd_bot(args: argparse.Namespace) -> int:
     return int(bot_main() or 0)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tunesmith")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tunesmith", description="Compose music on demand.")
+    parser.add_argument("--version", action="version", version=f"tunesmith {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compose", help="compose one track through the queue and a worker")

@@ -60,6 +60,16 @@ def announce_styles(conn: Redis) -> list[str]:
     return sorted(styles)
 
 
+def preload() -> None:
+    """Import what jobs need (pretty_midi, matplotlib, the models package) before the first job, so that
+    job's timings are the work itself; models and the device still load lazily, inside the first job."""
+    import models.generate  # noqa: F401
+    import worker.jobs  # noqa: F401
+    import worker.midi_io  # noqa: F401
+    import worker.pianoroll  # noqa: F401
+    import worker.render  # noqa: F401
+
+
 def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burst: bool = False,
                name: str | None = None, log_level: str = "INFO") -> int:
     """Run the worker until stopped (or, with ``burst``, until the queues are empty); returns an exit code."""
@@ -70,6 +80,7 @@ def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burs
     except WorkerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    preload()
     styles = announce_styles(conn)
     if styles:
         log.info("serving styles: %s", ", ".join(styles))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,13 +15,15 @@ import pytest
 from PIL import Image
 from rq import Worker
 
+from worker import cli
 from worker.contract import ComposeRequest, ComposeResult, enqueue_compose, job_progress, read_styles
 from worker.render import audio_duration, audio_levels
 
 
 @pytest.mark.slow
 def test_compose_30s_through_a_worker_process(redis_server, redis_conn, data_dir: Path, checkpoint_dir: Path,
-                                              tmp_path: Path) -> None:
+                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
     request = ComposeRequest("irish", 30.0, seed=11)
     job = enqueue_compose(redis_conn, request)
     log = (tmp_path / "worker.log").open("wb")
@@ -35,6 +38,14 @@ def test_compose_30s_through_a_worker_process(redis_server, redis_conn, data_dir
         assert job.get_status() == "finished", (tmp_path / "worker.log").read_text()
         stages.add(job_progress(job).get("stage"))
         assert "irish" in read_styles(redis_conn)  # published when the worker started
+
+        # the CLI with REDIS_URL set goes through the same queue and the same (already warm) worker
+        monkeypatch.setenv("REDIS_URL", redis_server.url)
+        assert cli.main(["compose", "irish", "10s", "--seed", "3", "--json", "--out", str(tmp_path / "out")]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["seed"] == 3 and summary["seconds"] == pytest.approx(10.0, abs=0.05)
+        assert all(Path(p).parent == tmp_path / "out" for p in summary["files"].values())
+
         worker.send_signal(signal.SIGTERM)  # warm shutdown: exits cleanly and deregisters
         assert worker.wait(30) == 0
         assert Worker.count(connection=redis_conn) == 0
