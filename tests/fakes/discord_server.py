@@ -117,9 +117,9 @@ class FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/", self._gateway)
         api = "/api/v10"
-        app.router.add_get(api + "/users/@me", lambda r: self._ok(r, P.BOT_USER))
-        app.router.add_get(api + "/oauth2/applications/@me", lambda r: self._ok(r, P.application()))
-        app.router.add_get(api + "/gateway", lambda r: self._ok(r, {"url": self.gateway_url}))
+        app.router.add_get(api + "/users/@me", self._static(lambda: P.BOT_USER))
+        app.router.add_get(api + "/oauth2/applications/@me", self._static(P.application))
+        app.router.add_get(api + "/gateway", self._static(lambda: {"url": self.gateway_url}))
         app.router.add_put(api + "/applications/{app}/commands", self._sync_commands)
         app.router.add_put(api + "/applications/{app}/guilds/{guild}/commands", self._sync_commands)
         app.router.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)
@@ -219,8 +219,11 @@ class FakeDiscord:
         self._record(rec)
         return response
 
-    async def _ok(self, request: web.Request, data: Any) -> web.Response:
-        return await self._reply(await self._begin(request), _json(data))
+    def _static(self, make: Callable[[], Any]) -> Callable[[web.Request], Any]:
+        async def handler(request: web.Request) -> web.Response:
+            return await self._reply(await self._begin(request), _json(make()))
+
+        return handler
 
     async def _unmodelled(self, request: web.Request) -> web.Response:
         return await self._reply(await self._begin(request), _error(404, 0, "404: Not Found (unmodelled)"))

@@ -1,8 +1,8 @@
 """A stand-in compose worker for bot tests: fakes ``worker.jobs.compose`` with tiny files, no model.
 
 Run ``python -m tests.fakes.stand_in_worker`` with REDIS_URL and TUNESMITH_DATA_DIR set. It publishes
-one style (``irish``) and serves the ``compose`` queue. STAND_IN_MODE=fail makes every job raise;
-STAND_IN_STEP_S sets the pause between progress reports (default 0.3 s).
+three styles and serves the ``compose`` queue: ``irish`` works, ``broken`` always raises, ``slow`` takes
+ten times longer. STAND_IN_STEP_S sets the pause between progress reports (default 0.3 s).
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from rq import SimpleWorker, get_current_job
 
 from worker.contract import SERIALIZER, ComposeRequest, ComposeResult, StyleInfo, compose_queue, publish_styles
 
-STYLES = {"irish": StyleInfo("irish", ["lstm"], "lstm", "Irish reels and jigs", (100.0, 140.0))}
+STYLES = {
+    "irish": StyleInfo("irish", ["lstm"], "lstm", "Irish reels and jigs", (100.0, 140.0)),
+    "broken": StyleInfo("broken", ["lstm"], "lstm", "always fails"),
+    "slow": StyleInfo("slow", ["lstm"], "lstm", "takes its time"),
+}
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
        b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
 MIDI = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0MTrk\x00\x00\x00\x04\x00\xff\x2f\x00"
@@ -29,13 +33,13 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     """Report a few progress stages, write three small files, return a ComposeResult dict."""
     req = ComposeRequest.from_dict(request)
     job = get_current_job()
-    step = float(os.environ.get("STAND_IN_STEP_S", "0.3"))
+    step = float(os.environ.get("STAND_IN_STEP_S", "0.3")) * (10 if req.style == "slow" else 1)
     for stage, fraction in (("loading", 0.0), ("sampling", 0.4), ("sampling", 0.7), ("rendering", 0.8)):
         if job is not None:
             job.meta["progress"] = {"stage": stage, "fraction": fraction}
             job.save_meta()
         time.sleep(step)
-    if os.environ.get("STAND_IN_MODE") == "fail":
+    if req.style == "broken":
         raise RuntimeError("stand-in failure /secret/path/should/not/leak")
     out = Path(os.environ["TUNESMITH_DATA_DIR"]) / "tracks" / req.track_id
     out.mkdir(parents=True, exist_ok=True)
