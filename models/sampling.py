@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from models.melody import meter_ticks
-from models.tokens import MAX_TICKS, PITCH_MAX, PITCH_MIN, Grammar, Vocab
+from models.tokens import MAX_TICKS, PITCH_MAX, PITCH_MIN, Vocab
 
 
 class StepModel(Protocol):
@@ -49,6 +49,17 @@ def filter_logits(logits: torch.Tensor, mask: torch.Tensor, temperature: float, 
     return torch.softmax(scaled, dim=-1)
 
 
+class TokenTable:
+    """Per-token lookup tensors [V] that let the grammar advance a whole batch at once."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        kinds = [vocab.kind(i) for i in range(len(vocab))]
+        self.is_pitch = torch.tensor([k == "pitch" for k in kinds])
+        self.is_rest = torch.tensor([k == "<rest>" for k in kinds])
+        self.is_bar = torch.tensor([k == "<bar>" for k in kinds])
+        self.dur = torch.tensor([int(vocab.value(i)) if k == "dur" else 0 for i, k in enumerate(kinds)])
+
+
 @torch.no_grad()
 def sample_bars(
     model: StepModel,
@@ -63,59 +74,57 @@ def sample_bars(
     pitch_range: tuple[int, int] = (PITCH_MIN, PITCH_MAX),
     max_repeat: int = 8,
     on_progress: Callable[[float], None] | None = None,
+    prefix: list[str] | None = None,
 ) -> list[list[int]]:
     """Sample one piece of exactly ``n_bars`` whole bars per entry of ``meters`` (the batch), as token ids.
 
+    The grammar runs on tensors for the whole batch, so 32 streams cost little more Python than one.
     Random draws happen on the CPU from a seeded generator, so a seed gives the same notes on any device
-    whenever the model's logits agree.
+    whenever the model's logits agree. ``prefix`` holds extra conditioning tokens after ``<bos>``.
     """
     gen = torch.Generator().manual_seed(seed)
-    masks = Masks(vocab, pitch_range)
+    masks, table = Masks(vocab, pitch_range), TokenTable(vocab)
     batch = len(meters)
-    grammars = [Grammar(meter_ticks(m)) for m in meters]
-    out = [[vocab.bos, vocab.meter_id(m)] for m in meters]
-    runs = [(None, 0)] * batch  # (last pitch token, how many times in a row)
-    prime = torch.tensor(out, device=device)  # [B, 2]
-    logits, state = model.forward(prime, None)
+    heads = [[vocab.bos, *(vocab.index[t] for t in prefix or []), vocab.meter_id(m)] for m in meters]
+    bar_ticks = torch.tensor([meter_ticks(m) for m in meters])  # [B]
+    remaining = bar_ticks.clone()  # ticks left in the current bar, [B]
+    want_dur = torch.zeros(batch, dtype=torch.bool)  # a duration must come next, [B]
+    bars_done = torch.zeros(batch, dtype=torch.long)
+    last = torch.full((batch,), -1)  # last pitch token, [B]
+    run = torch.zeros(batch, dtype=torch.long)  # its repeat count, [B]
+    done = torch.zeros(batch, dtype=torch.bool)
+    steps: list[torch.Tensor] = []
+    logits, state = model.forward(torch.tensor(heads, device=device), None)
     logits = logits[:, -1]  # [B, V]
-    done = [False] * batch
     reported = -1.0
-    while not all(done):
-        mask = torch.zeros(batch, len(vocab), dtype=torch.bool)
-        for b, g in enumerate(grammars):
-            what, limit = g.allowed()
-            if done[b]:
-                mask[b, vocab.pad] = True
-            elif what == "bar":
-                mask[b] = masks.bar
-            elif what == "dur":
-                mask[b] = masks.dur[limit]
-            else:
-                mask[b] = masks.event
-                last, count = runs[b]
-                if last is not None and count >= max_repeat:
-                    mask[b, last] = False
+    while not bool(done.all()):
+        mask = masks.event.expand(batch, -1).clone()  # [B, V]
+        full = (remaining == 0) & ~want_dur
+        mask[full] = masks.bar
+        mask[want_dur] = masks.dur[remaining[want_dur].clamp(max=MAX_TICKS)]
+        guard = ~want_dur & ~full & (run >= max_repeat)
+        mask[guard, last[guard]] = False
+        mask[done] = False
+        mask[done, vocab.pad] = True
         probs = filter_logits(logits.to("cpu"), mask, temperature, top_k)  # [B, V]
         nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]  # [B]
-        for b in range(batch):
-            if done[b]:
-                continue
-            tok = int(nxt[b])
-            out[b].append(tok)
-            grammars[b].advance(tok, vocab)
-            kind = vocab.kind(tok)
-            if kind == "pitch":
-                runs[b] = (tok, runs[b][1] + 1 if runs[b][0] == tok else 1)
-            elif kind == "<rest>":
-                runs[b] = (None, 0)
-            if grammars[b].bars_done >= n_bars:
-                done[b] = True
-                out[b].append(vocab.eos)
+        live = ~done
+        steps.append(torch.where(live, nxt, torch.full_like(nxt, -1)))
+        remaining = remaining - table.dur[nxt]
+        is_pitch, is_bar = table.is_pitch[nxt], table.is_bar[nxt]
+        want_dur = is_pitch | table.is_rest[nxt]
+        run = torch.where(is_pitch, torch.where(nxt == last, run + 1, torch.ones_like(run)),
+                          torch.where(table.is_rest[nxt], torch.zeros_like(run), run))
+        last = torch.where(is_pitch, nxt, torch.where(table.is_rest[nxt], torch.full_like(last, -1), last))
+        remaining = torch.where(is_bar, bar_ticks, remaining)
+        bars_done = bars_done + (is_bar & live).long()
+        done = done | (bars_done >= n_bars)
         if on_progress is not None:
-            frac = sum(min(g.bars_done, n_bars) for g in grammars) / (n_bars * batch)
-            if frac - reported >= 0.05 or all(done):
+            frac = float(bars_done.clamp(max=n_bars).sum()) / (n_bars * batch)
+            if frac - reported >= 0.05 or bool(done.all()):
                 reported = frac
                 on_progress(frac)
-        if not all(done):
+        if not bool(done.all()):
             logits, state = model.step(nxt.to(device), state)
-    return out
+    cols = torch.stack(steps, 1).tolist() if steps else [[] for _ in meters]  # [B, steps]
+    return [head + [t for t in row if t >= 0] + [vocab.eos] for head, row in zip(heads, cols, strict=True)]
