@@ -2,7 +2,7 @@
 
 Run ``python -m tests.fakes.stand_in_worker`` with REDIS_URL and TUNESMITH_DATA_DIR set. It publishes
 three styles and serves the ``compose`` queue: ``irish`` works, ``broken`` always raises, ``slow`` takes
-ten times longer. STAND_IN_STEP_S sets the pause between progress reports (default 0.3 s).
+four times longer. STAND_IN_STEP_S sets the pause between progress reports (default 0.3 s).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     """Report a few progress stages, write three small files, return a ComposeResult dict."""
     req = ComposeRequest.from_dict(request)
     job = get_current_job()
-    step = float(os.environ.get("STAND_IN_STEP_S", "0.3")) * (10 if req.style == "slow" else 1)
+    step = float(os.environ.get("STAND_IN_STEP_S", "0.3")) * (4 if req.style == "slow" else 1)
     for stage, fraction in (("loading", 0.0), ("sampling", 0.4), ("sampling", 0.7), ("rendering", 0.8)):
         if job is not None:
             job.meta["progress"] = {"stage": stage, "fraction": fraction}
