@@ -1,0 +1,119 @@
+"""WaveNet over melody tokens: dilated causal convolutions with gated activations, residual and skip
+connections, and Fast-WaveNet generation (arXiv:1611.09482) that caches each layer's past inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+Cache = list[torch.Tensor]  # one [B, C, dilation] buffer of past inputs per causal conv, oldest first
+
+
+@dataclass
+class WaveNetConfig:
+    """Hyper-parameters of :class:`MelodyWaveNet`; receptive field = blocks * (2**layers - 1) + 2 tokens."""
+
+    vocab_size: int
+    channels: int = 64
+    skip: int = 128
+    layers: int = 8  # dilations 1, 2, ..., 2**(layers-1) in each block
+    blocks: int = 2
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GatedLayer(nn.Module):
+    """One residual layer: dilated causal conv (kernel 2) → tanh ⊙ sigmoid → residual and skip 1×1 convs."""
+
+    def __init__(self, channels: int, skip: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.conv = nn.Conv1d(channels, 2 * channels, kernel_size=2, dilation=dilation)
+        self.res = nn.Conv1d(channels, channels, 1)
+        self.skip = nn.Conv1d(channels, skip, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def gate(self, pair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conv output [B, 2C, T] → (residual [B, C, T], skip [B, S, T])."""
+        a, b = pair.chunk(2, dim=1)
+        z = self.drop(torch.tanh(a) * torch.sigmoid(b))
+        return self.res(z), self.skip(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, C, T] → (x + residual [B, C, T], skip [B, S, T]), causal: left-padded by the dilation."""
+        res, skip = self.gate(self.conv(F.pad(x, (self.dilation, 0))))
+        return x + res, skip
+
+    def step(self, x: torch.Tensor, past: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x[t] [B, C, 1], past inputs [B, C, d] (x[t-d] first) → out [B, C, 1], skip [B, S, 1], new past."""
+        pair = F.conv1d(torch.cat([past[:, :, :1], x], dim=2), self.conv.weight, self.conv.bias)  # [B, 2C, 1]
+        res, skip = self.gate(pair)
+        return x + res, skip, torch.cat([past[:, :, 1:], x], dim=2)
+
+
+class MelodyWaveNet(nn.Module):
+    """Autoregressive dilated-CNN over melody tokens."""
+
+    def __init__(self, config: WaveNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.embed = nn.Embedding(config.vocab_size, c)
+        self.inp = nn.Conv1d(c, c, kernel_size=2)  # causal, dilation 1
+        dilations = [2**i for i in range(config.layers)] * config.blocks
+        self.layers = nn.ModuleList(GatedLayer(c, config.skip, d, config.dropout) for d in dilations)
+        self.out1 = nn.Conv1d(config.skip, config.skip, 1)
+        self.out2 = nn.Conv1d(config.skip, config.vocab_size, 1)
+
+    @property
+    def receptive_field(self) -> int:
+        return sum(layer.dilation for layer in self.layers) + 2
+
+    def _head(self, skips: torch.Tensor) -> torch.Tensor:
+        """Summed skips [B, S, T] → logits [B, T, V]."""
+        return self.out2(F.relu(self.out1(F.relu(skips)))).transpose(1, 2)
+
+    def forward(self, ids: torch.Tensor, state: Cache | None = None) -> tuple[torch.Tensor, Cache]:
+        """ids [B, T] → logits [B, T, V] and a cache holding each conv's last inputs, for :meth:`step`.
+
+        A given ``state`` is ignored: the full forward pass recomputes from ``ids`` alone.
+        """
+        x = self.embed(ids).transpose(1, 2)  # [B, C, T]
+        cache = [_tail(x, 1)]
+        x = self.inp(F.pad(x, (1, 0)))
+        skips = 0
+        for layer in self.layers:
+            cache.append(_tail(x, layer.dilation))
+            x, skip = layer(x)
+            skips = skips + skip
+        return self._head(skips), cache
+
+    @torch.no_grad()
+    def step(self, ids: torch.Tensor, state: Cache) -> tuple[torch.Tensor, Cache]:
+        """One cached step, O(layers) instead of O(receptive field): ids [B] → logits [B, V]."""
+        x = self.embed(ids)[:, :, None]  # [B, C, 1]
+        new = [torch.cat([state[0][:, :, 1:], x], dim=2)]
+        x = self.inp(torch.cat([state[0], x], dim=2))  # [B, C, 1]
+        skips = 0
+        for layer, past in zip(self.layers, state[1:], strict=True):
+            x, skip, past = layer.step(x, past)
+            new.append(past)
+            skips = skips + skip
+        return self._head(skips)[:, -1], new
+
+    @torch.no_grad()
+    def naive_step(self, history: torch.Tensor) -> torch.Tensor:
+        """Generation without the cache: recompute the receptive field for each token, history [B, T] → [B, V]."""
+        logits, _ = self.forward(history[:, -self.receptive_field:])
+        return logits[:, -1]
+
+
+def _tail(x: torch.Tensor, d: int) -> torch.Tensor:
+    """The last ``d`` time steps of x [B, C, T], left-padded with zeros → [B, C, d]."""
+    return F.pad(x, (max(0, d - x.shape[2]), 0))[:, :, -d:]
