@@ -28,6 +28,22 @@ STYLES: dict[str, Style] = {
         program=40,  # violin, i.e. a fiddle
         keys=(2, 7, 9, 4),  # D, G, A, E: the fiddle's keys
     ),
+    "folk": Style(
+        name="folk",
+        description="German and European folk songs (the Essen folk song collection)",
+        corpus_dirs=("essenFolksong",),
+        tempo_range=(90.0, 120.0),
+        program=71,  # clarinet
+        keys=(0, 2, 5, 7, 10),  # C, D, F, G, B-flat
+    ),
+    "scottish": Style(
+        name="scottish",
+        description="Scottish airs, strathspeys and marches (Aird's Airs)",
+        corpus_dirs=("airdsAirs",),
+        tempo_range=(80.0, 110.0),
+        program=109,  # bagpipe
+        keys=(9, 2, 7),  # A (the pipes' key), D, G
+    ),
 }
 
 
