@@ -12,65 +12,23 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from tests.fakes import discord_payloads as P
+from tests.fakes.discord_records import (
+    DEADLINE_S,
+    TOKEN_LIFETIME_S,
+    Interaction,
+    Recorded,
+    Upload,
+    check_message,
+    error_response,
+    json_response,
+)
 
-DEADLINE_S = 3.0
-TOKEN_LIFETIME_S = 15 * 60
-
-
-@dataclass
-class Upload:
-    """One file part of a multipart request."""
-
-    field: str
-    filename: str
-    content_type: str | None
-    data: bytes
-
-
-@dataclass
-class Recorded:
-    """A request the bot made (method ``WS`` with path ``op:N`` for gateway frames)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    json: Any
-    files: list[Upload] = field(default_factory=list)
-    time: float = field(default_factory=time.monotonic)
-    status: int = 200
-
-
-@dataclass
-class Interaction:
-    """An interaction the test injected, and what the bot did with it."""
-
-    payload: dict[str, Any]
-    time: float
-    responded: int | None = None
-    original: dict[str, Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.payload["id"]
-
-    @property
-    def token(self) -> str:
-        return self.payload["token"]
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    # discord.py parses JSON only when Content-Type is exactly "application/json" (no charset).
-    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    return _json({"code": code, "message": message}, status)
+__all__ = ["FakeDiscord", "Interaction", "Recorded", "Upload"]
 
 
 class FakeDiscord:
@@ -88,7 +46,6 @@ class FakeDiscord:
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
 
-    # ----- lifecycle -------------------------------------------------------------------------------
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
@@ -148,7 +105,6 @@ class FakeDiscord:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ----- test-side controls ----------------------------------------------------------------------
     def inject_slash(self, name: str, options: dict[str, Any] | list[dict[str, Any]], *,
                      user: dict[str, Any] | None = None, size_limit: int = P.ATTACHMENT_SIZE_LIMIT) -> Interaction:
         """Send INTERACTION_CREATE for ``/name options`` from ``user`` in the test guild's channel."""
@@ -189,7 +145,6 @@ class FakeDiscord:
         with self._cond:
             return [rec for rec in self.records if predicate(rec)]
 
-    # ----- plumbing --------------------------------------------------------------------------------
     def _record(self, rec: Recorded) -> None:
         with self._cond:
             self.records.append(rec)
@@ -221,12 +176,12 @@ class FakeDiscord:
 
     def _static(self, make: Callable[[], Any]) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
-            return await self._reply(await self._begin(request), _json(make()))
+            return await self._reply(await self._begin(request), json_response(make()))
 
         return handler
 
     async def _unmodelled(self, request: web.Request) -> web.Response:
-        return await self._reply(await self._begin(request), _error(404, 0, "404: Not Found (unmodelled)"))
+        return await self._reply(await self._begin(request), error_response(404, 0, "404: Not Found (unmodelled)"))
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
         rec = await self._begin(request)
@@ -237,15 +192,7 @@ class FakeDiscord:
             synced[cmd["name"]] = {**cmd, "id": old.get("id", P.snowflake()), "application_id": P.APP_ID,
                                    "version": P.snowflake(), **({"guild_id": guild} if guild else {})}
         self.commands[guild] = synced
-        return await self._reply(rec, _json(list(synced.values())))
-
-    def _check_message(self, body: dict, files: list[Upload], inter: Interaction) -> web.Response | None:
-        limit = inter.payload["attachment_size_limit"]
-        if len(body.get("content") or "") > 2000 or len(body.get("embeds") or []) > 10 or len(files) > 10:
-            return _error(400, 50035, "Invalid Form Body")
-        if any(len(f.data) > limit for f in files):
-            return _error(413, 40005, "Request entity too large")
-        return None
+        return await self._reply(rec, json_response(list(synced.values())))
 
     def _message(self, body: dict, files: list[Upload], inter: Interaction, **kw: Any) -> dict[str, Any]:
         atts = [P.attachment(f.filename, len(f.data), f.content_type) for f in files]
@@ -262,13 +209,13 @@ class FakeDiscord:
         rec = await self._begin(request)
         inter = self.interactions.get(request.match_info["iid"])
         if inter is None or inter.token != request.match_info["token"] or rec.time - inter.time > DEADLINE_S:
-            return await self._reply(rec, _error(404, 10062, "Unknown interaction"))
+            return await self._reply(rec, error_response(404, 10062, "Unknown interaction"))
         if inter.responded is not None:
-            return await self._reply(rec, _error(400, 40060, "Interaction has already been acknowledged."))
+            return await self._reply(rec, error_response(400, 40060, "Interaction has already been acknowledged."))
         body = rec.json or {}
         data = body.get("data") or {}
         flags = int(data.get("flags") or 0)
-        if (bad := self._check_message(data, rec.files, inter)) is not None:
+        if (bad := check_message(data, rec.files, inter)) is not None:
             return await self._reply(rec, bad)
         inter.responded = body.get("type")
         info = {"id": inter.id, "type": inter.payload["type"], "response_message_ephemeral": bool(flags & 64),
@@ -279,45 +226,45 @@ class FakeDiscord:
             info["response_message_id"] = inter.original["id"]
             if inter.responded == 4:
                 resource["message"] = inter.original
-        return await self._reply(rec, _json({"interaction": info, "resource": resource}))
+        return await self._reply(rec, json_response({"interaction": info, "resource": resource}))
 
     async def _followup(self, request: web.Request) -> web.Response:
         rec = await self._begin(request)
         inter = self._by_token(request.match_info["token"])
         if inter is None or inter.responded is None:
-            return await self._reply(rec, _error(401 if inter is None else 404, 50027, "Invalid Webhook Token"))
+            return await self._reply(rec, error_response(401 if inter is None else 404, 50027, "Invalid Webhook Token"))
         body = rec.json or {}
-        if (bad := self._check_message(body, rec.files, inter)) is not None:
+        if (bad := check_message(body, rec.files, inter)) is not None:
             return await self._reply(rec, bad)
-        return await self._reply(rec, _json(self._message(body, rec.files, inter, flags=int(body.get("flags") or 0))))
+        message = self._message(body, rec.files, inter, flags=int(body.get("flags") or 0))
+        return await self._reply(rec, json_response(message))
 
     async def _original(self, request: web.Request) -> web.Response:
         rec = await self._begin(request)
         inter = self._by_token(request.match_info["token"])
         if inter is None or inter.original is None:
-            return await self._reply(rec, _error(404, 10008, "Unknown Message"))
+            return await self._reply(rec, error_response(404, 10008, "Unknown Message"))
         if request.method == "DELETE":
             inter.original = None
             return await self._reply(rec, web.Response(status=204))
         if request.method == "PATCH":
             body = rec.json or {}
-            if (bad := self._check_message(body, rec.files, inter)) is not None:
+            if (bad := check_message(body, rec.files, inter)) is not None:
                 return await self._reply(rec, bad)
             for key in ("content", "embeds", "components"):
                 if key in body:
                     inter.original[key] = body[key] or ([] if key != "content" else "")
             inter.original["flags"] &= ~128
             inter.original["edited_timestamp"] = P.now_iso()
-        return await self._reply(rec, _json(inter.original))
+        return await self._reply(rec, json_response(inter.original))
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         rec = await self._begin(request)
         body = rec.json or {}
         atts = [P.attachment(f.filename, len(f.data), f.content_type) for f in rec.files]
-        return await self._reply(rec, _json(P.message(body.get("content") or "", embeds=body.get("embeds"),
-                                                      attachments=atts)))
+        message = P.message(body.get("content") or "", embeds=body.get("embeds"), attachments=atts)
+        return await self._reply(rec, json_response(message))
 
-    # ----- gateway ---------------------------------------------------------------------------------
     async def _send(self, ws: web.WebSocketResponse, op: int, d: Any = None, t: str | None = None) -> None:
         frame: dict[str, Any] = {"op": op, "d": d, "s": None, "t": t}
         if op == 0:
