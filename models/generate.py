@@ -33,6 +33,8 @@ class Composition:
     seed: int
     tokens: list[int] = field(default_factory=list)
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"abc": "X:1..."} for the ABC model
+    # Polyphonic pieces: one (name, GM program, notes) per voice; ``notes`` then holds all of them.
+    parts: list[tuple[str, int, list[Note]]] = field(default_factory=list)
 
 
 def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) -> tuple[int, float]:
