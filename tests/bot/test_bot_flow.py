@@ -78,6 +78,9 @@ def test_slow_job_times_out_and_is_cancelled(stack) -> None:
     fake, bot, worker, redis_url = stack
     blocker = fake.inject_slash("compose", {"style": "slow", "length": "30s"})
     driver.wait_alive(fake, driver.is_callback(blocker), 5, [bot])
+    asked = time.monotonic()
+    assert "irish" in driver.style_choices(fake, bot)  # the event loop stays free while jobs are polled
+    assert time.monotonic() - asked < 1.0
     queued = fake.inject_slash("compose", {"style": "irish", "length": "30s"})
     edit = driver.wait_alive(fake, lambda r: driver.is_edit(queued)(r) and "Queued" in r.json["content"], 10, [bot])
     assert "position 1 in the queue" in edit.json["content"]
