@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.checkpoint import SHIPPED_DIR, list_checkpoints, load_metadata, load_weights
+from models import catalog
+from models.checkpoint import load_metadata, load_weights
 from models.melody import TICKS_PER_QUARTER, Note, meter_ticks, tune_to_notes
 from models.registry import build_model
 from models.sampling import sample_bars
@@ -35,6 +36,7 @@ class Composition:
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"abc": "X:1..."} for the ABC model
     # Polyphonic pieces: one (name, GM program, notes) per voice; ``notes`` then holds all of them.
     parts: list[tuple[str, int, list[Note]]] = field(default_factory=list)
+    transpose: int = 0  # semitones the model's C-normalised tokens were moved by
 
 
 def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) -> tuple[int, float]:
@@ -55,46 +57,39 @@ def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) ->
     return best[1], best[2]
 
 
-def default_checkpoint_dir() -> Path:
-    """``TUNESMITH_CHECKPOINT_DIR`` if set, else the checkpoints shipped in the package."""
-    env = os.environ.get("TUNESMITH_CHECKPOINT_DIR")
-    return Path(env) if env else SHIPPED_DIR
-
-
 def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
     """Styles that have at least one checkpoint: name → plain dict of ``worker.contract.StyleInfo`` fields.
 
     Plain dicts keep ``models`` free of any dependency on ``worker`` (dependencies point worker → models).
     """
-    found: dict[str, list[str]] = {}
-    for style, arch in list_checkpoints(checkpoint_dir or default_checkpoint_dir()):
-        if style in STYLES:
-            found.setdefault(style, []).append(arch)
     out = {}
-    for name, arches in sorted(found.items()):
+    for name, arches in catalog.served(checkpoint_dir).items():
+        if name not in STYLES:
+            continue
         style = STYLES[name]
         default = style.default_arch if style.default_arch in arches else arches[0]
-        out[name] = {"name": name, "arches": sorted(arches), "default_arch": default,
+        out[name] = {"name": name, "arches": arches, "default_arch": default,
                      "description": style.description, "tempo_range": style.tempo_range}
     return out
 
 
 class Composer:
-    """One loaded checkpoint of a style and architecture; samples pieces of an exact length."""
+    """A loaded token model (lstm, wavenet, gan) serving a style; samples pieces of an exact length."""
 
     def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
                  checkpoint_dir: Path | None = None) -> None:
-        directory = checkpoint_dir or default_checkpoint_dir()
         self.style = get_style(style)
+        entry = catalog.find(self.style.name, arch, checkpoint_dir)
         self.arch = arch
         self.device = device
-        self.meta = load_metadata(directory, self.style.name, arch)
+        self.meta = load_metadata(entry.directory, entry.name, arch)
+        self.style_meta = entry.styles[self.style.name]
         self.vocab = Vocab(self.meta["vocab"])
-        self.model = load_weights(build_model(arch, self.meta["args"]), directory, self.style.name, arch, device)
-        self.checkpoint = f"{self.style.name}-{arch}@{self.meta.get('date', '?')}"
+        self.model = load_weights(build_model(arch, self.meta["args"]), entry.directory, entry.name, arch, device)
+        self.checkpoint = f"{entry.name}-{arch}@{self.meta.get('date', '?')}"
 
     def _meter(self, rng: random.Random) -> str:
-        meters = self.meta.get("meters") or {"4/4": 1.0}
+        meters = self.style_meta.get("meters") or {"4/4": 1.0}
         return rng.choices(list(meters), weights=list(meters.values()))[0]
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
@@ -106,10 +101,41 @@ class Composer:
         shift = key if key <= 6 else key - 12
         bars, qpm = plan_length(seconds, meter, self.style.tempo_range)
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
-        ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature,
-                          top_k=top_k, device=self.device, pitch_range=(low, high), on_progress=on_progress)[0]
+        if hasattr(self.model, "reseed"):
+            self.model.reseed(seed)
+        ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
+                          device=self.device, pitch_range=(low, high), on_progress=on_progress,
+                          prefix=self.style_meta.get("prefix", []))[0]
+        return dataclasses.replace(self._finish(ids, meter, qpm, shift, seed), seconds=float(seconds))
+
+    def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
+               seed: int, temperature: float = 1.0, top_k: int = 0,
+               on_progress: ProgressFn | None = None) -> Composition:
+        """Continue a piece (its tokens, meter, tempo, transposition) by about ``seconds`` of whole bars.
+
+        The model reads the whole piece first, so the continuation follows on from it; the result holds the
+        old bars followed by the new ones, at the same tempo.
+        """
+        bar_s = meter_ticks(meter) / TICKS_PER_QUARTER * 60.0 / tempo_qpm
+        bars = max(1, round(seconds / bar_s))
+        head = [t for t in tokens if t != self.vocab.eos]
+        while head and head[-1] != self.vocab.bar:  # cut back to the last bar line
+            head.pop()
+        if hasattr(self.model, "reseed"):
+            self.model.reseed(seed)
+        low, high = PITCH_MIN - min(transpose, 0), PITCH_MAX - max(transpose, 0)
+        ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
+                          device=self.device, pitch_range=(low, high), on_progress=on_progress, prime=[head])[0]
+        return self._finish(ids, meter, tempo_qpm, transpose, seed)
+
+    def _finish(self, ids: list[int], meter: str, qpm: float, shift: int, seed: int) -> Composition:
         tune = decode(ids, self.vocab).transposed(shift)
-        notes = tune_to_notes(tune, qpm)
-        return Composition(notes=notes, seconds=float(seconds), tempo_qpm=qpm, bars=len(tune.bars),
-                           meter=meter, program=self.style.program, style=self.style.name, arch=self.arch,
-                           seed=seed, tokens=ids)
+        bar_s = tune.bar_ticks / TICKS_PER_QUARTER * 60.0 / qpm
+        return Composition(notes=tune_to_notes(tune, qpm), seconds=len(tune.bars) * bar_s, tempo_qpm=qpm,
+                           bars=len(tune.bars), meter=meter, program=self.style.program, style=self.style.name,
+                           arch=self.arch, seed=seed, tokens=ids, transpose=shift)
+
+
+def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None) -> Composer:
+    """The composer for ``style`` and ``arch``: token models here; ABC and Coconet have their own."""
+    return Composer(style, arch, device=device, checkpoint_dir=checkpoint_dir)

@@ -75,17 +75,19 @@ def sample_bars(
     max_repeat: int = 8,
     on_progress: Callable[[float], None] | None = None,
     prefix: list[str] | None = None,
+    prime: list[list[int]] | None = None,
 ) -> list[list[int]]:
     """Sample one piece of exactly ``n_bars`` whole bars per entry of ``meters`` (the batch), as token ids.
 
     The grammar runs on tensors for the whole batch, so 32 streams cost little more Python than one.
     Random draws happen on the CPU from a seeded generator, so a seed gives the same notes on any device
-    whenever the model's logits agree. ``prefix`` holds extra conditioning tokens after ``<bos>``.
+    whenever the model's logits agree. ``prefix`` holds extra conditioning tokens after ``<bos>``; ``prime``
+    replaces the whole head per stream (a previous piece ending on ``<bar>``, to continue it).
     """
     gen = torch.Generator().manual_seed(seed)
     masks, table = Masks(vocab, pitch_range), TokenTable(vocab)
     batch = len(meters)
-    heads = [[vocab.bos, *(vocab.index[t] for t in prefix or []), vocab.meter_id(m)] for m in meters]
+    heads = prime or [[vocab.bos, *(vocab.index[t] for t in prefix or []), vocab.meter_id(m)] for m in meters]
     bar_ticks = torch.tensor([meter_ticks(m) for m in meters])  # [B]
     remaining = bar_ticks.clone()  # ticks left in the current bar, [B]
     want_dur = torch.zeros(batch, dtype=torch.bool)  # a duration must come next, [B]
@@ -94,6 +96,8 @@ def sample_bars(
     run = torch.zeros(batch, dtype=torch.long)  # its repeat count, [B]
     done = torch.zeros(batch, dtype=torch.bool)
     steps: list[torch.Tensor] = []
+    if len({len(h) for h in heads}) != 1:
+        raise ValueError("primes of one batch must have the same length")
     logits, state = model.forward(torch.tensor(heads, device=device), None)
     logits = logits[:, -1]  # [B, V]
     reported = -1.0

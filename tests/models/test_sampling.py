@@ -81,3 +81,13 @@ def test_shipped_checkpoint_metadata() -> None:
     for key in ("arch", "args", "vocab", "corpus", "split", "heldout_nll", "date"):
         assert key in meta
     assert meta["heldout_nll"]["test"] < 2.0  # nats/token; a uniform guess over the vocabulary is ~5.0
+
+
+def test_extend_keeps_the_old_bars(tiny_dir: Path) -> None:
+    composer = Composer("irish", "lstm", checkpoint_dir=tiny_dir)
+    first = composer.compose(20, seed=4)
+    longer = composer.extend(first.tokens, first.meter, first.tempo_qpm, first.transpose, 10, seed=9)
+    assert longer.bars > first.bars
+    assert longer.seconds == pytest.approx(first.seconds + (longer.bars - first.bars) * first.seconds / first.bars)
+    assert longer.notes[: len(first.notes) - 1] == first.notes[:-1]
+    assert abs(longer.seconds - 30) <= first.seconds / first.bars
