@@ -36,7 +36,7 @@ STAGES: dict[str, tuple[float, float]] = {
     "done": (1.0, 1.0),
 }
 
-_composers: dict[tuple[str, str, str, str], tuple[float, Composer]] = {}
+_composers: dict[tuple[str, str, str, str], tuple[str, Composer]] = {}
 _device: str | None = None
 
 
@@ -70,19 +70,31 @@ def local_styles() -> dict[str, StyleInfo]:
     return {name: StyleInfo.from_dict(info) for name, info in available_styles().items()}
 
 
-def get_composer(style: str, arch: str, device: str) -> Composer:
-    """The loaded Composer for (style, arch, device), cached per process; reloaded when its checkpoint changes."""
-    from models.checkpoint import checkpoint_paths
-    from models.generate import Composer, default_checkpoint_dir
+def _checkpoint_version(style: str, arch: str) -> str:
+    """Path and mtime of the checkpoint serving (style, arch); "" when it can't be told (never reloaded)."""
+    try:
+        from models import catalog
+        from models.checkpoint import checkpoint_paths
 
-    directory = default_checkpoint_dir()
-    weights, _ = checkpoint_paths(directory, style, arch)
-    key = (style, arch, device, str(directory))
-    mtime = weights.stat().st_mtime if weights.exists() else 0.0
+        entry = catalog.find(style, arch)
+        weights, _ = checkpoint_paths(entry.directory, entry.name, arch)
+        return f"{weights}@{weights.stat().st_mtime_ns}"
+    except Exception:  # noqa: BLE001 - other model kinds keep their checkpoints their own way
+        return ""
+
+
+def get_composer(style: str, arch: str, device: str) -> Composer:
+    """The loaded composer for (style, arch, device), cached per process; reloaded when its checkpoint changes
+    (so a fine-tune goes live without restarting the worker)."""
+    import models.generate as generate
+
+    key = (style, arch, device, os.environ.get("TUNESMITH_CHECKPOINT_DIR", ""))
+    version = _checkpoint_version(style, arch)
     cached = _composers.get(key)
-    if cached is None or cached[0] != mtime:
-        log.info("loading %s/%s on %s from %s", style, arch, device, directory)
-        _composers[key] = (mtime, Composer(style, arch, device=device, checkpoint_dir=directory))
+    if cached is None or cached[0] != version:
+        log.info("loading %s/%s on %s (%s)", style, arch, device, version or "checkpoint")
+        factory = getattr(generate, "load_composer", generate.Composer)
+        _composers[key] = (version, factory(style, arch, device=device))
     return _composers[key][1]
 
 

@@ -31,22 +31,25 @@ def _time_signature(meter: str) -> pretty_midi.TimeSignature | None:
 
 
 def to_pretty_midi(composition: Composition) -> pretty_midi.PrettyMIDI:
-    """Build the PrettyMIDI object: one instrument, the piece's tempo and meter, notes clipped to its length."""
+    """Build the PrettyMIDI object: the piece's tempo and meter, one instrument (or one per part of a
+    polyphonic piece), notes clipped to the piece's length."""
     seconds = float(composition.seconds)
     pm = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(composition.tempo_qpm))
     signature = _time_signature(composition.meter)
     if signature is not None:
         pm.time_signature_changes.append(signature)
-    program = min(127, max(0, int(composition.program)))
-    inst = pretty_midi.Instrument(program=program, name=f"{composition.style} ({composition.arch})")
-    for note in sorted(composition.notes, key=lambda n: (n.start, n.pitch)):
-        start, end = max(0.0, float(note.start)), min(seconds, float(note.end))
-        if end - start <= 1e-4 or not 0 <= note.pitch <= 127:
-            continue
-        velocity = min(127, max(1, int(note.velocity)))
-        inst.notes.append(pretty_midi.Note(velocity=velocity, pitch=int(note.pitch), start=start, end=end))
-    inst.control_changes.append(pretty_midi.ControlChange(number=END_CONTROLLER, value=0, time=seconds))
-    pm.instruments.append(inst)
+    parts = getattr(composition, "parts", None) or [(f"{composition.style} ({composition.arch})",
+                                                     composition.program, composition.notes)]
+    for name, program, notes in parts:
+        inst = pretty_midi.Instrument(program=min(127, max(0, int(program))), name=str(name))
+        for note in sorted(notes, key=lambda n: (n.start, n.pitch)):
+            start, end = max(0.0, float(note.start)), min(seconds, float(note.end))
+            if end - start <= 1e-4 or not 0 <= note.pitch <= 127:
+                continue
+            velocity = min(127, max(1, int(note.velocity)))
+            inst.notes.append(pretty_midi.Note(velocity=velocity, pitch=int(note.pitch), start=start, end=end))
+        pm.instruments.append(inst)
+    pm.instruments[0].control_changes.append(pretty_midi.ControlChange(number=END_CONTROLLER, value=0, time=seconds))
     return pm
 
 

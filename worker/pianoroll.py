@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.generate import Composition
+    from models.melody import Note
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 400, 100
 _NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
@@ -29,6 +30,11 @@ def _pitch_ticks(low: int, high: int) -> list[int]:
     if span <= 36:
         return [p for p in range(low, high + 1) if p % 12 in _NATURALS]
     return [p for p in range(low, high + 1) if p % 12 in (0, 7)]
+
+
+def _box(note: Note) -> list[tuple[float, float]]:
+    return [(note.start, note.pitch - 0.42), (note.end, note.pitch - 0.42), (note.end, note.pitch + 0.42),
+            (note.start, note.pitch + 0.42)]
 
 
 def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
@@ -57,11 +63,17 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
         ax.set_xticklabels([f"bar {i + 1}\n{i * bar_s:.1f}s" for i in range(0, composition.bars, step)],
                            fontsize=7)
 
-    boxes = [[(n.start, n.pitch - 0.42), (n.end, n.pitch - 0.42), (n.end, n.pitch + 0.42), (n.start, n.pitch + 0.42)]
-             for n in notes]
-    shades = [min(1.0, max(0.25, n.velocity / 127)) for n in notes]
-    ax.add_collection(PolyCollection(boxes, array=shades, cmap="viridis", clim=(0.0, 1.0),
-                                     edgecolors="#1d2b3a", linewidths=0.4, zorder=2))
+    parts = getattr(composition, "parts", None) or []
+    if len(parts) > 1:  # a polyphonic piece: one colour per voice, with a legend
+        for i, (name, _program, part_notes) in enumerate(parts):
+            ax.add_collection(PolyCollection([_box(n) for n in part_notes], facecolors=f"C{i % 10}",
+                                             edgecolors="#1d2b3a", linewidths=0.3, alpha=0.85, zorder=2,
+                                             label=str(name)))
+        ax.legend(loc="upper right", fontsize=7, ncols=min(len(parts), 6), framealpha=0.8)
+    else:  # one voice, shaded by velocity
+        shades = [min(1.0, max(0.25, n.velocity / 127)) for n in notes]
+        ax.add_collection(PolyCollection([_box(n) for n in notes], array=shades, cmap="viridis",
+                                         clim=(0.0, 1.0), edgecolors="#1d2b3a", linewidths=0.4, zorder=2))
 
     ticks = _pitch_ticks(low, high)
     ax.set_yticks(ticks)

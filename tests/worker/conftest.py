@@ -57,19 +57,18 @@ def _tiny_checkpoint(directory: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Where the worker finds an irish/lstm checkpoint: the shipped one if present, else a tiny random one.
+    """Make sure an irish/lstm checkpoint is found: the shipped one if present, else a tiny random one,
+    exported as TUNESMITH_CHECKPOINT_DIR for this process and the workers it starts."""
+    from models.checkpoint import SHIPPED_DIR
+    from models.generate import available_styles
 
-    Exported as TUNESMITH_CHECKPOINT_DIR for this process and the workers it starts.
-    """
-    from models.checkpoint import list_checkpoints
-    from models.generate import default_checkpoint_dir
-
-    directory = default_checkpoint_dir()
-    if ("irish", "lstm") not in list_checkpoints(directory):
+    directory = None
+    if "lstm" not in available_styles().get("irish", {}).get("arches", []):
         directory = _tiny_checkpoint(tmp_path_factory.mktemp("checkpoints"))
     old = os.environ.get("TUNESMITH_CHECKPOINT_DIR")
-    os.environ["TUNESMITH_CHECKPOINT_DIR"] = str(directory)
-    yield directory
+    if directory is not None:
+        os.environ["TUNESMITH_CHECKPOINT_DIR"] = str(directory)
+    yield Path(os.environ.get("TUNESMITH_CHECKPOINT_DIR", "") or SHIPPED_DIR)
     if old is None:
         os.environ.pop("TUNESMITH_CHECKPOINT_DIR", None)
     else:

@@ -49,3 +49,14 @@ def test_notes_beyond_the_end_are_clipped(tmp_path: Path) -> None:
     assert midi_end_time(path) == pytest.approx(piece.seconds, abs=1e-3)
     assert max(n.end for n in read_notes(path)) == pytest.approx(piece.seconds, abs=1e-3)
     assert 61 not in {n.pitch for n in read_notes(path)}
+
+
+def test_parts_become_instruments(tmp_path: Path) -> None:
+    piece = make_composition(8.0)
+    bass = [Note(n.pitch - 24, n.start, n.end, 70) for n in piece.notes[::2]]
+    parts = [("soprano", 52, piece.notes), ("bass", 32, bass)]
+    path = write_midi(replace(piece, notes=piece.notes + bass, parts=parts), tmp_path / "satb.mid")
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert [(i.name, i.program, len(i.notes)) for i in pm.instruments] == [
+        ("soprano", 52, len(piece.notes)), ("bass", 32, len(bass))]
+    assert pm.get_end_time() == pytest.approx(piece.seconds, abs=1e-3)

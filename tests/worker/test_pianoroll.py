@@ -36,4 +36,7 @@ def test_empty_and_wide_pieces(tmp_path: Path) -> None:
     draw_pianoroll(replace(piece, notes=[]), tmp_path / "empty.png")
     wide = [Note(30, 0.0, 1.0), Note(100, 1.0, 2.0)]
     draw_pianoroll(replace(piece, notes=wide, bars=0), tmp_path / "wide.png")
-    assert (tmp_path / "empty.png").stat().st_size > 1000 and (tmp_path / "wide.png").stat().st_size > 1000
+    lower = [Note(n.pitch - 12, n.start, n.end) for n in piece.notes]
+    draw_pianoroll(replace(piece, parts=[("upper", 0, piece.notes), ("lower", 0, lower)]), tmp_path / "parts.png")
+    for name in ("empty", "wide", "parts"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
