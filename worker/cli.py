@@ -208,10 +208,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
                       log_level=args.log_level)
 
 
-def cmd_bot(args: argparse.Namespace) -> int:
+def cmd_bot(argv: list[str]) -> int:
     from bot.main import main as bot_main
 
-    return int(bot_main() or 0)
+    return int(bot_main(argv) or 0)
 
 
 def _version() -> str:
@@ -247,8 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("bot", help="run the Discord bot")
-    p.set_defaults(func=cmd_bot)
+    sub.add_parser("bot", help="run the Discord bot (see `tunesmith bot --help`)", add_help=False)
     for name in MODEL_COMMANDS:
         sub.add_parser(name, help=f"models: {name} (see `tunesmith {name} --help`)", add_help=False)
     return parser
@@ -259,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in MODEL_COMMANDS:
         return _model_command(argv[0], argv[1:])
+    if argv and argv[0] == "bot":
+        return cmd_bot(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
