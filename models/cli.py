@@ -9,8 +9,17 @@ import sys
 from pathlib import Path
 
 # Architecture sizes of the shipped checkpoints; ``--tiny`` gives the configs the test-suite uses.
-SHIPPED_ARGS: dict[str, dict] = {"lstm": {"embed": 128, "hidden": 320, "layers": 2, "dropout": 0.25}}
-TINY_ARGS: dict[str, dict] = {"lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0}}
+SHIPPED_ARGS: dict[str, dict] = {
+    "lstm": {"embed": 128, "hidden": 320, "layers": 2, "dropout": 0.25},
+    "wavenet": {"channels": 96, "skip": 128, "layers": 8, "blocks": 2, "dropout": 0.1},
+    "gan": {"embed": 96, "noise": 32, "hidden": 256, "layers": 2, "disc_embed": 64, "disc_hidden": 128,
+            "dropout": 0.2},
+}
+TINY_ARGS: dict[str, dict] = {
+    "lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
+    "wavenet": {"channels": 16, "skip": 16, "layers": 4, "blocks": 1, "dropout": 0.0},
+    "gan": {"embed": 16, "noise": 4, "hidden": 32, "layers": 1, "disc_embed": 8, "disc_hidden": 8, "dropout": 0.0},
+}
 
 
 def train_main(argv: list[str] | None = None) -> int:
@@ -21,7 +30,9 @@ def train_main(argv: list[str] | None = None) -> int:
     from models.train import TrainConfig, train_tokens
 
     parser = argparse.ArgumentParser(prog="tunesmith train", description=train_main.__doc__)
-    parser.add_argument("--style", required=True)
+    parser.add_argument("--style", required=True, help="a style, or several joined by commas (one model for all)")
+    parser.add_argument("--name", default=None, help="checkpoint name (default: the style, or 'melody')")
+    parser.add_argument("--gan-steps", type=int, default=300, help="adversarial steps after MLE pre-training")
     parser.add_argument("--arch", default="lstm")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
@@ -36,10 +47,11 @@ def train_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        style = get_style(args.style)
+        styles = [get_style(name) for name in args.style.split(",") if name.strip()]
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1
+    name = args.name or (styles[0].name if len(styles) == 1 else "melody")
     arch_args = (TINY_ARGS if args.tiny else SHIPPED_ARGS).get(args.arch)
     if arch_args is None:
         print(f"error: unknown architecture {args.arch!r}; architectures: {', '.join(SHIPPED_ARGS)}", file=sys.stderr)
@@ -47,15 +59,19 @@ def train_main(argv: list[str] | None = None) -> int:
     import torch
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    tunes = load_style_tunes(style)
-    if args.max_tunes:
-        tunes = tunes[: args.max_tunes]
+    datasets = {}
+    for style in styles:
+        tunes = load_style_tunes(style)
+        datasets[style.name] = (style, tunes[: args.max_tunes] if args.max_tunes else tunes)
     config = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, batch=args.batch, seq_len=args.seq_len,
                          lr=args.lr, seed=args.seed, device=device)
-    meta = train_tokens(style, args.arch, tunes, arch_args, config, args.out)
+    meta = train_tokens(name, args.arch, datasets, arch_args, config, args.out, gan_steps=args.gan_steps,
+                        freeze_split=not args.max_tunes)
     nll = meta["heldout_nll"]
-    print(f"{style.name}/{args.arch}: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
-          f"({meta['train']['params']} params, {meta['train']['minutes']} min) → {args.out}")
+    print(f"{name}-{args.arch}: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
+          f"({meta['train']['params']} params) → {args.out}")
+    for style_name, info in meta["styles"].items():
+        print(f"  {style_name}: valid {info['heldout_nll']['valid']:.4f}, test {info['heldout_nll']['test']:.4f}")
     return 0
 
 

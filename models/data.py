@@ -20,8 +20,9 @@ def hash_split(tune_id: str, valid_pct: int = 5, test_pct: int = 5) -> str:
     return "test" if bucket < test_pct else "valid" if bucket < test_pct + valid_pct else "train"
 
 
-def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path = SPLITS_DIR) -> dict[str, list[str]]:
-    """The frozen split of ``style``: read from the repo, or created once from hashes and written there."""
+def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path = SPLITS_DIR,
+                         *, write: bool = True) -> dict[str, list[str]]:
+    """The frozen split of ``style``: read from the repo, or made from hashes (and written there if ``write``)."""
     path = directory / f"{style}.json"
     if path.exists():
         frozen = json.loads(path.read_text())
@@ -31,8 +32,9 @@ def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path = SPLITS
             part = hash_split(tune.tune_id)
             if part != "train":
                 frozen[part].append(tune.tune_id)
-        directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(frozen, indent=0))
+        if write:
+            directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(frozen, indent=0))
     held = {"valid": set(frozen["valid"]), "test": set(frozen["test"])}
     out: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
     for tune in tunes:
@@ -41,12 +43,12 @@ def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path = SPLITS
     return out
 
 
-def encode_tunes(tunes: list[Tune], vocab: Vocab) -> list[list[int]]:
-    """Encode tunes, skipping those outside the vocabulary."""
+def encode_tunes(tunes: list[Tune], vocab: Vocab, style: str | None = None) -> list[list[int]]:
+    """Encode tunes (with a style token when ``style`` is given), skipping those outside the vocabulary."""
     out = []
     for tune in tunes:
         try:
-            out.append(encode(tune, vocab))
+            out.append(encode(tune, vocab, style))
         except EncodeError:
             continue
     return out

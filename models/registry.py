@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from torch import nn
 
+from models.gan import GANConfig, MelodyGAN
 from models.lstm import LSTMConfig, MelodyLSTM
+from models.wavenet import MelodyWaveNet, WaveNetConfig
 
+# Token models: they share the melody vocabulary, the bar grammar and the sampler.
 ARCHES: dict[str, tuple[type, type]] = {
     "lstm": (LSTMConfig, MelodyLSTM),
+    "wavenet": (WaveNetConfig, MelodyWaveNet),
+    "gan": (GANConfig, MelodyGAN),
 }
 
 

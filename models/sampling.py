@@ -60,6 +60,50 @@ class TokenTable:
         self.dur = torch.tensor([int(vocab.value(i)) if k == "dur" else 0 for i, k in enumerate(kinds)])
 
 
+class BatchGrammar:
+    """The bar grammar for a batch, on tensors: which tokens may come next, and how each token advances it.
+
+    Every bar must be exactly full; a pitch is masked after sounding ``max_repeat`` times in a row.
+    """
+
+    def __init__(self, vocab: Vocab, meters: list[str], pitch_range: tuple[int, int] = (PITCH_MIN, PITCH_MAX),
+                 max_repeat: int = 8) -> None:
+        self.vocab, self.masks, self.table = vocab, Masks(vocab, pitch_range), TokenTable(vocab)
+        self.max_repeat = max_repeat
+        batch = len(meters)
+        self.bar_ticks = torch.tensor([meter_ticks(m) for m in meters])  # [B]
+        self.remaining = self.bar_ticks.clone()  # ticks left in the current bar, [B]
+        self.want_dur = torch.zeros(batch, dtype=torch.bool)  # a duration must come next, [B]
+        self.bars_done = torch.zeros(batch, dtype=torch.long)
+        self.last = torch.full((batch,), -1)  # last pitch token, [B]
+        self.run = torch.zeros(batch, dtype=torch.long)  # its repeat count, [B]
+
+    def mask(self, done: torch.Tensor | None = None) -> torch.Tensor:
+        """Allowed next tokens [B, V]; finished streams (``done`` [B]) may only emit <pad>."""
+        m = self.masks
+        mask = m.event.expand(len(self.remaining), -1).clone()  # [B, V]
+        full = (self.remaining == 0) & ~self.want_dur
+        mask[full] = m.bar
+        mask[self.want_dur] = m.dur[self.remaining[self.want_dur].clamp(max=MAX_TICKS)]
+        guard = ~self.want_dur & ~full & (self.run >= self.max_repeat)
+        mask[guard, self.last[guard]] = False
+        if done is not None:
+            mask[done] = False
+            mask[done, self.vocab.pad] = True
+        return mask
+
+    def advance(self, nxt: torch.Tensor, live: torch.Tensor | None = None) -> None:
+        """Update the state with the tokens nxt [B] just emitted by the ``live`` [B] streams."""
+        t = self.table
+        is_pitch, is_rest, is_bar = t.is_pitch[nxt], t.is_rest[nxt], t.is_bar[nxt]
+        self.remaining = torch.where(is_bar, self.bar_ticks, self.remaining - t.dur[nxt])
+        self.want_dur = is_pitch | is_rest
+        self.run = torch.where(is_pitch, torch.where(nxt == self.last, self.run + 1, torch.ones_like(self.run)),
+                               torch.where(is_rest, torch.zeros_like(self.run), self.run))
+        self.last = torch.where(is_pitch, nxt, torch.where(is_rest, torch.full_like(self.last, -1), self.last))
+        self.bars_done = self.bars_done + (is_bar if live is None else is_bar & live).long()
+
+
 @torch.no_grad()
 def sample_bars(
     model: StepModel,
@@ -85,46 +129,25 @@ def sample_bars(
     replaces the whole head per stream (a previous piece ending on ``<bar>``, to continue it).
     """
     gen = torch.Generator().manual_seed(seed)
-    masks, table = Masks(vocab, pitch_range), TokenTable(vocab)
+    grammar = BatchGrammar(vocab, meters, pitch_range, max_repeat)
     batch = len(meters)
     heads = prime or [[vocab.bos, *(vocab.index[t] for t in prefix or []), vocab.meter_id(m)] for m in meters]
-    bar_ticks = torch.tensor([meter_ticks(m) for m in meters])  # [B]
-    remaining = bar_ticks.clone()  # ticks left in the current bar, [B]
-    want_dur = torch.zeros(batch, dtype=torch.bool)  # a duration must come next, [B]
-    bars_done = torch.zeros(batch, dtype=torch.long)
-    last = torch.full((batch,), -1)  # last pitch token, [B]
-    run = torch.zeros(batch, dtype=torch.long)  # its repeat count, [B]
-    done = torch.zeros(batch, dtype=torch.bool)
-    steps: list[torch.Tensor] = []
     if len({len(h) for h in heads}) != 1:
         raise ValueError("primes of one batch must have the same length")
+    done = torch.zeros(batch, dtype=torch.bool)
+    steps: list[torch.Tensor] = []
     logits, state = model.forward(torch.tensor(heads, device=device), None)
     logits = logits[:, -1]  # [B, V]
     reported = -1.0
     while not bool(done.all()):
-        mask = masks.event.expand(batch, -1).clone()  # [B, V]
-        full = (remaining == 0) & ~want_dur
-        mask[full] = masks.bar
-        mask[want_dur] = masks.dur[remaining[want_dur].clamp(max=MAX_TICKS)]
-        guard = ~want_dur & ~full & (run >= max_repeat)
-        mask[guard, last[guard]] = False
-        mask[done] = False
-        mask[done, vocab.pad] = True
-        probs = filter_logits(logits.to("cpu"), mask, temperature, top_k)  # [B, V]
+        probs = filter_logits(logits.to("cpu"), grammar.mask(done), temperature, top_k)  # [B, V]
         nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]  # [B]
         live = ~done
         steps.append(torch.where(live, nxt, torch.full_like(nxt, -1)))
-        remaining = remaining - table.dur[nxt]
-        is_pitch, is_bar = table.is_pitch[nxt], table.is_bar[nxt]
-        want_dur = is_pitch | table.is_rest[nxt]
-        run = torch.where(is_pitch, torch.where(nxt == last, run + 1, torch.ones_like(run)),
-                          torch.where(table.is_rest[nxt], torch.zeros_like(run), run))
-        last = torch.where(is_pitch, nxt, torch.where(table.is_rest[nxt], torch.full_like(last, -1), last))
-        remaining = torch.where(is_bar, bar_ticks, remaining)
-        bars_done = bars_done + (is_bar & live).long()
-        done = done | (bars_done >= n_bars)
+        grammar.advance(nxt, live)
+        done = done | (grammar.bars_done >= n_bars)
         if on_progress is not None:
-            frac = float(bars_done.clamp(max=n_bars).sum()) / (n_bars * batch)
+            frac = float(grammar.bars_done.clamp(max=n_bars).sum()) / (n_bars * batch)
             if frac - reported >= 0.05 or bool(done.all()):
                 reported = frac
                 on_progress(frac)

@@ -14,6 +14,7 @@ PAD, BOS, EOS, BAR, REST = "<pad>", "<bos>", "<eos>", "<bar>", "<rest>"
 METERS = ("2/4", "3/4", "4/4", "2/2", "3/2", "6/8", "9/8", "12/8", "3/8", "6/4", "5/4", "7/8")
 PITCH_MIN, PITCH_MAX = 36, 96
 MAX_TICKS = 72
+STYLE_TOKENS = ("irish", "folk", "scottish", "bach", "palestrina")  # append only: ids must stay stable
 
 
 class Vocab:
@@ -25,6 +26,7 @@ class Vocab:
             tokens += [f"M:{m}" for m in METERS]
             tokens += [f"P:{p}" for p in range(PITCH_MIN, PITCH_MAX + 1)]
             tokens += [f"D:{t}" for t in range(1, MAX_TICKS + 1)]
+            tokens += [f"S:{name}" for name in STYLE_TOKENS]
         self.tokens = list(tokens)
         self.index = {tok: i for i, tok in enumerate(self.tokens)}
         self.pad, self.bos, self.eos = self.index[PAD], self.index[BOS], self.index[EOS]
@@ -45,7 +47,7 @@ class Vocab:
     def kind(self, token_id: int) -> str:
         """'pitch', 'rest', 'dur', 'bar', 'meter' or the special token itself."""
         tok = self.tokens[token_id]
-        return {"P": "pitch", "D": "dur", "M": "meter"}.get(tok[0], tok) if tok[1] == ":" else tok
+        return {"P": "pitch", "D": "dur", "M": "meter", "S": "style"}.get(tok[0], tok) if tok[1] == ":" else tok
 
     def value(self, token_id: int) -> str:
         return self.tokens[token_id].split(":", 1)[1]
@@ -55,11 +57,13 @@ class EncodeError(ValueError):
     """The tune does not fit the vocabulary (meter, pitch range or duration)."""
 
 
-def encode(tune: Tune, vocab: Vocab) -> list[int]:
-    """Tune → token ids, ``<bos>`` … ``<eos>`` included."""
+def encode(tune: Tune, vocab: Vocab, style: str | None = None) -> list[int]:
+    """Tune → token ids, ``<bos>`` [``S:style``] ``M:meter`` … ``<eos>``."""
     if f"M:{tune.meter}" not in vocab.index:
         raise EncodeError(f"meter {tune.meter} not in vocabulary")
-    ids = [vocab.bos, vocab.meter_id(tune.meter)]
+    if style is not None and f"S:{style}" not in vocab.index:
+        raise EncodeError(f"style {style} not in vocabulary")
+    ids = [vocab.bos] + ([vocab.index[f"S:{style}"]] if style else []) + [vocab.meter_id(tune.meter)]
     for bar in tune.bars:
         for event in bar:
             if event.pitch is None:

@@ -52,32 +52,83 @@ def heldout_nll(model: nn.Module, seqs: list[list[int]], device: str = "cpu") ->
 
 
 def train_tokens(
-    style: Style,
+    name: str,
     arch: str,
-    tunes: list[Tune],
+    datasets: dict[str, tuple[Style, list[Tune]]],
     args: dict,
     config: TrainConfig,
     out_dir: Path,
+    *,
+    gan_steps: int = 300,
+    freeze_split: bool = True,
 ) -> dict:
-    """Train ``arch`` on ``tunes`` (split by the style's frozen split) and save the checkpoint.
+    """Train ``arch`` on the tunes of one or more styles, each tune led by its style token, and save the
+    checkpoint ``<name>-<arch>`` that serves all of them. Each style uses its own frozen split.
 
     Returns:
-        The checkpoint metadata, including held-out NLL in nats per token.
+        The checkpoint metadata, including held-out NLL in nats per token (overall and per style).
     """
     torch.manual_seed(config.seed)
     vocab = Vocab()
-    split = load_or_freeze_split(style.name, tunes)
-    by_id = {t.tune_id: t for t in tunes}
-    seqs = {part: encode_tunes([by_id[i] for i in ids], vocab) for part, ids in split.items()}
+    seqs: dict[str, list[list[int]]] = {"train": [], "valid": [], "test": []}
+    per_style: dict[str, dict] = {}
+    for style_name, (style, tunes) in datasets.items():
+        split = load_or_freeze_split(style_name, tunes, write=freeze_split)
+        by_id = {t.tune_id: t for t in tunes}
+        encoded = {part: encode_tunes([by_id[i] for i in ids], vocab, style_name) for part, ids in split.items()}
+        for part in seqs:
+            seqs[part] += encoded[part]
+        meters = Counter(by_id[i].meter for i in split["train"])
+        per_style[style_name] = {
+            "prefix": [f"S:{style_name}"],
+            "meters": {m: round(c / sum(meters.values()), 4) for m, c in meters.most_common()},
+            "corpus": list(style.corpus_dirs),
+            "split": {"file": f"models/splits/{style_name}.json", **{k: len(v) for k, v in split.items()}},
+            "encoded": {k: len(v) for k, v in encoded.items()},
+            "_valid": encoded["valid"], "_test": encoded["test"],
+        }
     model = build_model(arch, {"vocab_size": len(vocab), **args}).to(config.device)
     params = sum(p.numel() for p in model.parameters())
     chunks = lm_chunks(seqs["train"], config.seq_len, vocab.pad)  # [N, L+1]
-    log.info("%s/%s: %d params, %d train tunes, %d chunks of %d", style.name, arch, params,
-             len(seqs["train"]), len(chunks), config.seq_len)
+    log.info("%s-%s: %d params, %d train tunes, %d chunks of %d", name, arch, params, len(seqs["train"]),
+             len(chunks), config.seq_len)
+    history = fit_lm(model, chunks, seqs["valid"], vocab, config)
+    if arch == "gan" and gan_steps > 0:
+        from models.gan_train import adversarial_train
+
+        history.append({"adversarial": adversarial_train(
+            model, seqs["train"], vocab, steps=gan_steps, device=config.device, seed=config.seed,
+            max_minutes=max(1.0, config.max_minutes / 3))[-5:]})
+    model.eval()
+    for info in per_style.values():
+        info["heldout_nll"] = {"valid": round(heldout_nll(model, info.pop("_valid"), config.device), 4),
+                               "test": round(heldout_nll(model, info.pop("_test"), config.device), 4)}
+    meta = {
+        "arch": arch,
+        "name": name,
+        "style": name,
+        "styles": per_style,
+        "args": {"vocab_size": len(vocab), **args},
+        "vocab": vocab.tokens,
+        "corpus": {"music21_dirs": sorted({d for s, _ in datasets.values() for d in s.corpus_dirs}),
+                   "tunes": sum(len(t) for _, t in datasets.values())},
+        "split": {k: len(v) for k, v in seqs.items()},
+        "heldout_nll": {"valid": round(heldout_nll(model, seqs["valid"], config.device), 4),
+                        "test": round(heldout_nll(model, seqs["test"], config.device), 4), "unit": "nats/token"},
+        "train": {**config.__dict__, "params": params, "history": history},
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    save_checkpoint(model, meta, out_dir, name, arch)
+    return meta
+
+
+def fit_lm(model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab: Vocab,
+           config: TrainConfig) -> list[dict]:
+    """Maximum-likelihood training on chunks [N, L+1] with AdamW and one-cycle LR; keeps the best epoch."""
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(chunks) / config.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch)
-    start, best, best_state, step, history = time.monotonic(), float("inf"), None, 0, []
+    start, best, best_state, history = time.monotonic(), float("inf"), None, []
     for epoch in range(config.epochs):
         model.train()
         order = torch.randperm(len(chunks))
@@ -92,32 +143,16 @@ def train_tokens(
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             opt.step()
             sched.step()
-            step, running = step + 1, running + loss.item()
-        valid = heldout_nll(model, seqs["valid"], config.device)
-        history.append({"epoch": epoch + 1, "train": running / steps_per_epoch, "valid": valid})
-        log.info("epoch %d train %.4f valid %.4f nats/token", epoch + 1, running / steps_per_epoch, valid)
-        if valid < best:
-            best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
+            running += loss.item()
+        valid_nll = heldout_nll(model, valid, config.device)
+        history.append({"epoch": epoch + 1, "train": round(running / steps_per_epoch, 4), "valid": round(valid_nll, 4),
+                        "minutes": round((time.monotonic() - start) / 60, 2)})
+        log.info("epoch %d train %.4f valid %.4f nats/token", epoch + 1, running / steps_per_epoch, valid_nll)
+        if valid_nll < best:
+            best, best_state = valid_nll, {k: v.detach().clone() for k, v in model.state_dict().items()}
         if (time.monotonic() - start) / 60 > config.max_minutes:
             log.info("stopping after %d epochs: time budget of %.1f min spent", epoch + 1, config.max_minutes)
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    test = heldout_nll(model, seqs["test"], config.device)
-    meters = Counter(t.meter for t in (by_id[i] for i in split["train"]))
-    meta = {
-        "arch": arch,
-        "style": style.name,
-        "args": {"vocab_size": len(vocab), **args},
-        "vocab": vocab.tokens,
-        "corpus": {"music21_dirs": list(style.corpus_dirs), "tunes": len(tunes), "encoded": {
-            k: len(v) for k, v in seqs.items()}},
-        "split": {"file": f"models/splits/{style.name}.json", **{k: len(v) for k, v in split.items()}},
-        "heldout_nll": {"valid": round(best, 4), "test": round(test, 4), "unit": "nats/token"},
-        "meters": {m: c / sum(meters.values()) for m, c in meters.most_common()},
-        "train": {**config.__dict__, "steps": step, "epochs_run": len(history), "params": params,
-                  "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    save_checkpoint(model, meta, out_dir, style.name, arch)
-    return meta
+    return history
