@@ -90,3 +90,31 @@ def styles_main(argv: list[str] | None = None) -> int:
         low, high = info["tempo_range"]
         print(f"{name:10s} {'/'.join(info['arches']):20s} {low:g}-{high:g} qpm  {info['description']}")
     return 0
+
+
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """``tunesmith evaluate [--json]``: NLL vs n-gram and piece metrics for every style × arch → EVALUATION.md."""
+    import dataclasses
+
+    from models.evaluate import evaluate_all, targets, write_markdown
+
+    parser = argparse.ArgumentParser(prog="tunesmith evaluate", description=evaluate_main.__doc__)
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    parser.add_argument("--pieces", type=int, default=20, help="generated pieces per style × arch")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--style", action="append", help="only these styles (repeatable)")
+    parser.add_argument("--arch", action="append", help="only these architectures (repeatable)")
+    parser.add_argument("--out", type=Path, default=Path("EVALUATION.md"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    import torch
+
+    torch.set_grad_enabled(False)
+    rows = evaluate_all(args.pieces, args.seconds, args.style, args.arch)
+    command = "tunesmith evaluate" + (" " + " ".join(argv) if argv else "")
+    write_markdown(rows, args.out, command)
+    if args.json:
+        print(json.dumps([{**dataclasses.asdict(r), "targets": targets(r)} for r in rows], indent=1))
+    else:
+        print(args.out.read_text())
+    return 0
