@@ -165,7 +165,8 @@ def write_markdown(rows: list[Row], path: Path, command: str) -> None:
         oa = " / ".join(str(r.extra.get(k, "–")) for k in ("oa_pch", "oa_ioi", "oa_note_length"))
         lines.append(f"| {r.style} | {r.arch} | {r.nll if r.nll is not None else '–'} | "
                      f"{r.ngram_nll if r.ngram_nll is not None else '–'} ({r.ngram_order or '–'}) | "
-                     f"{r.scale_consistency} ({r.heldout_scale_consistency}) | {r.pitch_class_entropy} | {r.pitch_range} | "
+                     f"{r.scale_consistency} ({r.heldout_scale_consistency}) | {r.pitch_class_entropy} | "
+                     f"{r.pitch_range} | "
                      f"{r.max_repeat_run} | {r.longest_copied_ngram} | {r.share_copied_16:.0%} | {oa} | "
                      f"{r.seconds_per_piece} | {met} |")
     extras = [r for r in rows if any(k.endswith("_nll") for k in r.extra)]
