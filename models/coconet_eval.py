@@ -123,3 +123,36 @@ def evaluate(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], *, max_p
             frame[k].append(-f[k] / p.shape[-1])
     return {"notewise": {k: _stats(v) for k, v in note.items()}, "framewise": {k: _stats(v) for k, v in frame.items()},
             "pieces": len(pieces), "crop": crop, "orderings": orderings, "within": within}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m models.coconet_eval --checkpoint-dir DIR``: notewise/framewise NLL of bach-coconet."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from models.chorales import load_chorales, load_split, split_chorales
+    from models.coconet_compose import load_coconet
+    from models.coconet_train import to_arrays
+
+    parser = argparse.ArgumentParser(prog="coconet_eval", description=main.__doc__)
+    parser.add_argument("--checkpoint-dir", type=Path, default=None)
+    parser.add_argument("--part", default="test", choices=("valid", "test"))
+    parser.add_argument("--max-pieces", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=32, help="steps from each piece's start (0: whole piece)")
+    parser.add_argument("--orderings", type=int, default=5)
+    parser.add_argument("--within", default="argmax", choices=("argmax", "true"))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model, _, _ = load_coconet("bach", checkpoint_dir=args.checkpoint_dir)
+    chorales = load_chorales()
+    data = to_arrays(split_chorales(chorales, load_split(chorales))[args.part], model.config)
+    result = evaluate(model, data, max_pieces=args.max_pieces or None, crop=args.crop or None,
+                      orderings=args.orderings, within=args.within)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

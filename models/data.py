@@ -20,9 +20,10 @@ def hash_split(tune_id: str, valid_pct: int = 5, test_pct: int = 5) -> str:
     return "test" if bucket < test_pct else "valid" if bucket < test_pct + valid_pct else "train"
 
 
-def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path = SPLITS_DIR,
+def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path | None = None,
                          *, write: bool = True) -> dict[str, list[str]]:
     """The frozen split of ``style``: read from the repo, or made from hashes (and written there if ``write``)."""
+    directory = directory or SPLITS_DIR
     path = directory / f"{style}.json"
     if path.exists():
         frozen = json.loads(path.read_text())

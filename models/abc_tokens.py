@@ -1,0 +1,350 @@
+"""Folk-rnn-style ABC tokens: raw corpus tunes → normalised token sequences, and tokens → valid ABC text.
+
+A tune becomes ``M:6/8 K:Cdor |: G A B c 2 …`` (wrapped in ``<s>`` … ``</s>`` for the model): the tonic is
+transposed to C with the mode kept (as folk-rnn v3 does), lengths are in eighth notes (``L:1/8``), chords
+keep their top note, and titles, comments, lyrics, chord symbols, grace notes, slurs and decorations are
+dropped. ``::`` becomes ``:| |:``, ``|]`` and ``[|`` become ``||``, ``|1`` becomes ``[1``, and a bar line is
+put where a full bar runs on without one (Essen tunes break lines at phrases, not bars).
+:func:`detokenize` writes tokens as ABC and :func:`tokenize` reads any tune back; on normalised text the
+round trip is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from models.abc_syntax import (
+    ACCIDENTALS, BARS, C_LETTER, PITCH_RE, TUPLET_TIME, AbcError, Key, beat_eighths, dur_text, key_shift, kind,
+    meter_eighths, parse_dur, parse_key, parse_pitch, pitch_text, timed_notes, transpose_pitch,
+)
+
+PAD, BOS, EOS = "<pad>", "<s>", "</s>"
+_SKIP = set(" \t\\`y.~HLMOPSTuvJ)")  # spacing, line continuation and decorations
+_NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)")
+_REST = re.compile(r"[zx](\d*/*\d*)")
+_BAR = re.compile(r":*\[?\|[\]|]*:*|::+")
+_TUPLET = re.compile(r"\((\d)(?::(\d?)(?::(\d?))?)?")
+_FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
+
+
+@dataclass(frozen=True)
+class AbcTune:
+    """One tune's raw text from the corpus; ``tune_id`` matches models.corpus (``path#X``)."""
+
+    tune_id: str
+    text: str
+
+
+def corpus_abc_tunes(style) -> list[AbcTune]:
+    """Every tune of a style's ``.abc`` corpus files, split at ``X:`` lines, in corpus order."""
+    from music21 import corpus
+
+    from models.corpus import corpus_files
+
+    absolute = {}
+    for path in corpus.getPaths():
+        parts = Path(path).parts
+        for d in style.corpus_dirs:
+            if d in parts:
+                absolute["/".join(parts[parts.index(d):])] = Path(path)
+    tunes, seen = [], set()
+    for rel in corpus_files(style):
+        if not rel.endswith(".abc"):
+            continue
+        text = absolute[rel].read_bytes().decode("utf-8", errors="replace")
+        starts = [m for m in re.finditer(r"(?m)^X:[ \t]*(\S*)", text)]
+        for i, m in enumerate(starts):
+            number = int(m.group(1)) if m.group(1).isdigit() else i + 1
+            tune_id = f"{rel}#{number}"
+            if tune_id not in seen:
+                seen.add(tune_id)
+                tunes.append(AbcTune(tune_id, text[m.start(): starts[i + 1].start() if i + 1 < len(starts) else None]))
+    return tunes
+
+
+def _meter(value: str) -> str:
+    value = {"C": "4/4", "C|": "2/2"}.get(value.strip(), value.strip())
+    m = re.fullmatch(r"(\d+)/(\d+)", value)
+    if m is None or int(m.group(1)) < 2 or int(m.group(2)) not in (2, 4, 8):
+        raise AbcError(f"unsupported meter {value!r}")
+    return f"{int(m.group(1))}/{int(m.group(2))}"
+
+
+class _Lexer:
+    """Reads one tune's body into normalised tokens, transposed from ``key`` to tonic C."""
+
+    def __init__(self, meter: str, unit: Fraction, key: Key) -> None:
+        self.meter, self.unit, self.key = meter, unit, key
+        self.target = Key(C_LETTER, 0, key.mode)
+        self.steps = key_shift(key, C_LETTER)
+        self.out: list[str] = []
+
+    def field(self, name: str, value: str) -> None:
+        if name == "L":
+            self.unit = parse_dur(value.strip()) / Fraction(1, 8)
+        elif name == "K" and parse_key(value) != self.key or name == "M" and _meter(value) != self.meter:
+            raise AbcError(f"{name}: changes inside the tune")
+        elif name == "V":
+            raise AbcError("several voices")
+
+    def note(self, acc: str | None, letter: str, marks: str, length: str) -> None:
+        a, step = transpose_pitch(ACCIDENTALS[acc] if acc else None, parse_pitch(letter + marks)[1],
+                                  self.key, self.target, self.steps)
+        self.out.append(pitch_text(a, step))
+        self.duration(length)
+
+    def duration(self, text: str) -> None:
+        value = parse_dur(text) * self.unit
+        if value != 1:
+            self.out.append(dur_text(value))
+
+    def last_kind(self) -> str:
+        return kind(self.out[-1]) if self.out else "bar"
+
+    def lex(self, s: str) -> None:  # noqa: C901 - one branch per ABC construct reads best as one loop
+        i = 0
+        while i < len(s):
+            c = s[i]
+            if c in _SKIP:
+                i += 1
+            elif c in "\"!+{":
+                end = s.find({"{": "}"}.get(c, c), i + 1)
+                if end < 0:
+                    raise AbcError(f"unclosed {c}")
+                i = end + 1
+            elif (m := re.compile(r"\[([A-Za-z]):([^\]]*)\]").match(s, i)) is not None:
+                self.field(m.group(1), m.group(2))
+                i = m.end()
+            elif (m := _BAR.match(s, i)) is not None:
+                self.bar(m.group())
+                i = m.end()
+                if (e := re.compile(r"\[?(\d)([,\-]?)").match(s, i)) is not None:
+                    self.ending(e)
+                    i = e.end()
+            elif c == "[" and i + 1 < len(s) and s[i + 1].isdigit():
+                e = re.compile(r"\[(\d)([,\-]?)").match(s, i)
+                self.ending(e)
+                i = e.end()
+            elif c == "[":
+                i = self.chord(s, i)
+            elif (m := _TUPLET.match(s, i)) is not None:
+                p, q, r = int(m.group(1)), m.group(2), m.group(3)
+                if p not in TUPLET_TIME or q and int(q) != TUPLET_TIME[p] or r and int(r) != p:
+                    raise AbcError(f"unsupported tuplet {m.group()!r}")
+                self.out.append(f"({p}")
+                i = m.end()
+            elif c == "(":
+                i += 1
+            elif (m := _NOTE.match(s, i)) is not None:
+                self.note(*m.groups())
+                i = m.end()
+            elif (m := _REST.match(s, i)) is not None:
+                self.out.append("z")
+                self.duration(m.group(1))
+                i = m.end()
+            elif c == "-":
+                if self.last_kind() == "pitch" or self.last_kind() == "dur" and kind(self.out[-2]) == "pitch":
+                    self.out.append("-")
+                i += 1
+            elif c in "<>":
+                j = i
+                while j < len(s) and s[j] == c:
+                    j += 1
+                if j - i > 2 or self.last_kind() not in ("pitch", "rest", "dur"):
+                    raise AbcError("broken rhythm without a note")
+                self.out.append(s[i:j])
+                i = j
+            else:
+                raise AbcError(f"unsupported ABC {c!r}")
+
+    def bar(self, text: str) -> None:
+        if text.startswith(":") and text.endswith(":"):
+            self.out += [":|", "|:"]
+        elif text.startswith(":") or text.endswith(":"):
+            self.out.append(":|" if text.startswith(":") else "|:")
+        else:
+            self.out.append("|" if text == "|" else "||")
+
+    def ending(self, m: re.Match) -> None:
+        if m.group(2):
+            raise AbcError("ending for several passes")
+        if self.last_kind() != "bar":
+            self.out.append("|")
+        self.out.append(f"[{m.group(1)}")
+
+    def chord(self, s: str, i: int) -> int:
+        end = s.find("]", i)
+        inner = s[i + 1: end] if end > 0 else ""
+        notes = list(_NOTE.finditer(inner))
+        if not notes or re.sub(r"[\s.\-~]", "", _NOTE.sub("", inner)):
+            raise AbcError(f"unsupported chord {s[i:end + 1]!r}")
+        def height(m: re.Match) -> tuple[int, int]:
+            acc, step = parse_pitch((m.group(1) or "") + m.group(2) + m.group(3))
+            return step, acc or 0
+        top = max(notes, key=height)
+        outer = re.compile(r"\d*/*\d*").match(s, end + 1)
+        a, step = transpose_pitch(ACCIDENTALS[top.group(1)] if top.group(1) else None,
+                                  parse_pitch(top.group(2) + top.group(3))[1], self.key, self.target, self.steps)
+        self.out.append(pitch_text(a, step))
+        value = parse_dur(top.group(4)) * parse_dur(outer.group()) * self.unit
+        if value != 1:
+            self.out.append(dur_text(value))
+        return outer.end()
+
+
+def _merge_bars(body: list[str]) -> list[str]:
+    """Collapse adjacent bar lines (keeping ``:| |:``), drop a plain leading bar, end on a bar line."""
+    out: list[str] = []
+    for tok in body:
+        if kind(tok) == "bar" and out and kind(out[-1]) == "bar" and (out[-1], tok) != (":|", "|:"):
+            tok = max(out.pop(), tok, key=(":|", "|:", "||", "|")[::-1].index)
+        if kind(tok) == "bar" and not out and tok in ("|", "||"):
+            continue
+        out.append(tok)
+    if not out or kind(out[-1]) != "bar":
+        out.append("||")
+    return out
+
+
+def _insert_bars(body: list[str], meter: str) -> list[str]:
+    """Put a bar line before a note that starts once a full bar has run on without one."""
+    full = meter_eighths(meter)
+    starts = {n[0]: n[2] for n in timed_notes(body)}
+    out, filled = [], Fraction(0)
+    for i, tok in enumerate(body):
+        if i in starts:
+            if filled == full and out and kind(out[-1]) != "broken":
+                out.append("|")
+                filled = Fraction(0)
+            filled += starts[i]
+        if kind(tok) == "bar":
+            filled = Fraction(0)
+        out.append(tok)
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """One tune's ABC (raw corpus text or :func:`detokenize` output) → ``[M:.., K:C.., body tokens…]``.
+
+    Raises:
+        AbcError: for tunes outside what the tokens model (no meter, key changes, voices, odd tuplets…).
+    """
+    meter, unit, lexer = None, None, None
+    body_lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split("%", 1)[0].rstrip()
+        field = _FIELD_LINE.match(line)
+        if lexer is None:
+            if field and field.group(1) == "M":
+                meter = _meter(field.group(2))
+            elif field and field.group(1) == "L":
+                unit = parse_dur(field.group(2).strip())
+            elif field and field.group(1) == "K":
+                if meter is None:
+                    raise AbcError("no meter")
+                if unit is None:
+                    unit = Fraction(1, 16) if meter_eighths(meter) < 6 else Fraction(1, 8)
+                lexer = _Lexer(meter, unit / Fraction(1, 8), parse_key(field.group(2)))
+        elif field and not re.match(r"[A-Ga-g]:[|:\]]", line):
+            lexer.lex(" ".join(body_lines))
+            body_lines = []
+            lexer.field(field.group(1), field.group(2))
+        else:
+            body_lines.append(line)
+    if lexer is None:
+        raise AbcError("no K: field")
+    lexer.lex(" ".join(body_lines))
+    body = _merge_bars(_insert_bars(lexer.out, lexer.meter))
+    if not any(kind(t) == "pitch" for t in body):
+        raise AbcError("no notes")
+    return [f"M:{lexer.meter}", f"K:C{lexer.key.mode}", *body]
+
+
+def detokenize(tokens: list[str], *, title: str | None = None, number: int = 1) -> str:
+    """Tokens (``<s>``/``</s>`` allowed) → ABC text with ``X: [T:] M: L:1/8 K:`` and four bars a line.
+
+    Notes are beamed by beat, endings are written ``|1``/``:|2``, and ``K:`` may name any tonic.
+    """
+    toks = [t for t in tokens if kind(t) != "special"]
+    head = [t for t in toks[:2] if kind(t) in ("meter", "key")]
+    body = toks[len(head):]
+    meter = next((t[2:] for t in head if kind(t) == "meter"), "4/4")
+    key = next((t[2:] for t in head if kind(t) == "key"), "C")
+    lines = [f"X:{number}", *([f"T:{title}"] if title else []), f"M:{meter}", "L:1/8", f"K:{key}"]
+    lengths = {n[0]: n[2] for n in timed_notes(body)}
+    beat = beat_eighths(meter) if "/" in meter else Fraction(2)
+    line, bars, pos, prev = "", 0, Fraction(0), "bar"
+    for i, tok in enumerate(body):
+        k = kind(tok)
+        if k == "bar":
+            line, bars, pos = line + (" " if line else "") + tok, bars + 1, Fraction(0)
+        elif k == "ending":
+            line += tok[1:] if prev == "bar" else " " + tok
+        elif i in lengths:
+            if prev in ("bar", "ending") and bars >= 4:
+                lines.append(line)
+                line, bars = "", 0
+            elif prev in ("bar", "ending") and line or prev not in ("broken", "tuplet") and pos and pos % beat == 0:
+                line += " "
+            line += tok
+            pos += lengths[i]
+        else:
+            line += tok
+        prev = k
+    if line:
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+_KIND_RANK = {k: i for i, k in enumerate(("special", "meter", "key", "bar", "ending", "tuplet", "broken", "tie",
+                                          "rest", "pitch", "dur"))}
+
+
+def token_order(token: str) -> tuple:
+    """Sort key that fixes vocabulary order: by kind, then musically (meter length, pitch height, length)."""
+    k = kind(token)
+    if k == "meter":
+        sub: tuple = (float(meter_eighths(token[2:])), token)
+    elif k == "pitch":
+        acc, step = parse_pitch(token)
+        sub = (step, -9 if acc is None else acc)
+    elif k == "dur":
+        sub = (float(parse_dur(token)), token)
+    elif k == "bar":
+        sub = (BARS.index(token),)
+    else:
+        sub = ({PAD: 0, BOS: 1, EOS: 2}.get(token, 3), token)
+    return (_KIND_RANK[k], *sub)
+
+
+class AbcVocab:
+    """Token strings ↔ ids, in :func:`token_order` so that the same tokens always give the same ids."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = list(tokens)
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+        self.pad, self.bos, self.eos = self.index[PAD], self.index[BOS], self.index[EOS]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        """``<s>`` + tokens + ``</s>`` as ids; AbcError for a token outside the vocabulary."""
+        try:
+            return [self.bos, *(self.index[t] for t in tokens), self.eos]
+        except KeyError as exc:
+            raise AbcError(f"token {exc.args[0]!r} not in the vocabulary") from None
+
+    def decode(self, ids: list[int]) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+
+def build_vocab(tunes: list[list[str]], min_count: int = 3) -> AbcVocab:
+    """Vocabulary of the tokens seen at least ``min_count`` times in ``tunes`` (the training split)."""
+    counts = Counter(t for tune in tunes for t in tune)
+    kept = [t for t, c in counts.items() if c >= min_count and kind(t) != "special"]
+    return AbcVocab(sorted([PAD, BOS, EOS, *kept], key=token_order))
