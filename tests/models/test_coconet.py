@@ -28,6 +28,15 @@ from models.melody import Note
 CFG = CoconetConfig(pitch_low=48, pitch_high=59, layers=4, channels=8)  # 13 classes
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny convs on a busy 2-core machine are ~100x faster without OpenMP's second thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _model() -> Coconet:
     torch.manual_seed(0)
     return Coconet(CFG).eval()
