@@ -46,8 +46,13 @@ def test_compose_30s_through_a_worker_process(redis_server, redis_conn, data_dir
         assert summary["seed"] == 3 and summary["seconds"] == pytest.approx(10.0, abs=0.05)
         assert all(Path(p).parent == tmp_path / "out" for p in summary["files"].values())
 
-        worker.send_signal(signal.SIGTERM)  # warm shutdown: exits cleanly and deregisters
-        assert worker.wait(30) == 0
+        # SIGTERM during a job is a warm shutdown: the job finishes, then the worker exits cleanly
+        last = enqueue_compose(redis_conn, ComposeRequest("irish", 20.0, seed=5))
+        while last.get_status(refresh=True) == "queued" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+        assert last.get_status(refresh=True) == "finished"
         assert Worker.count(connection=redis_conn) == 0
     finally:
         if worker.poll() is None:
