@@ -122,11 +122,8 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng, gen = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
     start, best, best_state, history, running = time.monotonic(), math.inf, None, [], []
-    step = 0
-    while step < config.steps:
-        frac = max(step / config.steps, (time.monotonic() - start) / 60 / config.max_minutes)
-        if frac >= 1:
-            break
+    step, frac = 0, 0.0
+    while frac < 1:
         for group in opt.param_groups:  # cosine decay over whichever budget runs out first
             group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * frac))
         model.train()
@@ -140,7 +137,8 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step, running = step + 1, running + [loss.item()]
-        if step % config.eval_every == 0 or step == config.steps:
+        frac = max(step / config.steps, (time.monotonic() - start) / 60 / config.max_minutes)
+        if step % config.eval_every == 0 or frac >= 1:  # always score the final weights too
             valid = masked_nll(model, data["valid"], device=config.device)
             history.append({"step": step, "train": float(np.mean(running)), "valid": valid["total"],
                             "minutes": round((time.monotonic() - start) / 60, 2)})
@@ -149,6 +147,7 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
             running = []
             if valid["total"] < best:
                 best, best_state = valid["total"], {k: v.detach().clone() for k, v in model.state_dict().items()}
+    train_minutes = round((time.monotonic() - start) / 60, 2)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -173,7 +172,7 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
         "heldout_nll": heldout,
         "meters": {m: c / sum(meters.values()) for m, c in meters.most_common() if m in ("4/4", "3/4")},
         "train": {**asdict(config), "steps_run": step, "params": params,
-                  "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
+                  "minutes": train_minutes, "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(model, meta, out_dir, "bach", "coconet")
