@@ -37,7 +37,7 @@ class AbcError(ValueError):
 
 def kind(token: str) -> str:
     """The kind of a normalised token, one of :data:`KINDS`."""
-    if token.startswith("<"):
+    if token in ("<pad>", "<s>", "</s>"):
         return "special"
     if token.startswith("M:"):
         return "meter"
@@ -115,9 +115,9 @@ class Key:
         return (pitch - NATURAL[letter] + 6) % 12 - 6
 
     def text(self) -> str:
-        """``K:`` value, e.g. ``F#dor``."""
+        """``K:`` value, e.g. ``F#dor`` or ``Bb`` (major)."""
         acc = (self.pc - NATURAL[self.letter] + 6) % 12 - 6
-        return LETTERS[self.letter] + {-1: "b", 0: "", 1: "#"}[acc] + self.mode
+        return LETTERS[self.letter] + {-1: "b", 0: "", 1: "#"}[acc] + ("" if self.mode == "maj" else self.mode)
 
 
 C_LETTER = 0

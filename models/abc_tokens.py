@@ -18,14 +18,29 @@ from fractions import Fraction
 from pathlib import Path
 
 from models.abc_syntax import (
-    ACCIDENTALS, BARS, C_LETTER, PITCH_RE, TUPLET_TIME, AbcError, Key, beat_eighths, dur_text, key_shift, kind,
-    meter_eighths, parse_dur, parse_key, parse_pitch, pitch_text, timed_notes, transpose_pitch,
+    ACCIDENTALS,
+    BARS,
+    C_LETTER,
+    TUPLET_TIME,
+    AbcError,
+    Key,
+    beat_eighths,
+    dur_text,
+    key_shift,
+    kind,
+    meter_eighths,
+    parse_dur,
+    parse_key,
+    parse_pitch,
+    pitch_text,
+    timed_notes,
+    transpose_pitch,
 )
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
-_SKIP = set(" \t\\`y.~HLMOPSTuvJ)")  # spacing, line continuation and decorations
+_SKIP = set(" \t\\`y.~HLMOPSTuvJk)")  # spacing, line continuation, decorations (O'Neill's ``k``: stress)
 _NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)")
-_REST = re.compile(r"[zx](\d*/*\d*)")
+_REST = re.compile(r"([zx])(\d*/*\d*)")
 _BAR = re.compile(r":*\[?\|[\]|]*:*|::+")
 _TUPLET = re.compile(r"\((\d)(?::(\d?)(?::(\d?))?)?")
 _FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
@@ -143,8 +158,9 @@ class _Lexer:
                 self.note(*m.groups())
                 i = m.end()
             elif (m := _REST.match(s, i)) is not None:
-                self.out.append("z")
-                self.duration(m.group(1))
+                if m.group(1) == "z":  # music21 skips x (invisible rests), O'Neill's uses it for holds
+                    self.out.append("z")
+                    self.duration(m.group(2))
                 i = m.end()
             elif c == "-":
                 if self.last_kind() == "pitch" or self.last_kind() == "dur" and kind(self.out[-2]) == "pitch":
