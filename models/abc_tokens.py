@@ -68,17 +68,23 @@ def corpus_abc_tunes(style) -> list[AbcTune]:
                 absolute["/".join(parts[parts.index(d):])] = Path(path)
     tunes, seen = [], set()
     for rel in corpus_files(style):
-        if not rel.endswith(".abc"):
-            continue
-        text = absolute[rel].read_bytes().decode("utf-8", errors="replace")
-        starts = [m for m in re.finditer(r"(?m)^X:[ \t]*(\S*)", text)]
-        for i, m in enumerate(starts):
-            number = int(m.group(1)) if m.group(1).isdigit() else i + 1
-            tune_id = f"{rel}#{number}"
-            if tune_id not in seen:
-                seen.add(tune_id)
-                tunes.append(AbcTune(tune_id, text[m.start(): starts[i + 1].start() if i + 1 < len(starts) else None]))
+        if rel.endswith(".abc"):
+            for tune in split_tunes(absolute[rel].read_bytes().decode("utf-8", errors="replace"), rel):
+                if tune.tune_id not in seen:
+                    seen.add(tune.tune_id)
+                    tunes.append(tune)
     return tunes
+
+
+def split_tunes(text: str, rel_path: str) -> list[AbcTune]:
+    """A file's tunes, split at ``X:`` lines; ids ``<rel_path>#<X number>`` as music21 numbers them."""
+    starts = list(re.finditer(r"(?m)^X:[ \t]*(\S*)", text))
+    out = []
+    for i, m in enumerate(starts):
+        number = int(m.group(1)) if m.group(1).isdigit() else i + 1
+        end = starts[i + 1].start() if i + 1 < len(starts) else None
+        out.append(AbcTune(f"{rel_path}#{number}", text[m.start(): end]))
+    return out
 
 
 def _meter(value: str) -> str:
@@ -301,7 +307,7 @@ def detokenize(tokens: list[str], *, title: str | None = None, number: int = 1) 
         elif k == "ending":
             line += tok[1:] if prev == "bar" else " " + tok
         elif i in lengths:
-            if prev in ("bar", "ending") and bars >= 4:
+            if prev == "bar" and bars >= 4:
                 lines.append(line)
                 line, bars = "", 0
             elif prev in ("bar", "ending") and line or prev not in ("broken", "tuplet") and pos and pos % beat == 0:

@@ -1,0 +1,158 @@
+"""The folk-rnn-style ABC LSTM: corpus tokens, the frozen split, and training to a ``<style>-abc`` checkpoint.
+
+The network is :class:`models.lstm.MelodyLSTM` (embedding → stacked LSTM → logits) over the ABC tokens of
+:mod:`models.abc_tokens`, one model per style: the styles' checkpoints stay independent (one can be retrained
+or fine-tuned without touching the others) and each gets the whole ~1.4 MB fp16 budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.abc_syntax import AbcError
+from models.abc_tokens import AbcVocab, build_vocab, corpus_abc_tunes, tokenize
+from models.checkpoint import save_checkpoint
+from models.data import SPLITS_DIR, hash_split, lm_chunks
+from models.lstm import LSTMConfig, MelodyLSTM
+from models.styles import Style
+from models.train import TrainConfig, heldout_nll
+
+log = logging.getLogger(__name__)
+
+ARCH = "abc"
+ABC_ARGS = {"embed": 64, "hidden": 224, "layers": 2, "dropout": 0.2}  # ≈0.7 M params, ≈1.4 MB in fp16
+TINY_ABC_ARGS = {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0}
+
+
+def build_abc_model(args: dict) -> MelodyLSTM:
+    """A MelodyLSTM from checkpoint args (``vocab_size`` included)."""
+    return MelodyLSTM(LSTMConfig(**args))
+
+
+def load_abc_corpus(style: Style) -> tuple[dict[str, list[str]], Counter]:
+    """Tune id → tokens for every tune of the style that tokenizes, and why the others were dropped."""
+    tunes, dropped = {}, Counter()
+    for tune in corpus_abc_tunes(style):
+        try:
+            tunes[tune.tune_id] = tokenize(tune.text)
+        except AbcError as exc:
+            dropped[str(exc).split(" '")[0][:40]] += 1
+    return tunes, dropped
+
+
+def abc_split(style: str, tune_ids: list[str], directory: Path = SPLITS_DIR) -> dict[str, list[str]]:
+    """Train/valid/test ids: held out as in ``models/splits/<style>.json`` when it exists, by the same
+    sha1 rule (:func:`models.data.hash_split`) for tunes it does not list, so every architecture holds out
+    the same tunes. The file is only read, never written."""
+    import json
+
+    path = directory / f"{style}.json"
+    frozen = json.loads(path.read_text()) if path.exists() else {"valid": [], "test": []}
+    held = {i: part for part in ("valid", "test") for i in frozen[part]}
+    out: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for tune_id in tune_ids:
+        out[held.get(tune_id) or hash_split(tune_id)].append(tune_id)
+    return out
+
+
+def _encode_all(vocab: AbcVocab, tunes: list[list[str]]) -> tuple[list[list[int]], int]:
+    seqs, oov = [], 0
+    for toks in tunes:
+        try:
+            seqs.append(vocab.encode(toks))
+        except AbcError:
+            oov += 1
+    return seqs, oov
+
+
+def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | None = None,
+              max_tunes: int | None = None, min_count: int = 3,
+              corpus: dict[str, list[str]] | None = None) -> dict:
+    """Train the ABC LSTM of ``style`` on its frozen split and write ``<style>-abc.safetensors`` + ``.json``.
+
+    Tunes with a token seen fewer than ``min_count`` times in the training split are left out (counted in
+    the metadata). ``corpus`` (tune id → tokens) replaces the music21 corpus, for tests.
+
+    Returns:
+        The checkpoint metadata, with held-out NLL in nats per token (valid: best epoch; test: that model).
+    """
+    torch.manual_seed(config.seed)
+    args = dict(ABC_ARGS if args is None else args)
+    dropped: Counter = Counter()
+    if corpus is None:
+        corpus, dropped = load_abc_corpus(style)
+    ids = list(corpus)[:max_tunes] if max_tunes else list(corpus)
+    split = abc_split(style.name, ids)
+    vocab = build_vocab([corpus[i] for i in split["train"]], min_count)
+    seqs, oov = {}, {}
+    for part, part_ids in split.items():
+        seqs[part], oov[part] = _encode_all(vocab, [corpus[i] for i in part_ids])
+    args["vocab_size"] = len(vocab)
+    model = build_abc_model(args).to(config.device)
+    params = sum(p.numel() for p in model.parameters())
+    gen = torch.Generator().manual_seed(config.seed)
+    n_chunks = len(lm_chunks(seqs["train"], config.seq_len, vocab.pad))
+    steps_per_epoch = math.ceil(n_chunks / config.batch)
+    log.info("%s/abc: %d params, vocab %d, %d train tunes, %d chunks of %d", style.name, params, len(vocab),
+             len(seqs["train"]), n_chunks, config.seq_len)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch + 1)
+    start, best, best_state, step, history = time.monotonic(), float("inf"), None, 0, []
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(len(seqs["train"]), generator=gen).tolist()
+        chunks = lm_chunks([seqs["train"][i] for i in order], config.seq_len, vocab.pad)  # [N, L+1]
+        running = 0.0
+        for i in range(0, len(chunks), config.batch):
+            batch = chunks[i: i + config.batch].to(config.device)  # [B, L+1]
+            logits, _ = model(batch[:, :-1])  # [B, L, V]
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
+                                               ignore_index=vocab.pad)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            opt.step()
+            if sched.last_epoch < sched.total_steps - 1:
+                sched.step()
+            step, running = step + 1, running + loss.item()
+        valid = heldout_nll(model, seqs["valid"], config.device)
+        history.append({"epoch": epoch + 1, "train": round(running / steps_per_epoch, 4), "valid": round(valid, 4),
+                        "minutes": round((time.monotonic() - start) / 60, 2)})
+        log.info("epoch %d train %.4f valid %.4f nats/token", epoch + 1, running / steps_per_epoch, valid)
+        if valid < best:
+            best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if (time.monotonic() - start) / 60 > config.max_minutes:
+            log.info("stopping after %d epochs: time budget of %.1f min spent", epoch + 1, config.max_minutes)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    test = heldout_nll(model, seqs["test"], config.device)
+    lengths = [len(s) for s in seqs["train"]]
+    meta = {
+        "arch": ARCH,
+        "style": style.name,
+        "args": args,
+        "vocab": vocab.tokens,
+        "corpus": {"music21_dirs": list(style.corpus_dirs), "tunes": len(ids) + sum(dropped.values()),
+                   "tokenized": len(ids), "dropped": dict(dropped), "encoded": {k: len(v) for k, v in seqs.items()},
+                   "oov_dropped": oov, "min_count": min_count},
+        "split": {"file": f"models/splits/{style.name}.json", "rule": "listed ids, else sha1(tune_id) % 100",
+                  **{k: len(v) for k, v in split.items()}},
+        "heldout_nll": {"valid": round(best, 4), "test": round(test, 4), "unit": "nats/token"},
+        "tokens": {"median": int(statistics.median(lengths)) if lengths else 0, "max": max(lengths, default=0),
+                   "normalisation": "tonic C (mode kept), L:1/8"},
+        "train": {**config.__dict__, "steps": step, "epochs_run": len(history), "params": params,
+                  "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    save_checkpoint(model, meta, out_dir, style.name, ARCH)
+    return meta
