@@ -171,17 +171,22 @@ def abc_to_tune(text: str, tune_id: str = "abc") -> Tune | None:
 
 
 def render(tokens: list[str], n_bars: int, tune_id: str = "abc") -> tuple[Tune, str]:
-    """Exactly ``n_bars`` whole bars of a tokenised tune, as a Tune and the plain ABC music21 read it from.
+    """Exactly ``n_bars`` whole bars of a tokenised tune, as a Tune and the plain ABC music21 read.
+
+    music21 reads each distinct bar once (a round of the tune, not all ``n_bars``: parsing is slow), and the
+    Tune repeats the parsed bars in playing order.
 
     Raises:
         AbcError: when the tune has no whole bars or music21 reads another number of bars.
     """
-    bars = whole_bars(tokens, n_bars)
+    bars = [tuple(bar) for bar in whole_bars(tokens, n_bars)]
+    distinct = list(dict.fromkeys(bars))
+    written = distinct * (2 if len(distinct) == 1 else 1)  # music21 makes measures from two bar lines on
     head = [t for t in tokens if kind(t) == "meter"][:1] + ["K:C"]
-    body = [t for bar in bars for t in (*bar, "|")]
-    text = detokenize(head + body[:-1] + ["||"])
+    text = detokenize(head + [t for bar in written for t in (*bar, "|")])
     tune = abc_to_tune(text, tune_id)
-    if tune is None or len(tune.bars) != n_bars:
-        raise AbcError(f"music21 read {len(tune.bars) if tune else 0} whole bars, not {n_bars}")
+    if tune is None or len(tune.bars) != len(written):
+        raise AbcError(f"music21 read {len(tune.bars) if tune else 0} whole bars, not {len(distinct)}")
+    index = {bar: i for i, bar in enumerate(distinct)}
+    tune.bars = [list(tune.bars[index[bar]]) for bar in bars]
     return tune, text
-
