@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from models import catalog
+from models.abc_corpus import AbcVocab
 from models.abc_model import ARCH, build_abc_model
 from models.abc_play import render, tonic_key, transpose_tokens
 from models.abc_syntax import AbcError, kind
-from models.abc_tokens import AbcVocab, detokenize
+from models.abc_tokens import detokenize
 from models.checkpoint import load_metadata, load_weights
 from models.generate import Composition, plan_length
 from models.melody import tune_to_notes

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.abc_corpus import AbcVocab, build_vocab, corpus_abc_tunes
 from models.abc_syntax import AbcError
-from models.abc_tokens import AbcVocab, build_vocab, corpus_abc_tunes, tokenize
+from models.abc_tokens import tokenize
 from models.checkpoint import save_checkpoint
 from models.data import SPLITS_DIR, hash_split, lm_chunks
 from models.lstm import LSTMConfig, MelodyLSTM

@@ -13,9 +13,10 @@ from torch import nn
 
 import models.abc_compose as abc_compose
 from models.abc_compose import AbcComposer, Grammar, sample_ids
+from models.abc_corpus import build_vocab, split_tunes
 from models.abc_model import TINY_ABC_ARGS, abc_split, build_abc_model, train_abc
 from models.abc_syntax import AbcError, kind
-from models.abc_tokens import build_vocab, split_tunes, tokenize
+from models.abc_tokens import tokenize
 from models.generate import plan_length
 from models.melody import TICKS_PER_QUARTER, meter_ticks
 from models.styles import get_style

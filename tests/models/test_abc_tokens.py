@@ -7,9 +7,10 @@ from functools import cache
 
 import pytest
 
+from models.abc_corpus import PAD, build_vocab, split_tunes
 from models.abc_play import play_order, render, split_bars, tonic_key, transpose_tokens, whole_bars
 from models.abc_syntax import AbcError, kind
-from models.abc_tokens import PAD, build_vocab, detokenize, split_tunes, tokenize
+from models.abc_tokens import detokenize, tokenize
 
 CORPUS_FILES = ("oneills1850/0001-0050.abc", "airdsAirs/book1.abc", "essenFolksong/altdeu10.abc",
                 "ryansMammoth/7thRegimentReel.abc")
