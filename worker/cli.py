@@ -40,6 +40,10 @@ def _err(message: str) -> None:
 
 
 def _model_command(name: str, argv: list[str]) -> int:
+    if name == "bench":  # it measures the worker's rendering and job too, so it lives in the worker
+        from worker.bench import bench_main
+
+        return bench_main(argv)
     try:
         import models.cli as model_cli
     except ImportError as exc:
