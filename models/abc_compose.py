@@ -37,6 +37,7 @@ _FOLLOW = {
     "rdur": {"broken", "pitch", "rest", "tuplet", "bar"},
     "broken": {"pitch", "rest"}, "tie": {"pitch", "bar"}, "tuplet": {"pitch", "rest"},
     "bar": {"pitch", "rest", "tuplet", "ending", "eos"}, "ending": {"pitch", "rest", "tuplet"},
+    "repeat_end": {"pitch", "rest", "tuplet", "ending", "eos"},  # after ``:|``, which ``|:`` may follow
 }
 
 
@@ -47,11 +48,14 @@ class Grammar:
         kinds = ["eos" if i == vocab.eos else kind(t) for i, t in enumerate(vocab.tokens)]
         self.kinds = kinds
         self.masks = {state: torch.tensor([k in allowed for k in kinds]) for state, allowed in _FOLLOW.items()}
+        self.repeat_end = vocab.index.get(":|", -1)
         if "|:" in vocab.index:  # ``:| |:`` is the one pair of bar lines in a row
-            self.masks["bar"][vocab.index["|:"]] = True
+            self.masks["repeat_end"][vocab.index["|:"]] = True
 
     def advance(self, state: str, token_id: int) -> str:
         k = self.kinds[token_id]
+        if token_id == self.repeat_end:
+            return "repeat_end"
         return ("pdur" if state == "pitch" else "rdur") if k == "dur" else k
 
 
@@ -81,7 +85,7 @@ def sample_ids(model, vocab: AbcVocab, generator: torch.Generator, *, temperatur
         if on_token is not None:
             on_token(len(ids))
         logits, hc = model.step(torch.tensor([token], device=device), hc)
-    last_bar = max((i for i, t in enumerate(ids) if grammar.kinds[t] == "bar"), default=0)
+    last_bar = max((i for i, t in enumerate(ids) if grammar.kinds[t] == "bar"), default=0)  # ``:|`` included
     return ids[: last_bar + 1] + [vocab.eos]
 
 

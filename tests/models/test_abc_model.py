@@ -114,8 +114,12 @@ def test_sampling_is_seeded_and_follows_the_grammar() -> None:
                 assert kind(prev) in ("pitch", "rest")
             if kind(prev) in ("broken", "tuplet"):
                 assert kind(tok) in ("pitch", "rest")
+            if kind(prev) == "bar" and kind(tok) == "bar":
+                assert (prev, tok) == (":|", "|:")
     grammar = Grammar(vocab)
     assert not grammar.masks["pitch"][vocab.eos] and grammar.masks["bar"][vocab.eos]
+    assert grammar.masks["repeat_end"][vocab.index["|:"]] and not grammar.masks["bar"][vocab.index["|:"]]
+    assert grammar.advance("bar", vocab.index[":|"]) == "repeat_end"
 
 
 def test_compose_exact_length_with_abc_file(checkpoint: Path) -> None:
