@@ -38,9 +38,11 @@ def _token_model(arch: str):
     from models.tokens import Vocab
 
     try:
-        return load_composer("irish", arch).model, "shipped checkpoint"
+        composer = load_composer("irish", arch)
+        return composer.model, composer.vocab, "shipped checkpoint"
     except (LookupError, OSError):
-        return build_model(arch, {"vocab_size": len(Vocab()), **SHIPPED_ARGS[arch]}).eval(), "random weights"
+        vocab = Vocab()
+        return build_model(arch, {"vocab_size": len(vocab), **SHIPPED_ARGS[arch]}).eval(), vocab, "random weights"
 
 
 def bench_decoding() -> dict[str, float | str]:
@@ -48,7 +50,7 @@ def bench_decoding() -> dict[str, float | str]:
     import torch
 
     out: dict[str, float | str] = {}
-    lstm, source = _token_model("lstm")
+    lstm, _, source = _token_model("lstm")
     ids = torch.randint(5, 60, (1, 400))
 
     def cached(model, n: int):
@@ -68,7 +70,7 @@ def bench_decoding() -> dict[str, float | str]:
     out["lstm_tokens_s_refeed"] = round(_rate(naive(lambda h: lstm.refeed_step(h, 100), 60), 60), 1)
     out["lstm_cached_vs_refeed"] = round(out["lstm_tokens_s_cached"] / out["lstm_tokens_s_refeed"], 1)
     out["lstm_weights"] = source
-    wavenet, source = _token_model("wavenet")
+    wavenet, _, source = _token_model("wavenet")
     ids = torch.randint(5, 60, (1, 1200))
     out["wavenet_receptive_field"] = wavenet.receptive_field
     out["wavenet_tokens_s_cached"] = round(_rate(cached(wavenet, 300), 300), 1)
@@ -81,10 +83,8 @@ def bench_decoding() -> dict[str, float | str]:
 def bench_batching(streams: int = 32, bars: int = 8) -> dict[str, float]:
     """Aggregate tokens/s of ``streams`` pieces sampled as one batch vs one by one (same model, same grammar)."""
     from models.sampling import sample_bars
-    from models.tokens import Vocab
 
-    model, _ = _token_model("lstm")
-    vocab = Vocab()
+    model, vocab, _ = _token_model("lstm")
     meters = ["6/8", "4/4", "2/4", "3/4"] * (streams // 4)
     start = time.perf_counter()
     batched = sample_bars(model, vocab, meters, bars, seed=1)

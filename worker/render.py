@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
+from worker import synth
+
 SAMPLE_RATE = 44100
 FADE_S = 0.4
 PEAK_TARGET_DB = -1.0  # normalise each track's peak to this level
 MAX_GAIN_DB = 30.0
 SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
+RENDERER_ENV = "TUNESMITH_RENDERER"  # "warm" (in-process FluidSynth, default) or "command" (midi2audio)
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",  # Debian/Ubuntu: fluid-soundfont-gm
     "/usr/share/sounds/sf2/default-GM.sf2",
@@ -71,9 +76,15 @@ def _tool(name: str, package: str) -> str:
     return exe
 
 
-def _run(args: list[str], what: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], what: str, timeout: float = 300.0, stdin: bytes | None = None
+         ) -> subprocess.CompletedProcess[str]:
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        if stdin is None:
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        else:
+            raw = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout, check=False)
+            proc = subprocess.CompletedProcess(args, raw.returncode, raw.stdout.decode(errors="replace"),
+                                               raw.stderr.decode(errors="replace"))
     except subprocess.TimeoutExpired as exc:
         raise RenderError(f"{what} took longer than {timeout:g}s") from exc
     if proc.returncode != 0:
@@ -100,14 +111,15 @@ def pick_encoder(fmt: str) -> tuple[str, list[str]]:
 
 
 def synthesize_wav(midi_path: Path | str, wav_path: Path | str, soundfont: Path | str | None = None) -> Path:
-    """Render a MIDI file to a 32-bit float WAV at 44.1 kHz with FluidSynth (the command midi2audio runs)."""
-    exe = _tool("fluidsynth", "fluidsynth")
+    """Render a MIDI file to a WAV at 44.1 kHz with the fluidsynth command, through midi2audio (the fallback
+    when the warm in-process synth of worker.synth is not available)."""
+    from midi2audio import FluidSynth
+
+    _tool("fluidsynth", "fluidsynth")
     font = Path(soundfont) if soundfont else find_soundfont()
     if not font.is_file():
         raise RenderError(f"Soundfont {font} not found: install `fluid-soundfont-gm` or set {SOUNDFONT_ENV}.")
-    args = [exe, "-ni", "-q", "-g", "1.0", "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav",
-            "-F", str(wav_path), str(font), str(midi_path)]
-    _run(args, "FluidSynth")
+    FluidSynth(str(font), sample_rate=SAMPLE_RATE).midi_to_audio(str(midi_path), str(wav_path))
     if not Path(wav_path).is_file() or Path(wav_path).stat().st_size <= 44:
         raise RenderError(f"FluidSynth wrote no audio for {midi_path}")
     return Path(wav_path)
@@ -137,18 +149,34 @@ def render_audio(
         options = ["-b:a", bitrate]
     ffmpeg = _tool("ffmpeg", "ffmpeg")
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    fade = min(FADE_S, seconds / 4)
+    font = Path(soundfont) if soundfont else find_soundfont()
+    if not font.is_file():
+        raise RenderError(f"Soundfont {font} not found: install `fluid-soundfont-gm` or set {SOUNDFONT_ENV}.")
+    base = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"]
+    tail = ["-t", f"{seconds:.6f}", "-ar", "48000" if codec == "libopus" else str(SAMPLE_RATE), "-c:a", codec,
+            *options, str(out_path)]
+    if synth.available() and os.environ.get(RENDERER_ENV, "warm") != "command":
+        try:
+            pcm = synth.render_pcm(midi_path, seconds, font)  # [n, 2] float32, exactly `seconds` long
+        except Exception as exc:  # noqa: BLE001 - a bad MIDI file or a FluidSynth failure, reported clearly
+            raise RenderError(f"FluidSynth could not render {Path(midi_path).name}: {exc}") from exc
+        peak = float(np.abs(pcm).max()) if pcm.size else 0.0
+        if peak > 0:
+            pcm *= min(10 ** (MAX_GAIN_DB / 20), 10 ** (PEAK_TARGET_DB / 20) / peak)
+        n_fade = int(fade * SAMPLE_RATE)
+        if n_fade:
+            pcm[-n_fade:] *= np.linspace(1.0, 0.0, n_fade, dtype=np.float32)[:, None]
+        args = [*base, "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "2", "-i", "pipe:0", *tail]
+        _run(args, f"ffmpeg ({codec})", stdin=pcm.astype("<f4").tobytes())
+        return out_path
     with tempfile.TemporaryDirectory(prefix="tunesmith-render-") as tmp:
-        wav = synthesize_wav(midi_path, Path(tmp) / "raw.wav", soundfont)
+        wav = synthesize_wav(midi_path, Path(tmp) / "raw.wav", font)
         gain_db = min(MAX_GAIN_DB, PEAK_TARGET_DB - audio_levels(wav).peak_db)
-        fade = min(FADE_S, seconds / 4)
         # trim, then pad with silence, so the stream is exactly `seconds` long; -t enforces it at the muxer too
         chain = (f"atrim=end={seconds:.6f},apad=whole_dur={seconds:.6f},volume={gain_db:.2f}dB,"
                  f"afade=t=out:st={seconds - fade:.6f}:d={fade:.6f}")
-        args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-af", chain,
-                "-t", f"{seconds:.6f}", "-ar", str(SAMPLE_RATE), "-c:a", codec, *options]
-        if codec == "libopus":
-            args[args.index("-ar") + 1] = "48000"
-        _run([*args, str(out_path)], f"ffmpeg ({codec})")
+        _run([*base, "-i", str(wav), "-af", chain, *tail], f"ffmpeg ({codec})")
     return out_path
 
 

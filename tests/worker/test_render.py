@@ -59,6 +59,7 @@ def test_soundfont_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def test_missing_tools_name_the_package(short_midi: tuple[Path, float], tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch, tool: str, package: str) -> None:
     real_which = shutil.which
+    monkeypatch.setenv(render.RENDERER_ENV, "command")  # the midi2audio path needs the fluidsynth command
     monkeypatch.setattr(render.shutil, "which", lambda name: None if name == tool else real_which(name))
     render._encoders.cache_clear()
     with pytest.raises(RenderError, match=f"apt-get install {package}"):
@@ -73,3 +74,19 @@ def test_bad_midi_and_bad_format_fail_clearly(tmp_path: Path) -> None:
         render_audio(bad, tmp_path / "x.ogg", 8.0)
     with pytest.raises(RenderError, match="Unknown audio format"):
         render_audio(bad, tmp_path / "x.flac", 8.0)
+
+
+def test_warm_and_command_renderers_agree(short_midi: tuple[Path, float], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker import synth
+    from worker.render import audio_duration, audio_levels
+
+    assert synth.available(), "pyfluidsynth/libfluidsynth should be installed by the set-up"
+    levels = {}
+    for mode in ("warm", "command"):
+        monkeypatch.setenv(render.RENDERER_ENV, mode)
+        out = render_audio(short_midi[0], tmp_path / f"{mode}.ogg", short_midi[1])
+        assert abs(audio_duration(out) - short_midi[1]) < 0.01
+        levels[mode] = audio_levels(out)
+    assert levels["warm"].peak_db > -3 and levels["command"].peak_db > -3
+    assert abs(levels["warm"].mean_db - levels["command"].mean_db) < 3.0
