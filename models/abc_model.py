@@ -34,6 +34,13 @@ ABC_ARGS = {"embed": 64, "hidden": 224, "layers": 2, "dropout": 0.2}  # ≈0.7 M
 TINY_ABC_ARGS = {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0}
 
 
+def _lr_factor(progress: float) -> float:
+    """Learning-rate multiplier: linear warm-up over the first 5 % of training, then cosine decay to 2 %."""
+    if progress < 0.05:
+        return 0.1 + 0.9 * progress / 0.05
+    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - 0.05) / 0.95)))
+
+
 def build_abc_model(args: dict) -> MelodyLSTM:
     """A MelodyLSTM from checkpoint args (``vocab_size`` included)."""
     return MelodyLSTM(LSTMConfig(**args))
@@ -106,9 +113,10 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
     log.info("%s/abc: %d params, vocab %d, %d train tunes, %d chunks of %d", style.name, params, len(vocab),
              len(seqs["train"]), n_chunks, config.seq_len)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch + 1)
-    start, best, best_state, step, history = time.monotonic(), float("inf"), None, 0, []
-    for epoch in range(config.epochs):
+    plan = [config.epochs]  # epochs the schedule anneals over; shrunk when the time budget cannot fit them
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s / (plan[0] * steps_per_epoch)))
+    start, best, best_state, step, history, epoch = time.monotonic(), float("inf"), None, 0, [], 0
+    while epoch < plan[0]:
         model.train()
         order = torch.randperm(len(seqs["train"]), generator=gen).tolist()
         chunks = lm_chunks([seqs["train"][i] for i in order], config.seq_len, vocab.pad)  # [N, L+1]
@@ -122,18 +130,21 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             opt.step()
-            if sched.last_epoch < sched.total_steps - 1:
-                sched.step()
+            sched.step()
             step, running = step + 1, running + loss.item()
+        epoch += 1
         valid = heldout_nll(model, seqs["valid"], config.device)
-        history.append({"epoch": epoch + 1, "train": round(running / steps_per_epoch, 4), "valid": round(valid, 4),
-                        "minutes": round((time.monotonic() - start) / 60, 2)})
-        log.info("epoch %d train %.4f valid %.4f nats/token", epoch + 1, running / steps_per_epoch, valid)
+        minutes = (time.monotonic() - start) / 60
+        history.append({"epoch": epoch, "train": round(running / steps_per_epoch, 4), "valid": round(valid, 4),
+                        "minutes": round(minutes, 2)})
+        log.info("epoch %d/%d train %.4f valid %.4f nats/token", epoch, plan[0], running / steps_per_epoch, valid)
         if valid < best:
             best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if (time.monotonic() - start) / 60 > config.max_minutes:
-            log.info("stopping after %d epochs: time budget of %.1f min spent", epoch + 1, config.max_minutes)
-            break
+        fits = epoch + int((config.max_minutes - minutes) / (minutes / epoch))
+        if fits < plan[0]:
+            log.info("time budget of %.1f min fits %d epochs, not %d: annealing by then", config.max_minutes,
+                     max(fits, epoch), plan[0])
+            plan[0] = max(fits, epoch)
     if best_state is not None:
         model.load_state_dict(best_state)
     test = heldout_nll(model, seqs["test"], config.device)
@@ -152,6 +163,7 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
         "tokens": {"median": int(statistics.median(lengths)) if lengths else 0, "max": max(lengths, default=0),
                    "normalisation": "tonic C (mode kept), L:1/8"},
         "train": {**config.__dict__, "steps": step, "epochs_run": len(history), "params": params,
+                  "schedule": "warm-up 5 %, cosine to 0.02 lr over the epochs that fit max_minutes",
                   "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
