@@ -39,6 +39,9 @@ _REST = re.compile(r"([zx])(\d*/*\d*)")
 _BAR = re.compile(r":*\[?\|[\]|]*:*|::+")
 _TUPLET = re.compile(r"\((\d)(?::(\d?)(?::(\d?))?)?")
 _FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
+_LENGTH = re.compile(r"\d*/*\d*")
+_INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]")
+_ENDING = re.compile(r"\[?(\d)([,\-]?)")  # after a bar line: ``|1``, ``|[1``; ``1,2`` and ``1-2`` unsupported
 
 
 def _meter(value: str) -> str:
@@ -80,7 +83,8 @@ class _Lexer:
     def last_kind(self) -> str:
         return kind(self.out[-1]) if self.out else "bar"
 
-    def lex(self, s: str) -> None:  # noqa: C901 - one branch per ABC construct reads best as one loop
+    def lex(self, s: str) -> None:
+        """Append the tokens of body text ``s`` (one branch per ABC construct)."""
         i = 0
         while i < len(s):
             c = s[i]
@@ -91,17 +95,17 @@ class _Lexer:
                 if end < 0:
                     raise AbcError(f"unclosed {c}")
                 i = end + 1
-            elif (m := re.compile(r"\[([A-Za-z]):([^\]]*)\]").match(s, i)) is not None:
+            elif (m := _INLINE_FIELD.match(s, i)) is not None:
                 self.field(m.group(1), m.group(2))
                 i = m.end()
             elif (m := _BAR.match(s, i)) is not None:
                 self.bar(m.group())
                 i = m.end()
-                if (e := re.compile(r"\[?(\d)([,\-]?)").match(s, i)) is not None:
+                if (e := _ENDING.match(s, i)) is not None:
                     self.ending(e)
                     i = e.end()
             elif c == "[" and i + 1 < len(s) and s[i + 1].isdigit():
-                e = re.compile(r"\[(\d)([,\-]?)").match(s, i)
+                e = _ENDING.match(s, i)
                 self.ending(e)
                 i = e.end()
             elif c == "[":
@@ -162,7 +166,7 @@ class _Lexer:
             acc, step = parse_pitch((m.group(1) or "") + m.group(2) + m.group(3))
             return step, acc or 0
         top = max(notes, key=height)
-        outer = re.compile(r"\d*/*\d*").match(s, end + 1)
+        outer = _LENGTH.match(s, end + 1)
         a, step = transpose_pitch(ACCIDENTALS[top.group(1)] if top.group(1) else None,
                                   parse_pitch(top.group(2) + top.group(3))[1], self.key, self.target, self.steps)
         self.out.append(pitch_text(a, step))
