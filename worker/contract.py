@@ -16,7 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 QUEUE_COMPOSE = "compose"
 QUEUE_TRAIN = "train"
 COMPOSE_JOB = "worker.jobs.compose"
+# Which RQ job makes each kind of track: a new piece, a continuation of one, or a four-voice harmonisation.
+JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.track_jobs.extend", "harmonize": "worker.track_jobs.harmonize"}
+HARMONIZER_ARCH = "coconet"
 STYLES_KEY = "tunesmith:styles"
+FEATURES_KEY = "tunesmith:features"
 # Jobs, their arguments, meta and results travel as JSON, never pickle: nothing a user influences is unpickled.
 # The bot, the CLI and the worker must all use it (``compose_queue``, ``fetch_job``, worker.runner).
 SERIALIZER = "rq.serializers.JSONSerializer"
@@ -25,6 +29,8 @@ MIN_SECONDS = 5.0
 MAX_SECONDS = 300.0
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
+MIN_TEMPO, MAX_TEMPO = 40.0, 240.0
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 _LENGTH_RE = re.compile(
     r"^\s*(?:(?P<min>\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)\s*)?"
@@ -90,6 +96,10 @@ class ComposeRequest:
     top_k: int = DEFAULT_TOP_K
     track_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     user_id: str | None = None
+    kind: str = "compose"  # compose | extend | harmonize (see JOB_FUNCS)
+    parent_id: str | None = None  # the track an extend or harmonize job starts from
+    tempo: float | None = None  # play at this many quarter notes per minute instead of the style's tempo
+    instrument: int | None = None  # General MIDI program (0-127) instead of the style's instrument
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +124,15 @@ class ComposeResult:
     timings: dict[str, float]
     device: str = "cpu"
     checkpoint: str = ""
+    # What an extend job needs (also in the track's ``<track_id>.json``), and what the buttons offer.
+    meter: str = ""
+    transpose: int = 0
+    program: int = 0
+    voices: int = 1
+    tokens: list[int] = field(default_factory=list)
+    extendable: bool = False
+    kind: str = "compose"
+    parent_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,14 +148,17 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
     Raises:
         BadRequest: unknown style, unsupported architecture, or bad sampling settings.
     """
-    if not styles:
-        raise BadRequest("No worker is online yet, so no style can be composed. Try again in a minute.")
-    info = styles.get(request.style.strip().lower())
-    if info is None:
-        raise BadRequest(f"Unknown style `{request.style[:40]}`. Styles: {', '.join(sorted(styles))}.")
-    arch = (request.arch or info.default_arch).strip().lower()
-    if arch not in info.arches:
-        raise BadRequest(f"Style `{info.name}` has no `{arch}` model. Architectures: {', '.join(info.arches)}.")
+    if request.kind == "harmonize":  # any style's melody; only the harmonizer's model is needed
+        name, arch = request.style.strip().lower(), HARMONIZER_ARCH
+    else:
+        if not styles:
+            raise BadRequest("No worker is online yet, so no style can be composed. Try again in a minute.")
+        info = styles.get(request.style.strip().lower())
+        if info is None:
+            raise BadRequest(f"Unknown style `{request.style[:40]}`. Styles: {', '.join(sorted(styles))}.")
+        name, arch = info.name, (request.arch or info.default_arch).strip().lower()
+        if arch not in info.arches:
+            raise BadRequest(f"Style `{info.name}` has no `{arch}` model. Architectures: {', '.join(info.arches)}.")
     parse_length(request.seconds)
     if not 0.05 <= request.temperature <= 3.0:
         raise BadRequest("Temperature must lie between 0.05 and 3.0.")
@@ -144,7 +166,15 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
         raise BadRequest("top_k must be 0 (off) or a positive number.")
     if request.seed is not None and not 0 <= request.seed < 2**31:
         raise BadRequest("The seed must lie between 0 and 2147483647.")
-    return ComposeRequest(**{**request.to_dict(), "style": info.name, "arch": arch})
+    if request.tempo is not None and not MIN_TEMPO <= request.tempo <= MAX_TEMPO:
+        raise BadRequest(f"The tempo must lie between {MIN_TEMPO:g} and {MAX_TEMPO:g} beats per minute.")
+    if request.instrument is not None and not 0 <= request.instrument <= 127:
+        raise BadRequest("The instrument must be a General MIDI program between 0 and 127.")
+    if request.kind not in JOB_FUNCS:
+        raise BadRequest(f"Unknown kind of job `{request.kind[:20]}`.")
+    if request.kind != "compose" and not (request.parent_id and _ID_RE.match(request.parent_id)):
+        raise BadRequest(f"A {request.kind} job needs the id of the track it starts from.")
+    return ComposeRequest(**{**request.to_dict(), "style": name, "arch": arch})
 
 
 def publish_styles(redis: Redis, styles: dict[str, StyleInfo]) -> None:
@@ -161,16 +191,33 @@ def read_styles(redis: Redis) -> dict[str, StyleInfo]:
     return out
 
 
+def publish_features(redis: Redis, features: dict[str, str]) -> None:
+    """Record optional abilities of a worker, e.g. ``{"harmonize": "bach/coconet"}``."""
+    if features:
+        redis.hset(FEATURES_KEY, mapping=features)
+
+
+def read_features(redis: Redis) -> dict[str, str]:
+    """The optional abilities that workers have published."""
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in redis.hgetall(FEATURES_KEY).items()}
+
+
 def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 600) -> Job:
-    """Enqueue a compose job by dotted path; the job id is the track id."""
-    return compose_queue(redis).enqueue(
-        COMPOSE_JOB,
-        request.to_dict(),
-        job_id=request.track_id,
-        job_timeout=timeout_s,
-        result_ttl=7 * 24 * 3600,
-        failure_ttl=7 * 24 * 3600,
-    )
+    """Enqueue the job for ``request`` (by dotted path; the job id is the track id), fairly across users."""
+    return enqueue_tracks(redis, [request], timeout_s=timeout_s)[0]
+
+
+def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: int = 600) -> list[Job]:
+    """Enqueue several track jobs at once; each goes after every other user's jobs of the same round
+    (``worker.fairqueue``), atomically, so one user's many requests do not starve the others."""
+    from worker.fairqueue import fair_enqueue
+
+    queue = compose_queue(redis)
+    datas = [queue.prepare_data(JOB_FUNCS.get(r.kind, COMPOSE_JOB), [r.to_dict()], job_id=r.track_id,
+                                timeout=timeout_s, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600)
+             for r in requests]
+    return fair_enqueue(queue, datas, [r.user_id or "" for r in requests])
 
 
 def compose_queue(redis: Redis, name: str = QUEUE_COMPOSE) -> Queue:

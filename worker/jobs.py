@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker.contract import BadRequest, ComposeRequest, ComposeResult, StyleInfo, validate_request
+from worker.contract import BadRequest, ComposeRequest, StyleInfo, validate_request
+
+__all__ = ["BadRequest", "compose", "get_composer", "local_styles", "resolve_device"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
@@ -22,10 +24,8 @@ log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
 DEVICE_ENV = "TUNESMITH_DEVICE"
-AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
 THREADS_ENV = "TUNESMITH_TORCH_THREADS"
 PROGRESS_INTERVAL_S = 0.25
-_TRACK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Where each stage starts and ends on the job's overall progress bar.
 STAGES: dict[str, tuple[float, float]] = {
     "loading": (0.0, 0.05),
@@ -136,6 +136,14 @@ def _timed(timings: dict[str, float], name: str, start: float) -> float:
     return now
 
 
+def seconds_to_sample(seconds: float, tempo: float | None, tempo_range: tuple[float, float]) -> float:
+    """How long to ask the composer for, so that played at ``tempo`` the piece lasts about ``seconds``: the
+    composer picks a tempo near the middle of the style's range, and retiming scales the length by the ratio."""
+    if tempo is None:
+        return seconds
+    return seconds * float(tempo) / (sum(tempo_range) / 2)
+
+
 def compose(request: dict[str, Any]) -> dict[str, Any]:
     """Compose one track as asked in ``request`` (a ComposeRequest dict); returns a ComposeResult dict.
 
@@ -144,15 +152,13 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     """
     from rq import get_current_job
 
-    from worker.midi_io import write_midi
-    from worker.pianoroll import draw_pianoroll
-    from worker.render import audio_duration, render_audio
+    from worker.tracks import check_track_id, retime, with_instrument, write_track
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    req = validate_request(ComposeRequest.from_dict(request), local_styles())
-    if not _TRACK_ID_RE.match(req.track_id):
-        raise BadRequest("The track id may only hold letters, digits, '-' and '_' (at most 64).")
+    styles = local_styles()
+    req = validate_request(ComposeRequest.from_dict(request), styles)
+    check_track_id(req.track_id)
     seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
     progress = Progress(get_current_job())
     progress("loading")
@@ -161,38 +167,18 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     t = _timed(timings, "load_s", t0)
 
     progress("sampling", 0.0)
-    piece = composer.compose(req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
+    asked = seconds_to_sample(req.seconds, req.tempo, styles[req.style].tempo_range)
+    piece = composer.compose(asked, seed=seed, temperature=req.temperature, top_k=req.top_k,
                              on_progress=progress.sampling())
-    t = _timed(timings, "sample_s", t)
+    if req.tempo is not None:
+        piece = retime(piece, req.tempo)
+    piece = with_instrument(piece, req.instrument)
+    _timed(timings, "sample_s", t)
 
-    progress("writing")
-    out = data_dir() / "tracks" / req.track_id
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"midi": str(write_midi(piece, out / f"{req.track_id}.mid"))}
-    for name, text in sorted(piece.extra_files.items()):
-        ext = re.sub(r"[^a-z0-9]", "", name.lower())[:12] or "txt"
-        path = out / f"{req.track_id}.{ext}"
-        path.write_text(text, encoding="utf-8")
-        files[ext] = str(path)
-    t = _timed(timings, "midi_s", t)
-
-    progress("rendering")
-    fmt = os.environ.get(AUDIO_FORMAT_ENV, "ogg").strip().lower() or "ogg"
-    audio = render_audio(files["midi"], out / f"{req.track_id}.{fmt}", piece.seconds, fmt=fmt)
-    files["audio"] = str(audio)
-    seconds = audio_duration(audio)
-    t = _timed(timings, "render_s", t)
-
-    progress("drawing")
-    files["image"] = str(draw_pianoroll(piece, out / f"{req.track_id}.png"))
-    _timed(timings, "image_s", t)
-    timings["total_s"] = round(time.perf_counter() - t0, 3)
-    progress("done", 1.0)
-
-    result = ComposeResult(track_id=req.track_id, style=piece.style, arch=piece.arch, seed=seed,
-                           seconds=round(seconds, 4), tempo_qpm=round(piece.tempo_qpm, 3), bars=piece.bars,
-                           files=files, timings=timings, device=device,
-                           checkpoint=str(getattr(composer, "checkpoint", "")))
+    result = write_track(piece, req, data_dir() / "tracks" / req.track_id, device=device,
+                         checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
+                         t0=t0, extendable=hasattr(composer, "extend"))
+    result = dataclasses.replace(result, seed=seed)
     log.info("composed %s: %s/%s seed %d, %.2fs in %.2fs", req.track_id, piece.style, piece.arch, seed,
-             seconds, timings["total_s"])
+             result.seconds, timings["total_s"])
     return result.to_dict()

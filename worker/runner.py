@@ -12,7 +12,14 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from worker.contract import QUEUE_COMPOSE, SERIALIZER, compose_queue, publish_styles
+from worker.contract import (
+    HARMONIZER_ARCH,
+    QUEUE_COMPOSE,
+    SERIALIZER,
+    compose_queue,
+    publish_features,
+    publish_styles,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +61,12 @@ def connect(redis_url: str) -> Redis:
 def announce_styles(conn: Redis) -> list[str]:
     """Publish the styles this worker has checkpoints for; returns their names."""
     from worker.jobs import local_styles
+    from worker.track_jobs import HARMONIZER_STYLE, harmonizer_available
 
     styles = local_styles()
     publish_styles(conn, styles)
+    if harmonizer_available():
+        publish_features(conn, {"harmonize": f"{HARMONIZER_STYLE}/{HARMONIZER_ARCH}"})
     return sorted(styles)
 
 
@@ -68,6 +78,7 @@ def preload() -> None:
     import worker.midi_io  # noqa: F401
     import worker.pianoroll  # noqa: F401
     import worker.render  # noqa: F401
+    import worker.track_jobs  # noqa: F401
 
 
 def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burst: bool = False,

@@ -80,3 +80,22 @@ def test_jobs_travel_as_json(redis_conn) -> None:
 def test_result_round_trip() -> None:
     result = ComposeResult("t1", "irish", "lstm", 7, 30.0, 140.0, 35, {"midi": "/x.mid"}, {"total_s": 1.0})
     assert ComposeResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"tempo": 20.0}, "tempo must lie between 40 and 240"),
+    ({"instrument": 128}, "General MIDI program"),
+    ({"kind": "remix"}, "Unknown kind"),
+    ({"kind": "extend"}, "needs the id of the track"),
+    ({"kind": "extend", "parent_id": "../x"}, "needs the id of the track"),
+])
+def test_track_options_are_validated(changes: dict, match: str) -> None:
+    with pytest.raises(BadRequest, match=match):
+        validate_request(ComposeRequest("irish", 30.0, **changes), STYLES)
+
+
+def test_harmonize_needs_no_style_model_and_uses_coconet() -> None:
+    request = validate_request(ComposeRequest("Folk", 30.0, kind="harmonize", parent_id="abc"), {})
+    assert request.arch == "coconet" and request.style == "folk"
+    extend = validate_request(ComposeRequest("irish", 30.0, kind="extend", parent_id="abc", tempo=90.0), STYLES)
+    assert extend.arch == "lstm" and extend.tempo == 90.0
