@@ -52,16 +52,25 @@ def train_main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1
     name = args.name or (styles[0].name if len(styles) == 1 else "melody")
-    arch_args = (TINY_ARGS if args.tiny else SHIPPED_ARGS).get(args.arch)
+    arch_args = (TINY_ARGS if args.tiny else SHIPPED_ARGS).get(args.arch, {} if args.arch in ("coconet", "abc")
+                                                                 else None)
     if arch_args is None:
-        print(f"error: unknown architecture {args.arch!r}; architectures: {', '.join(SHIPPED_ARGS)}", file=sys.stderr)
+        known = ", ".join([*SHIPPED_ARGS, "coconet", "abc"])
+        print(f"error: unknown architecture {args.arch!r}; architectures: {known}", file=sys.stderr)
         return 1
     import torch
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if args.arch in ("coconet", "abc"):
+        return _forward_train(args, argv or [])
     datasets = {}
     for style in styles:
-        tunes = load_style_tunes(style)
+        if style.voices > 1:  # chorales: the token models learn the soprano line; Coconet adds the rest
+            from models.chorales import soprano_tunes
+
+            tunes = soprano_tunes()
+        else:
+            tunes = load_style_tunes(style)
         datasets[style.name] = (style, tunes[: args.max_tunes] if args.max_tunes else tunes)
     config = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, batch=args.batch, seq_len=args.seq_len,
                          lr=args.lr, seed=args.seed, device=device)
@@ -73,6 +82,18 @@ def train_main(argv: list[str] | None = None) -> int:
     for style_name, info in meta["styles"].items():
         print(f"  {style_name}: valid {info['heldout_nll']['valid']:.4f}, test {info['heldout_nll']['test']:.4f}")
     return 0
+
+
+def _forward_train(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--arch coconet`` and ``--arch abc`` have trainers of their own with their own options."""
+    if args.arch == "coconet":
+        from models.coconet_train import main as coconet_main
+
+        extra = ["--layers", "4", "--channels", "8", "--steps", "20", "--eval-pieces", "0"] if args.tiny else []
+        return coconet_main(["--out", str(args.out), "--max-minutes", str(args.max_minutes), *extra])
+    from models.abc_model import main as abc_main
+
+    return abc_main([a for a in argv if a not in ("--arch", "abc")])
 
 
 def styles_main(argv: list[str] | None = None) -> int:

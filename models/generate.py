@@ -136,6 +136,40 @@ class Composer:
                            arch=self.arch, seed=seed, tokens=ids, transpose=shift)
 
 
-def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None) -> Composer:
-    """The composer for ``style`` and ``arch``: token models here; ABC and Coconet have their own."""
+class HarmonizedComposer:
+    """For four-voice styles: a token model writes the melody, Coconet writes alto, tenor and bass."""
+
+    def __init__(self, style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None) -> None:
+        from models.coconet_compose import CoconetComposer
+
+        self.melody = Composer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
+        self.harmony = CoconetComposer(style, device=device, checkpoint_dir=checkpoint_dir)
+        self.arch, self.checkpoint = arch, f"{self.melody.checkpoint}+{self.harmony.checkpoint}"
+
+    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
+                on_progress: ProgressFn | None = None) -> Composition:
+        """Sample the melody (first half of the progress), then harmonize it (second half)."""
+        half = (lambda f: on_progress(0.5 * f)) if on_progress else None
+        rest = (lambda f: on_progress(0.5 + 0.5 * f)) if on_progress else None
+        tune = self.melody.compose(seconds, seed=seed, temperature=temperature, top_k=top_k, on_progress=half)
+        out = self.harmony.harmonize(tune.notes, tune.tempo_qpm, tune.meter, seed=seed, on_progress=rest)
+        return dataclasses.replace(out, arch=self.arch, seconds=tune.seconds, tokens=tune.tokens, seed=seed)
+
+
+def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None):
+    """The composer for ``style`` and ``arch``: token models (lstm, wavenet, gan), the ABC model, or Coconet.
+
+    Raises:
+        LookupError: no checkpoint serves that pair; KeyError: unknown style.
+    """
+    if arch == "coconet":
+        from models.coconet_compose import CoconetComposer
+
+        return CoconetComposer(style, device=device, checkpoint_dir=checkpoint_dir)
+    if arch == "abc":
+        from models.abc_compose import AbcComposer
+
+        return AbcComposer(style, device=device, checkpoint_dir=checkpoint_dir)
+    if get_style(style).voices > 1:
+        return HarmonizedComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
     return Composer(style, arch, device=device, checkpoint_dir=checkpoint_dir)

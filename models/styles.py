@@ -16,6 +16,7 @@ class Style:
     program: int  # General MIDI program (0-based)
     default_arch: str = "lstm"
     keys: tuple[int, ...] = (0,)  # semitones above C to transpose generated tunes into
+    voices: int = 1  # 4 for chorale styles: token models write the melody, Coconet the other three voices
     max_files: int | None = None  # cap on corpus files (None: all)
 
 
@@ -43,6 +44,16 @@ STYLES: dict[str, Style] = {
         tempo_range=(80.0, 110.0),
         program=109,  # bagpipe
         keys=(9, 2, 7),  # A (the pipes' key), D, G
+    ),
+    "bach": Style(
+        name="bach",
+        description="Four-part Bach chorales: Coconet's Gibbs-sampled harmony, or an LSTM melody it harmonizes",
+        corpus_dirs=("bach",),
+        tempo_range=(60.0, 96.0),
+        program=52,  # choir aahs
+        default_arch="coconet",
+        keys=(0, 2, 7, 9, 10),  # C, D, G, A, B-flat
+        voices=4,
     ),
 }
 
