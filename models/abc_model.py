@@ -113,7 +113,7 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
     log.info("%s/abc: %d params, vocab %d, %d train tunes, %d chunks of %d", style.name, params, len(vocab),
              len(seqs["train"]), n_chunks, config.seq_len)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    plan = [config.epochs]  # epochs the schedule anneals over; shrunk when the time budget cannot fit them
+    plan = [config.epochs]  # epochs the schedule anneals over: as many of them as the time budget fits
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s / (plan[0] * steps_per_epoch)))
     start, best, best_state, step, history, epoch = time.monotonic(), float("inf"), None, 0, [], 0
     while epoch < plan[0]:
@@ -140,11 +140,10 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
         log.info("epoch %d/%d train %.4f valid %.4f nats/token", epoch, plan[0], running / steps_per_epoch, valid)
         if valid < best:
             best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        fits = epoch + int((config.max_minutes - minutes) / (minutes / epoch))
-        if fits < plan[0]:
-            log.info("time budget of %.1f min fits %d epochs, not %d: annealing by then", config.max_minutes,
-                     max(fits, epoch), plan[0])
-            plan[0] = max(fits, epoch)
+        fits = max(epoch, min(config.epochs, epoch + int((config.max_minutes - minutes) / (minutes / epoch))))
+        if fits != plan[0]:
+            log.info("time budget of %.1f min fits %d epochs: annealing by then", config.max_minutes, fits)
+            plan[0] = fits
     if best_state is not None:
         model.load_state_dict(best_state)
     test = heldout_nll(model, seqs["test"], config.device)
