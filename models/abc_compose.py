@@ -29,6 +29,7 @@ from models.styles import get_style
 
 MAX_TOKENS = 1024
 MAX_ATTEMPTS = 8
+MIN_BARS = 8
 _FOLLOW = {
     "start": {"meter"}, "meter": {"key"}, "key": {"pitch", "rest", "tuplet", "bar"},
     "pitch": {"dur", "broken", "tie", "pitch", "rest", "tuplet", "bar"},
@@ -61,27 +62,33 @@ class Grammar:
 
 @torch.no_grad()
 def sample_ids(model, vocab: AbcVocab, generator: torch.Generator, *, temperature: float = 1.0, top_k: int = 0,
-               max_tokens: int = MAX_TOKENS, device: str = "cpu", grammar: Grammar | None = None,
-               on_token: Callable[[int], None] | None = None, trace: list | None = None) -> list[int]:
+               max_tokens: int = MAX_TOKENS, min_bars: int = MIN_BARS, device: str = "cpu",
+               grammar: Grammar | None = None, on_token: Callable[[int], None] | None = None,
+               trace: list | None = None) -> list[int]:
     """One tune as token ids from ``<s>`` to ``</s>``; at ``max_tokens`` it is cut after its last bar line.
 
+    ``</s>`` waits for ``min_bars`` bar lines, so the model cannot stop after a fragment.
     ``trace`` (a list) receives the logits [V] each step saw, for checking the cache against a recompute.
     """
     grammar = grammar or Grammar(vocab)
-    ids, state = [vocab.bos], "start"
+    ids, state, bars = [vocab.bos], "start", 0
     logits, hc = model(torch.tensor([[vocab.bos]], device=device), None)
     logits = logits[:, -1]  # [1, V]
     for _ in range(max_tokens):
         if trace is not None:
             trace.append(logits[0].cpu().clone())
         header = state in ("start", "meter")
-        probs = filter_logits(logits.cpu(), grammar.masks[state][None], 1.0 if header else temperature,
-                              0 if header else top_k)  # [1, V]
+        mask = grammar.masks[state]
+        if bars < min_bars and mask[vocab.eos]:
+            mask = mask.clone()
+            mask[vocab.eos] = False
+        probs = filter_logits(logits.cpu(), mask[None], 1.0 if header else temperature, 0 if header else top_k)
         token = int(torch.multinomial(probs, 1, generator=generator)[0, 0])
         ids.append(token)
         if token == vocab.eos:
             return ids
         state = grammar.advance(state, token)
+        bars += grammar.kinds[token] == "bar"
         if on_token is not None:
             on_token(len(ids))
         logits, hc = model.step(torch.tensor([token], device=device), hc)

@@ -106,8 +106,9 @@ def play_order(bars: list[Bar]) -> list[int]:
         if bar.close == ":|" and not second:
             i, second = start, True
             continue
-        if bar.close != "|":
-            start, second = i + 1, False
+        if bar.close != "|":  # a section ends, unless second-time bars follow a repeat with no first-time bar
+            start = i + 1
+            second = second and bar.close == ":|" and i + 1 < len(bars) and bars[i + 1].ending is not None
         i += 1
     return order
 

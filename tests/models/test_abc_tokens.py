@@ -122,6 +122,9 @@ def test_play_order_expands_repeats_and_endings() -> None:
     bars = split_bars(tokens[2:])
     firsts = [bars[i].tokens[0] for i in play_order(bars)]
     assert firsts == ["c", "d", "e", "c", "d", "f", "g", "a", "g", "a"]
+    tokens = tokenize("X:1\nM:2/4\nL:1/8\nK:C\ncc cc|dd dd:|2ff ff|gg gg||aa aa|\n")  # no first-time bar
+    bars = split_bars(tokens[2:])
+    assert [bars[i].tokens[0] for i in play_order(bars)] == ["c", "d", "c", "d", "f", "g", "a"]
 
 
 def test_whole_bars_join_part_bars_and_cut_exactly() -> None:
