@@ -1,0 +1,1 @@
+"""tunesmith Discord bot: slash commands, buttons and delivery; imports no torch and no models."""

@@ -1,0 +1,1 @@
+"""tunesmith models: melody tokens, corpora, five architectures, sampling, training and evaluation."""
