@@ -3,7 +3,8 @@
 Sampling carries the LSTM's (h, c) state (one token per step, no prefix re-run), divides logits by a float
 temperature, applies top-k, and draws from a seeded ``torch.Generator``, so a seed always gives the same ABC.
 A small token grammar keeps the output well-formed (a length only after a note, ``>`` between notes,
-``</s>`` only at a bar line…); bar lengths are left to the model and checked when the tune is played.
+``</s>`` only at a bar line and after 8 bars…); bar lengths are left to the model and checked when the tune
+is played.
 The header (``M:`` then ``K:``) is sampled at temperature 1 so low temperatures still vary meter and mode.
 """
 
