@@ -1,4 +1,5 @@
-"""The Discord client: slash commands only, a Redis connection and a cache of the styles workers offer."""
+"""The Discord client: slash commands and restart-proof buttons, a Redis connection, the database, a cache of
+what the workers offer, and the poster that delivers finished tracks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.config import Settings
-from worker.contract import StyleInfo, read_styles
+from bot.store import Store
+from worker.contract import StyleInfo, compose_queue, read_features, read_styles
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def minimal_intents() -> discord.Intents:
 class TunesmithBot(commands.Bot):
     """Answers /compose by enqueuing RQ jobs and posting what the workers make."""
 
-    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+    def __init__(self, settings: Settings, *, store: Store, redis: Redis | None = None) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=minimal_intents(),
@@ -41,16 +43,29 @@ class TunesmithBot(commands.Bot):
         self.redis: Redis = redis or Redis.from_url(
             settings.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
         )
+        self.store = store
         self.styles: dict[str, StyleInfo] = {}
+        self.features: dict[str, str] = {}
+        self.workers_online = 0
         self._styles_task: asyncio.Task[None] | None = None
         self._redis_ok = True
+        from bot.actions import TrackActions
+        from bot.poster import Poster
+
+        self.poster = Poster(self)
+        self.track_actions = TrackActions(self)
 
     async def setup_hook(self) -> None:
+        from bot.buttons import TrackButton
+        from bot.commands import InfoCog
         from bot.compose import ComposeCog
 
         await self.refresh_styles()
+        self.add_dynamic_items(TrackButton)
         await self.add_cog(ComposeCog(self))
+        await self.add_cog(InfoCog(self))
         self._styles_task = asyncio.create_task(self._refresh_styles_forever(), name="tunesmith-styles")
+        await self.poster.resume()
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -67,7 +82,7 @@ class TunesmithBot(commands.Bot):
     async def refresh_styles(self) -> bool:
         """Reload the styles cache from Redis; keep the old cache if Redis is unreachable."""
         try:
-            styles = await asyncio.to_thread(read_styles, self.redis)
+            styles, self.features, self.workers_online = await asyncio.to_thread(self._read_offer)
         except (RedisError, OSError, ValueError, TypeError) as exc:
             if self._redis_ok:
                 log.warning("could not read styles from Redis (%s); keeping %d cached", exc, len(self.styles))
@@ -80,6 +95,12 @@ class TunesmithBot(commands.Bot):
             log.info("styles on offer: %s", ", ".join(sorted(styles)) or "none (no worker has published yet)")
         self.styles = styles
         return True
+
+    def _read_offer(self) -> tuple[dict[str, StyleInfo], dict[str, str], int]:
+        from rq import Worker
+
+        workers = Worker.count(connection=self.redis, queue=compose_queue(self.redis))
+        return read_styles(self.redis), read_features(self.redis), workers
 
     async def _refresh_styles_forever(self) -> None:
         while True:
@@ -97,5 +118,6 @@ class TunesmithBot(commands.Bot):
             self._styles_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._styles_task
+        await self.poster.close()
         await super().close()
         await asyncio.to_thread(self.redis.close)

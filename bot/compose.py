@@ -1,33 +1,28 @@
-"""The /compose cog: validate from memory, defer, enqueue, report progress, post the finished track."""
+"""The /compose cog: options validated from memory (styles cached from the workers), then handed to launch."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
-from redis.exceptions import RedisError
 
-from bot import embeds
-from bot.tracking import JobSnapshot, pick_attachments, snapshot
+from bot.launch import launch
 from worker.contract import (
+    DEFAULT_TEMPERATURE,
     BadRequest,
     ComposeRequest,
-    ComposeResult,
     StyleInfo,
-    enqueue_compose,
     parse_length,
     validate_request,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rq.job import Job
-
     from bot.client import TunesmithBot
 
 log = logging.getLogger(__name__)
@@ -62,40 +57,83 @@ def length_choices(current: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=v, value=v) for v in values[:25]]
 
 
+INSTRUMENTS: dict[str, int] = {  # General MIDI programs (0-based) offered by /compose's instrument option
+    "piano": 0, "harpsichord": 6, "music box": 10, "marimba": 12, "organ": 19, "accordion": 21, "guitar": 24,
+    "violin": 40, "cello": 42, "harp": 46, "strings": 48, "choir": 52, "trumpet": 56, "oboe": 68,
+    "clarinet": 71, "flute": 73, "whistle": 78, "bagpipe": 109, "fiddle": 110, "steel drums": 114,
+}
+
+
+def instrument_program(name: str | None) -> int | None:
+    """The GM program for an instrument name (case-insensitive).
+
+    Raises:
+        BadRequest: an unknown name; the message lists the instruments.
+    """
+    if name is None or not name.strip():
+        return None
+    key = name.strip().lower()
+    if key not in INSTRUMENTS:
+        raise BadRequest(f"Unknown instrument `{name[:40]}`. Instruments: {', '.join(INSTRUMENTS)}.")
+    return INSTRUMENTS[key]
+
+
 def build_request(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str) -> ComposeRequest:
     """Parse and validate a /compose request against the cached styles (no I/O).
 
     Raises:
         BadRequest: the message tells the user what is allowed.
     """
+    return build_requests(style, length, styles, user_id)[0]
+
+
+def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str, *,
+                   arch: str | None = None, seed: int | None = None, temperature: float | None = None,
+                   tempo: float | None = None, instrument: str | None = None, takes: int = 1) -> list[ComposeRequest]:
+    """The validated requests for one /compose: one per take (take B uses the next seed when one is given).
+
+    Raises:
+        BadRequest: the message tells the user what is allowed.
+    """
+    if takes not in (1, 2):
+        raise BadRequest("`takes` is 1 or 2.")
     seconds = parse_length(length)
-    return validate_request(ComposeRequest(style=style, seconds=seconds, user_id=user_id), dict(styles))
+    base = ComposeRequest(style=style, seconds=seconds, arch=arch or None, seed=seed,
+                          temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
+                          tempo=float(tempo) if tempo is not None else None,
+                          instrument=instrument_program(instrument), user_id=user_id)
+    first = validate_request(base, dict(styles))
+    if takes == 1:
+        return [first]
+    second_seed = None if seed is None else (seed + 1) % 2**31
+    return [first, ComposeRequest(**{**first.to_dict(), "seed": second_seed, "track_id": uuid.uuid4().hex})]
 
 
 class ComposeCog(commands.Cog):
-    """Slash commands for composing music."""
+    """The /compose command."""
 
     def __init__(self, bot: TunesmithBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="compose", description="Compose a new tune in a style")
-    @app_commands.describe(style="The musical style, e.g. irish", length="How long: 30s, 45 or 1m30s (5s to 5m)")
-    async def compose(self, interaction: discord.Interaction, style: str, length: str) -> None:
+    @app_commands.describe(
+        style="The musical style, e.g. irish", length="How long: 30s, 45 or 1m30s (5s to 5m)",
+        arch="Which model (default: the style's best)", seed="Same seed, same notes (0 to 2147483647)",
+        temperature="Adventurousness: 0.05 (safe) to 3.0 (wild); default 1.0",
+        tempo="Beats per minute, 40 to 240 (default: the style's own)", instrument="Who plays it",
+        takes="2 makes two versions side by side, for an A/B vote")
+    async def compose(self, interaction: discord.Interaction, style: str, length: str, arch: str | None = None,
+                      seed: app_commands.Range[int, 0, 2147483647] | None = None,
+                      temperature: app_commands.Range[float, 0.05, 3.0] | None = None,
+                      tempo: app_commands.Range[int, 40, 240] | None = None, instrument: str | None = None,
+                      takes: app_commands.Range[int, 1, 2] = 1) -> None:
         try:
-            request = build_request(style, length, self.bot.styles, str(interaction.user.id))
+            requests = build_requests(style, length, self.bot.styles, str(interaction.user.id), arch=arch, seed=seed,
+                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes)
         except BadRequest as exc:
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)
-        try:
-            job = await asyncio.to_thread(enqueue_compose, self.bot.redis, request)
-        except (RedisError, OSError) as exc:
-            log.error("could not enqueue track %s: %s", request.track_id, exc)
-            await self._edit(interaction, "❌ The composing queue is unreachable right now; please try again soon.")
-            return
-        log.info("queued track %s: %s %gs for user %s", request.track_id, request.style, request.seconds,
-                 request.user_id)
-        await self._follow(interaction, job, request)
+        await launch(self.bot, interaction, requests)
 
     @compose.autocomplete("style")
     async def _style_autocomplete(
@@ -109,76 +147,34 @@ class ComposeCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return length_choices(current)
 
-    async def _follow(self, interaction: discord.Interaction, job: Job, request: ComposeRequest) -> None:
-        """Poll the job without blocking the loop, edit progress in, then deliver or explain."""
-        settings = self.bot.settings
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        last_edit, last_text = float("-inf"), ""
-        while True:
-            try:
-                snap: JobSnapshot = await asyncio.to_thread(snapshot, job)
-            except (RedisError, OSError) as exc:
-                log.warning("polling track %s failed: %s", request.track_id, exc)
-                snap = JobSnapshot(status="unknown")
-            if snap.finished and snap.result is not None:
-                await self._deliver(interaction, snap.result)
-                return
-            if snap.failed:
-                log.info("track %s %s: %s", request.track_id, snap.status, snap.reason)
-                await self._edit(interaction, embeds.failure_text(request.track_id, snap.reason))
-                return
-            waited = loop.time() - started
-            if waited > settings.job_wait_s:
-                log.warning("gave up on track %s after %.0fs", request.track_id, waited)
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(job.cancel)
-                await self._edit(interaction, embeds.timeout_text(request.track_id, waited))
-                return
-            if snap.status != "unknown":
-                text = embeds.progress_text(request.track_id, request.style, request.seconds, status=snap.status,
-                                            position=snap.position, progress=snap.progress)
-                if text != last_text and loop.time() - last_edit >= settings.edit_interval_s:
-                    await self._edit(interaction, text)
-                    last_edit, last_text = loop.time(), text
-            await asyncio.sleep(settings.poll_interval_s)
+    @compose.autocomplete("arch")
+    async def _arch_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        style = str(getattr(interaction.namespace, "style", "") or "").strip().lower()
+        info = self.bot.styles.get(style)
+        arches = info.arches if info else sorted({a for i in self.bot.styles.values() for a in i.arches})
+        return [app_commands.Choice(name=a, value=a) for a in arches if current.lower() in a][:25]
 
-    async def _deliver(self, interaction: discord.Interaction, result: ComposeResult) -> None:
-        paths, skipped = pick_attachments(result.files, data_dir=self.bot.settings.data_dir,
-                                          size_limit=interaction.filesize_limit or None)
-        image = next((p.name for p in paths if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif")), None)
-        embed = embeds.track_embed(result, image_filename=image, requested_by=interaction.user.display_name)
-        content = "Left out: " + "; ".join(skipped) if skipped else None
-        files = [discord.File(p, filename=p.name) for p in paths]
-        try:
-            await interaction.followup.send(content=content, embed=embed, files=files)
-        except discord.HTTPException as exc:
-            log.error("posting track %s failed: %s", result.track_id, exc)
-            embed.set_image(url=None)
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.followup.send(content="⚠️ I could not upload the files for this track.",
-                                                embed=embed)
-            return
-        finally:
-            for file in files:
-                file.close()
-        log.info("posted track %s (%d file(s))", result.track_id, len(paths))
-        await self._edit(interaction, embeds.done_text(result.track_id))
-
-    @staticmethod
-    async def _edit(interaction: discord.Interaction, content: str) -> None:
-        try:
-            await interaction.edit_original_response(content=content)
-        except discord.HTTPException as exc:
-            log.warning("could not edit the response to interaction %s: %s", interaction.id, exc)
+    @compose.autocomplete("instrument")
+    async def _instrument_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        return [app_commands.Choice(name=n, value=n) for n in INSTRUMENTS if typed in n][:25]
 
     async def cog_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        log.error("/%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
-        message = "❌ Something went wrong on my side; please try again."
-        with contextlib.suppress(discord.HTTPException):
-            if interaction.response.is_done():
-                await interaction.followup.send(message, ephemeral=True)
-            else:
-                await interaction.response.send_message(message, ephemeral=True)
+        await report_error(interaction, error)
+
+
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Log a command's failure and tell the user, ephemerally, without details."""
+    log.error("/%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
+    message = "❌ Something went wrong on my side; please try again."
+    with contextlib.suppress(discord.HTTPException):
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)

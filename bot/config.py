@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.quotas import Limits
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -25,6 +27,15 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 turns the limit off), got {raw!r}")
+    return int(raw)
 
 
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
@@ -50,7 +61,15 @@ class Settings:
     styles_refresh_s: float = 15.0
     poll_interval_s: float = 0.75
     edit_interval_s: float = 3.0
-    job_wait_s: float = 840.0
+    job_wait_s: float = 3600.0
+    database_url: str | None = field(default=None, repr=False)
+    limits: Limits = field(default_factory=Limits)
+    extend_s: float = 30.0
+
+    @property
+    def data_path(self) -> Path:
+        """The shared data directory (tracks, and the SQLite database unless DATABASE_URL is set)."""
+        return self.data_dir or Path.home() / ".local" / "share" / "tunesmith"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,5 +103,13 @@ class Settings:
             styles_refresh_s=_float(env, "TUNESMITH_STYLES_REFRESH_S", 15.0, minimum=0.1),
             poll_interval_s=_float(env, "TUNESMITH_POLL_INTERVAL_S", 0.75, minimum=0.05),
             edit_interval_s=_float(env, "TUNESMITH_EDIT_INTERVAL_S", 3.0),
-            job_wait_s=_float(env, "TUNESMITH_JOB_WAIT_S", 840.0, minimum=1.0),
+            job_wait_s=_float(env, "TUNESMITH_JOB_WAIT_S", 3600.0, minimum=1.0),
+            database_url=env.get("DATABASE_URL", "").strip() or None,
+            limits=Limits(
+                user_inflight=_int(env, "TUNESMITH_USER_INFLIGHT", Limits.user_inflight),
+                user_daily=_int(env, "TUNESMITH_USER_DAILY", Limits.user_daily),
+                guild_inflight=_int(env, "TUNESMITH_GUILD_INFLIGHT", Limits.guild_inflight),
+                guild_daily=_int(env, "TUNESMITH_GUILD_DAILY", Limits.guild_daily),
+            ),
+            extend_s=_float(env, "TUNESMITH_EXTEND_S", 30.0, minimum=5.0),
         )

@@ -58,18 +58,21 @@ def progress_text(
     status: str,
     position: int | None = None,
     progress: Mapping[str, Any] | None = None,
+    eta: float | None = None,
+    verb: str = "Composing",
 ) -> str:
-    """The status line shown in the deferred response while a track is being made."""
-    head = f"🎼 Composing **{style}** · {format_seconds(seconds)} · track `{track_id}`"
+    """The status line shown in the deferred response while a track is being made; ``eta`` is a Unix time."""
+    head = f"🎼 {verb} **{style}** · {format_seconds(seconds)} · track `{track_id}`"
+    ready = f" Ready <t:{int(eta)}:R>." if eta is not None else ""
     if status in ("queued", "deferred", "scheduled"):
         where = f"position {position + 1} in the queue" if position is not None else "waiting for a worker"
-        return f"{head}\n⏳ Queued: {where}."
+        return f"{head}\n⏳ Queued: {where}.{ready}"
     progress = progress or {}
     stage = str(progress.get("stage", "") or "").strip()
     label = STAGE_LABELS.get(stage.lower(), stage.replace("_", " ")) if stage else "working"
     pct = progress_percent(progress)
     bar = f" {progress_bar(pct)} {pct:.0f}%" if pct is not None else ""
-    return f"{head}\n⚙️ {label[:80].capitalize()}…{bar}"
+    return f"{head}\n⚙️ {label[:80].capitalize()}…{bar}{ready}"
 
 
 def progress_bar(pct: float, width: int = 10) -> str:
@@ -95,18 +98,33 @@ def timeout_text(track_id: str, waited_s: float) -> str:
     )
 
 
-def done_text(track_id: str) -> str:
-    """The final state of the deferred response once the track has been posted."""
+def done_text(track_id: str, *more: str) -> str:
+    """The final state of the deferred response once the track(s) have been posted."""
+    if more:
+        return "✅ Tracks " + ", ".join(f"`{t}`" for t in (track_id, *more)) + " are ready."
     return f"✅ Track `{track_id}` is ready."
 
 
+def describe(result: ComposeResult, user_id: str | None = None) -> str:
+    """One sentence on how a track was made: composed, continued from, or harmonized from another."""
+    who = f" for <@{user_id}>" if user_id else ""
+    if result.kind == "extend" and result.parent_id:
+        return f"Track `{result.parent_id}` continued by the `{result.arch}` model{who}."
+    if result.kind == "harmonize" and result.parent_id:
+        return f"The melody of track `{result.parent_id}` with alto, tenor and bass by Coconet{who}."
+    return f"A new **{result.style}** piece, composed by the `{result.arch}` model{who}."
+
+
 def track_embed(
-    result: ComposeResult, *, image_filename: str | None = None, requested_by: str | None = None
+    result: ComposeResult, *, image_filename: str | None = None, requested_by: str | None = None,
+    user_id: str | None = None, take: str = "",
 ) -> discord.Embed:
     """The embed posted with a finished track: style, arch, length, seed, tempo and track id."""
+    kind = {"extend": "tune, extended", "harmonize": "chorale"}.get(result.kind, "tune")
     embed = discord.Embed(
-        title=f"🎶 {result.style.capitalize()} tune · {format_seconds(result.seconds)}",
-        description=f"A new **{result.style}** piece, composed by the `{result.arch}` model.",
+        title=(f"Take {take} · " if take else "") + f"🎶 {result.style.capitalize()} {kind} · "
+        f"{format_seconds(result.seconds)}",
+        description=describe(result, user_id),
         colour=EMBED_COLOUR,
     )
     embed.add_field(name="Style", value=result.style)

@@ -15,6 +15,8 @@ import yarl
 
 from bot.client import TunesmithBot
 from bot.config import ConfigError, Settings
+from bot.db import Database, DatabaseError
+from bot.store import Store
 
 log = logging.getLogger("bot")
 
@@ -34,9 +36,26 @@ def setup_logging() -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
 
-async def run(settings: Settings) -> None:
+def open_store(settings: Settings) -> Store:
+    """The database at DATABASE_URL (default: SQLite in the data directory), migrated to the latest schema.
+
+    Raises:
+        DatabaseError: the URL is unusable or the driver is missing.
+    """
+    try:
+        db = Database(settings.database_url, settings.data_path)
+        db.migrate()
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(f"could not open the database: {type(exc).__name__}") from exc
+    log.info("database: %s", db.where)
+    return Store(db)
+
+
+async def run(settings: Settings, store: Store) -> None:
     """Run the bot until it is closed or gets SIGTERM/SIGINT."""
-    async with TunesmithBot(settings) as bot:
+    async with TunesmithBot(settings, store=store) as bot:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
@@ -51,11 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
+    try:
+        store = open_store(settings)
+    except DatabaseError as exc:
+        log.error("%s", exc)
+        return 2
     apply_overrides(settings)
     log.info("starting: redis %s, guild %s, api %s", settings.redis_url, settings.guild_id or "global",
              settings.api_base or "discord.com")
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, store))
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN: check the bot token (it is not logged)")
         return 1
@@ -64,5 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    finally:
+        store.db.close()
     log.info("stopped")
     return 0

@@ -13,7 +13,8 @@ FORBIDDEN = ("torch", "models", "worker.jobs", "worker.runner", "worker.cli")
 
 def test_importing_the_bot_loads_neither_torch_nor_models() -> None:
     code = (
-        "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config; import sys; "
+        "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config, bot.commands, "
+        "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db; import sys; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or m == 'worker.jobs']; "
         "assert not bad, bad"
     )

@@ -21,7 +21,8 @@ def test_defaults() -> None:
     assert settings.redis_url == DEFAULT_REDIS_URL
     assert settings.guild_id is None and settings.api_base is None and settings.gateway_url is None
     assert settings.styles_refresh_s == 15.0 and settings.guild_ready_timeout == 2.0
-    assert settings.job_wait_s < 15 * 60  # interaction tokens live 15 minutes
+    assert settings.job_wait_s == 3600.0  # results after the 15-minute token go to the channel
+    assert settings.limits.user_inflight == 2 and settings.database_url is None
 
 
 def test_all_variables() -> None:

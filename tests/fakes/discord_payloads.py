@@ -10,6 +10,7 @@ from typing import Any
 DISCORD_EPOCH_MS = 1420070400000
 PERMISSIONS = "2248473465835073"
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+BOT_TOKEN = "fake-token-sekrit"  # what the bot processes in the tests log in with
 _counter = itertools.count(1)
 
 
@@ -78,14 +79,14 @@ def ready(session_id: str, resume_url: str) -> dict[str, Any]:
 
 def message(content: str = "", *, embeds: list | None = None, attachments: list | None = None,
             flags: int = 0, message_id: str | None = None, interaction_id: str | None = None,
-            user_id: str | None = None) -> dict[str, Any]:
+            user_id: str | None = None, components: list | None = None) -> dict[str, Any]:
     """A full message object as Discord returns it for webhook/interaction messages."""
     msg: dict[str, Any] = {
         "id": message_id or snowflake(), "channel_id": CHANNEL_ID, "guild_id": GUILD_ID, "author": BOT_USER,
         "content": content, "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
         "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": attachments or [],
         "embeds": embeds or [], "pinned": False, "type": 20 if interaction_id else 0, "flags": flags,
-        "components": [], "webhook_id": APP_ID, "application_id": APP_ID,
+        "components": components or [], "webhook_id": APP_ID, "application_id": APP_ID,
     }
     if interaction_id:
         msg["interaction_metadata"] = {"id": interaction_id, "type": 2, "user": user(user_id),
@@ -102,7 +103,7 @@ def attachment(filename: str, size: int, content_type: str | None) -> dict[str, 
 
 def interaction(kind: int, data: dict[str, Any], invoker: dict[str, Any], *,
                 size_limit: int = ATTACHMENT_SIZE_LIMIT) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload from a guild text channel (kind 2 = command, 4 = autocomplete)."""
+    """An INTERACTION_CREATE payload from a guild text channel (2 = command, 3 = component, 4 = autocomplete)."""
     return {"id": snowflake(), "application_id": APP_ID, "type": kind, "token": f"tok-{snowflake()}",
             "version": 1, "guild_id": GUILD_ID, "channel_id": CHANNEL_ID, "channel": channel(),
             "member": member(invoker), "app_permissions": PERMISSIONS, "locale": "en-US",

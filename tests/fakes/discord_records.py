@@ -34,6 +34,7 @@ class Recorded:
     files: list[Upload] = field(default_factory=list)
     time: float = field(default_factory=time.monotonic)
     status: int = 200
+    response: Any = None  # the JSON the fake answered with
 
 
 @dataclass

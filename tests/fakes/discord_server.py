@@ -17,21 +17,13 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes import discord_payloads as P
-from tests.fakes.discord_records import (
-    DEADLINE_S,
-    TOKEN_LIFETIME_S,
-    Interaction,
-    Recorded,
-    Upload,
-    check_message,
-    error_response,
-    json_response,
-)
+from tests.fakes.discord_records import Interaction, Recorded, Upload
+from tests.fakes.discord_routes import RestRoutes
 
 __all__ = ["FakeDiscord", "Interaction", "Recorded", "Upload"]
 
 
-class FakeDiscord:
+class FakeDiscord(RestRoutes):
     """Start with ``start()``; point the bot at ``api_base`` and ``gateway_url``; ``stop()`` at the end."""
 
     def __init__(self) -> None:
@@ -45,6 +37,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
+        self._init_routes()
 
     @property
     def api_base(self) -> str:
@@ -73,17 +66,7 @@ class FakeDiscord:
     async def _start_app(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/", self._gateway)
-        api = "/api/v10"
-        app.router.add_get(api + "/users/@me", self._static(lambda: P.BOT_USER))
-        app.router.add_get(api + "/oauth2/applications/@me", self._static(P.application))
-        app.router.add_get(api + "/gateway", self._static(lambda: {"url": self.gateway_url}))
-        app.router.add_put(api + "/applications/{app}/commands", self._sync_commands)
-        app.router.add_put(api + "/applications/{app}/guilds/{guild}/commands", self._sync_commands)
-        app.router.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)
-        app.router.add_post(api + "/webhooks/{app}/{token}", self._followup)
-        app.router.add_route("*", api + "/webhooks/{app}/{token}/messages/@original", self._original)
-        app.router.add_post(api + "/channels/{channel}/messages", self._channel_message)
-        app.router.add_route("*", "/{tail:.*}", self._unmodelled)
+        self.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -115,16 +98,31 @@ class FakeDiscord:
         """Send an autocomplete interaction (type 4) with ``focused`` being typed."""
         return self._inject(4, name, P.options(options, focused), user, P.ATTACHMENT_SIZE_LIMIT)
 
+    def inject_click(self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any] | None = None,
+                     size_limit: int = P.ATTACHMENT_SIZE_LIMIT) -> Interaction:
+        """Click the button ``custom_id`` on ``message`` (as the fake last stored it): INTERACTION_CREATE type 3."""
+        current = self.messages.get(message["id"], message)
+        buttons = [c for row in current.get("components") or [] for c in row.get("components", [])]
+        if not any(b.get("custom_id") == custom_id for b in buttons):
+            raise AssertionError(f"message {message['id']} has no button {custom_id!r}")
+        payload = P.interaction(3, {"custom_id": custom_id, "component_type": 2}, user or P.user(username="alice"),
+                                size_limit=size_limit)
+        payload["message"] = current
+        return self._dispatch_interaction(payload)
+
+    def _dispatch_interaction(self, payload: dict[str, Any]) -> Interaction:
+        inter = Interaction(payload=payload, time=time.monotonic())
+        self.interactions[inter.id] = inter
+        asyncio.run_coroutine_threadsafe(self._dispatch("INTERACTION_CREATE", payload), self._loop).result(5)
+        return inter
+
     def _inject(self, kind: int, name: str, opts: list, user: dict | None, size_limit: int) -> Interaction:
         command = self.commands.get(P.GUILD_ID, {}).get(name) or self.commands.get(None, {}).get(name) or {}
         data = {"id": command.get("id", P.snowflake()), "name": name, "type": 1, "options": opts}
         if P.GUILD_ID in self.commands and name in self.commands[P.GUILD_ID]:
             data["guild_id"] = P.GUILD_ID
         payload = P.interaction(kind, data, user or P.user(username="alice"), size_limit=size_limit)
-        inter = Interaction(payload=payload, time=time.monotonic())
-        self.interactions[inter.id] = inter
-        asyncio.run_coroutine_threadsafe(self._dispatch("INTERACTION_CREATE", payload), self._loop).result(5)
-        return inter
+        return self._dispatch_interaction(payload)
 
     def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 10.0,
                  since: float = 0.0) -> Recorded:
@@ -149,121 +147,6 @@ class FakeDiscord:
         with self._cond:
             self.records.append(rec)
             self._cond.notify_all()
-
-    async def _read(self, request: web.Request) -> tuple[Any, list[Upload]]:
-        if not request.content_type.startswith("multipart/"):
-            raw = await request.read()
-            return (json.loads(raw) if raw else None), []
-        body, files = None, []
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if part.name == "payload_json":
-                body = json.loads(await part.text())
-            else:
-                data = bytes(await part.read(decode=False))
-                files.append(Upload(part.name or "", part.filename or "", part.headers.get("Content-Type"), data))
-        return body, files
-
-    async def _begin(self, request: web.Request) -> Recorded:
-        body, files = await self._read(request)
-        path = request.path.removeprefix("/api/v10")
-        return Recorded(request.method, path, dict(request.query), body, files)
-
-    async def _reply(self, rec: Recorded, response: web.Response) -> web.Response:
-        rec.status = response.status
-        self._record(rec)
-        return response
-
-    def _static(self, make: Callable[[], Any]) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.Response:
-            return await self._reply(await self._begin(request), json_response(make()))
-
-        return handler
-
-    async def _unmodelled(self, request: web.Request) -> web.Response:
-        return await self._reply(await self._begin(request), error_response(404, 0, "404: Not Found (unmodelled)"))
-
-    async def _sync_commands(self, request: web.Request) -> web.Response:
-        rec = await self._begin(request)
-        guild = request.match_info.get("guild")
-        synced = {}
-        for cmd in rec.json or []:
-            old = self.commands.get(guild, {}).get(cmd["name"], {})
-            synced[cmd["name"]] = {**cmd, "id": old.get("id", P.snowflake()), "application_id": P.APP_ID,
-                                   "version": P.snowflake(), **({"guild_id": guild} if guild else {})}
-        self.commands[guild] = synced
-        return await self._reply(rec, json_response(list(synced.values())))
-
-    def _message(self, body: dict, files: list[Upload], inter: Interaction, **kw: Any) -> dict[str, Any]:
-        atts = [P.attachment(f.filename, len(f.data), f.content_type) for f in files]
-        return P.message(body.get("content") or "", embeds=body.get("embeds"), attachments=atts,
-                         interaction_id=inter.id, **kw)
-
-    def _by_token(self, token: str) -> Interaction | None:
-        inter = next((i for i in self.interactions.values() if i.token == token), None)
-        if inter is None or time.monotonic() - inter.time > TOKEN_LIFETIME_S:
-            return None
-        return inter
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        rec = await self._begin(request)
-        inter = self.interactions.get(request.match_info["iid"])
-        if inter is None or inter.token != request.match_info["token"] or rec.time - inter.time > DEADLINE_S:
-            return await self._reply(rec, error_response(404, 10062, "Unknown interaction"))
-        if inter.responded is not None:
-            return await self._reply(rec, error_response(400, 40060, "Interaction has already been acknowledged."))
-        body = rec.json or {}
-        data = body.get("data") or {}
-        flags = int(data.get("flags") or 0)
-        if (bad := check_message(data, rec.files, inter)) is not None:
-            return await self._reply(rec, bad)
-        inter.responded = body.get("type")
-        info = {"id": inter.id, "type": inter.payload["type"], "response_message_ephemeral": bool(flags & 64),
-                "response_message_loading": inter.responded == 5}
-        resource: dict[str, Any] = {"type": inter.responded}
-        if inter.responded in (4, 5):
-            inter.original = self._message(data, rec.files, inter, flags=flags | (128 if inter.responded == 5 else 0))
-            info["response_message_id"] = inter.original["id"]
-            if inter.responded == 4:
-                resource["message"] = inter.original
-        return await self._reply(rec, json_response({"interaction": info, "resource": resource}))
-
-    async def _followup(self, request: web.Request) -> web.Response:
-        rec = await self._begin(request)
-        inter = self._by_token(request.match_info["token"])
-        if inter is None or inter.responded is None:
-            return await self._reply(rec, error_response(401 if inter is None else 404, 50027, "Invalid Webhook Token"))
-        body = rec.json or {}
-        if (bad := check_message(body, rec.files, inter)) is not None:
-            return await self._reply(rec, bad)
-        message = self._message(body, rec.files, inter, flags=int(body.get("flags") or 0))
-        return await self._reply(rec, json_response(message))
-
-    async def _original(self, request: web.Request) -> web.Response:
-        rec = await self._begin(request)
-        inter = self._by_token(request.match_info["token"])
-        if inter is None or inter.original is None:
-            return await self._reply(rec, error_response(404, 10008, "Unknown Message"))
-        if request.method == "DELETE":
-            inter.original = None
-            return await self._reply(rec, web.Response(status=204))
-        if request.method == "PATCH":
-            body = rec.json or {}
-            if (bad := check_message(body, rec.files, inter)) is not None:
-                return await self._reply(rec, bad)
-            for key in ("content", "embeds", "components"):
-                if key in body:
-                    inter.original[key] = body[key] or ([] if key != "content" else "")
-            inter.original["flags"] &= ~128
-            inter.original["edited_timestamp"] = P.now_iso()
-        return await self._reply(rec, json_response(inter.original))
-
-    async def _channel_message(self, request: web.Request) -> web.Response:
-        rec = await self._begin(request)
-        body = rec.json or {}
-        atts = [P.attachment(f.filename, len(f.data), f.content_type) for f in rec.files]
-        message = P.message(body.get("content") or "", embeds=body.get("embeds"), attachments=atts)
-        return await self._reply(rec, json_response(message))
 
     async def _send(self, ws: web.WebSocketResponse, op: int, d: Any = None, t: str | None = None) -> None:
         frame: dict[str, Any] = {"op": op, "d": d, "s": None, "t": t}

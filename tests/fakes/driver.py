@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 from tests.fakes.discord_server import FakeDiscord, Interaction, Recorded
 from tests.fakes.processes import tail
@@ -27,10 +28,10 @@ def wait_alive(fake: FakeDiscord, predicate: Callable[[Recorded], bool], timeout
                 raise TimeoutError(f"nothing matched within {timeout:g}s\n{logs}") from None
 
 
-def wait_ready(fake: FakeDiscord, bot: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_ready(fake: FakeDiscord, bot: subprocess.Popen, timeout: float = 30.0, since: float = 0.0) -> None:
     """Until the bot has synced its commands and set its presence (done in on_ready)."""
-    wait_alive(fake, lambda r: r.method == "PUT" and r.path.endswith("/commands"), timeout, [bot])
-    wait_alive(fake, lambda r: r.method == "WS" and r.path == "op:3", timeout, [bot])
+    wait_alive(fake, lambda r: r.method == "PUT" and r.path.endswith("/commands"), timeout, [bot], since=since)
+    wait_alive(fake, lambda r: r.method == "WS" and r.path == "op:3", timeout, [bot], since=since)
 
 
 def is_callback(inter: Interaction) -> Callable[[Recorded], bool]:
@@ -63,3 +64,28 @@ def wait_styles(fake: FakeDiscord, procs: list[subprocess.Popen], style: str, ti
             raise TimeoutError(f"the bot never offered style {style!r} within {timeout:g}s")
         time.sleep(0.5)
     return time.monotonic() - start
+
+
+def is_channel_post(channel_id: str) -> Callable[[Recorded], bool]:
+    return lambda r: r.method == "POST" and r.path == f"/channels/{channel_id}/messages"
+
+
+def message_of(fake: FakeDiscord, rec: Recorded) -> dict[str, Any]:
+    """The message object the fake created for ``rec`` (a follow-up or channel post), as it is now."""
+    return fake.messages[rec.response["id"]]
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(emoji, label, custom_id) of every button on ``message``, row by row."""
+    return [((b.get("emoji") or {}).get("name", ""), b.get("label", ""), b["custom_id"])
+            for row in message.get("components") or [] for b in row.get("components", [])]
+
+
+def button(message: dict[str, Any], emoji: str, row: int = 0) -> str:
+    """The custom_id of the ``emoji`` button in row ``row``."""
+    rows = message.get("components") or []
+    return next(b["custom_id"] for b in rows[row]["components"] if (b.get("emoji") or {}).get("name") == emoji)
+
+
+def embed_fields(rec: Recorded, index: int = 0) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in rec.json["embeds"][index]["fields"]}

@@ -20,7 +20,7 @@ def bot_env(fake: FakeDiscord, redis_url: str, data_dir: Path, **extra: str) -> 
     """The environment for a bot process pointed at ``fake``, with short test timings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TUNESMITH_"))}
     env.update(
-        DISCORD_TOKEN="fake-token-sekrit",
+        DISCORD_TOKEN=P.BOT_TOKEN,
         DISCORD_API_BASE=fake.api_base,
         DISCORD_GATEWAY_URL=fake.gateway_url,
         DISCORD_GUILD_ID=P.GUILD_ID,

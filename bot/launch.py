@@ -1,0 +1,78 @@
+"""Starting tracks from an interaction (a /compose, or a reroll, extend or harmonize button): check the
+quotas and record the delivery, defer, enqueue fairly, and hand the delivery to the poster."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import discord
+from redis.exceptions import RedisError
+
+from bot.store import Delivery
+from worker.contract import ComposeRequest, enqueue_tracks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.client import TunesmithBot
+
+log = logging.getLogger(__name__)
+
+DB_DOWN = "❌ I can't reach my database right now, so I can't take new requests; please try again soon."
+QUEUE_DOWN = "❌ The composing queue is unreachable right now; please try again soon."
+
+
+def delivery_for(interaction: discord.Interaction) -> Delivery:
+    """Everything needed to post the result later, even after a restart or once the token has expired."""
+    return Delivery(
+        id=uuid.uuid4().hex, user_id=str(interaction.user.id),
+        guild_id=str(interaction.guild_id) if interaction.guild_id else None,
+        channel_id=str(interaction.channel_id), application_id=str(interaction.application_id),
+        token=interaction.token, interaction_id=str(interaction.id),
+        size_limit=int(getattr(interaction, "filesize_limit", 0) or 10 * 1024 * 1024), created_at=time.time())
+
+
+async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: list[ComposeRequest]) -> bool:
+    """Reserve, defer, enqueue and follow ``requests`` (already validated); True if they were queued.
+
+    A quota refusal is an ephemeral answer saying when the next job is allowed; nothing is recorded then.
+    """
+    delivery = delivery_for(interaction)
+    user = delivery.user_id
+    requests = [ComposeRequest(**{**r.to_dict(), "user_id": user}) for r in requests]
+    try:
+        refusal = await asyncio.to_thread(bot.store.reserve, delivery, requests, bot.settings.limits)
+    except Exception:  # noqa: BLE001 - any database failure gets the same answer
+        log.exception("could not record a request of user %s", user)
+        await interaction.response.send_message(DB_DOWN, ephemeral=True)
+        return False
+    if refusal is not None:
+        log.info("refused %d track(s) for user %s: over a quota", len(requests), user)
+        await interaction.response.send_message(refusal, ephemeral=True)
+        return False
+    try:
+        response = await interaction.response.defer(thinking=True)
+    except discord.HTTPException as exc:  # e.g. 10062: the interaction expired before we answered
+        log.warning("could not defer interaction %s: %s", interaction.id, exc)
+        await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
+                                reasons={r.track_id: "the interaction expired" for r in requests})
+        return False
+    message_id = getattr(response, "message_id", None)
+    await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
+    try:
+        await asyncio.to_thread(enqueue_tracks, bot.redis, requests)
+    except (RedisError, OSError) as exc:
+        log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
+        await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
+                                reasons={r.track_id: "the queue was unreachable" for r in requests})
+        try:
+            await interaction.edit_original_response(content=QUEUE_DOWN)
+        except discord.HTTPException:
+            pass
+        return False
+    log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
+             requests[0].style, user)
+    bot.poster.follow(delivery.id)
+    return True

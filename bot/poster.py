@@ -1,0 +1,209 @@
+"""Follows every pending delivery, resumed from the database when the bot starts: edits in the queue
+position and an ETA, then sampling and rendering progress (throttled), then posts the result exactly once
+(an atomic pending → posting claim) or reports the failure with the track id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+
+from bot import embeds
+from bot.delivery import PermanentError, Sender, build_post
+from bot.store import Delivery, Track
+from bot.tracking import JobSnapshot, snapshot
+from worker.contract import fetch_job
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.client import TunesmithBot
+
+log = logging.getLogger(__name__)
+
+STATS_KEY = "tunesmith:stats:job_s"
+DEFAULT_JOB_S = 20.0
+RETRY_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
+VERBS = {"compose": "Composing", "extend": "Extending", "harmonize": "Harmonizing"}
+
+
+def look(redis: object, track_ids: list[str]) -> list[JobSnapshot]:
+    """Snapshots of the tracks' jobs (blocking); a job Redis no longer has is "missing"."""
+    out = []
+    for track_id in track_ids:
+        try:
+            out.append(snapshot(fetch_job(redis, track_id)))  # type: ignore[arg-type]
+        except NoSuchJobError:
+            out.append(JobSnapshot(status="missing", reason="the job disappeared from the queue"))
+        except (RedisError, OSError) as exc:
+            log.warning("polling track %s failed: %s", track_id, exc)
+            out.append(JobSnapshot(status="unknown"))
+    return out
+
+
+def eta(snap: JobSnapshot, job_s: float, workers: int, now: float) -> float | None:
+    """When a job should be done: its share of the queue ahead of it, or the rest of its own progress."""
+    if snap.waiting and snap.position is not None:
+        return now + (snap.position // max(1, workers) + 1.5) * job_s
+    fraction = snap.progress.get("fraction")
+    if snap.status == "started" and isinstance(fraction, int | float):
+        return now + max(1.0, (1.0 - float(fraction)) * job_s)
+    return None
+
+
+class Poster:
+    """One task per open delivery; ``resume`` picks them all up after a restart."""
+
+    def __init__(self, bot: TunesmithBot) -> None:
+        self.bot = bot
+        self.sender = Sender(bot)
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.job_s = DEFAULT_JOB_S
+
+    async def resume(self) -> int:
+        """Follow every delivery left open by a previous run; returns how many."""
+        deliveries = await asyncio.to_thread(self.bot.store.open_deliveries)
+        with contextlib.suppress(RedisError, OSError, ValueError):
+            self.job_s = float(await asyncio.to_thread(self.bot.redis.get, STATS_KEY) or DEFAULT_JOB_S)
+        for delivery in deliveries:
+            self.follow(delivery.id)
+        if deliveries:
+            log.info("resumed %d pending deliver%s", len(deliveries), "y" if len(deliveries) == 1 else "ies")
+        return len(deliveries)
+
+    def follow(self, delivery_id: str) -> None:
+        if delivery_id not in self.tasks:
+            self.tasks[delivery_id] = asyncio.create_task(self._run(delivery_id), name=f"delivery-{delivery_id}")
+
+    async def close(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel()
+        for task in list(self.tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self, delivery_id: str) -> None:
+        try:
+            await self._follow(delivery_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("following delivery %s failed", delivery_id)
+        finally:
+            self.tasks.pop(delivery_id, None)
+
+    async def _follow(self, delivery_id: str) -> None:
+        store, settings = self.bot.store, self.bot.settings
+        delivery = await asyncio.to_thread(store.delivery, delivery_id)
+        tracks = await asyncio.to_thread(store.delivery_tracks, delivery_id)
+        if delivery is None or not tracks:
+            return
+        if delivery.state == "posting":  # the bot stopped while posting: never post twice
+            await self._recover(delivery, tracks)
+            return
+        last_edit, last_text, attempt = float("-inf"), "", 0
+        while True:
+            snaps = await asyncio.to_thread(look, self.bot.redis, [t.id for t in tracks])
+            now = time.time()
+            if all(s.finished or s.failed for s in snaps):
+                if await self._deliver(delivery, tracks, snaps):
+                    return
+                await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
+                attempt += 1
+                if attempt > 8:
+                    await self._give_up(delivery, tracks, snaps)
+                    return
+                continue
+            if now - delivery.created_at > settings.job_wait_s:
+                await self._time_out(delivery, tracks, now - delivery.created_at)
+                return
+            text = self.progress(tracks, snaps, now)
+            if text and text != last_text and time.monotonic() - last_edit >= settings.edit_interval_s:
+                await self.sender.edit_status(delivery, text)
+                last_edit, last_text = time.monotonic(), text
+            await asyncio.sleep(settings.poll_interval_s)
+
+    def progress(self, tracks: list[Track], snaps: list[JobSnapshot], now: float) -> str:
+        """The status text for the tracks still being made (one paragraph per take)."""
+        parts = []
+        for i, (track, snap) in enumerate(zip(tracks, snaps, strict=True)):
+            if snap.status == "unknown" or snap.finished or snap.failed:
+                continue
+            when = eta(snap, self.job_s, self.bot.workers_online, now)
+            text = embeds.progress_text(track.id, track.style, track.request.seconds, status=snap.status,
+                                        position=snap.position, progress=snap.progress,
+                                        eta=round(when / 5) * 5 if when else None,
+                                        verb=VERBS.get(track.kind, "Composing"))
+            parts.append(f"**Take {'AB'[i]}** · {text}" if len(tracks) > 1 else text)
+        return "\n".join(parts)
+
+    async def _deliver(self, delivery: Delivery, tracks: list[Track], snaps: list[JobSnapshot]) -> bool:
+        """Post (or report) once; False to retry later after a transient failure."""
+        store = self.bot.store
+        if not await asyncio.to_thread(store.claim, delivery.id):
+            return True  # another poster got there first
+        results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
+        reasons = {t.id: s.reason or "no reason given" for t, s in zip(tracks, snaps, strict=True)
+                   if t.id not in results}
+        if not results:
+            log.info("delivery %s failed: %s", delivery.id, reasons)
+            await self.sender.tell(delivery, "\n".join(embeds.failure_text(t, r) for t, r in reasons.items()))
+            await asyncio.to_thread(store.finish, delivery.id, "failed", reasons=reasons)
+            return True
+        notes = [f"⚠️ Take {'AB'[i]} failed ({reasons[t.id]})." for i, t in enumerate(tracks) if t.id in reasons]
+        try:
+            post = await build_post(self.bot, list(results.values()), user_id=delivery.user_id,
+                                    size_limit=delivery.size_limit, notes=notes)
+            message_id, via = await self.sender.post(delivery, post)
+        except PermanentError as exc:
+            log.error("delivery %s cannot be posted: %s", delivery.id, exc)
+            await asyncio.to_thread(store.finish, delivery.id, "undeliverable", results=results, reasons=reasons)
+            return True
+        except (discord.HTTPException, OSError) as exc:
+            log.warning("posting delivery %s failed (%s); will retry", delivery.id, exc)
+            await asyncio.to_thread(store.claim, delivery.id, "pending", "posting")
+            return False
+        await asyncio.to_thread(store.finish, delivery.id, "posted", results=results, reasons=reasons,
+                                message_id=message_id, via=via)
+        log.info("posted %s via %s (message %s)", ", ".join(results), via, message_id)
+        await self.sender.edit_status(delivery, embeds.done_text(*results))
+        await self._learn(results.values())
+        return True
+
+    async def _learn(self, results: object) -> None:
+        """Keep a running average of how long a job takes, for the ETAs."""
+        for result in results:  # type: ignore[attr-defined]
+            total = result.timings.get("total_s")
+            if isinstance(total, int | float) and total > 0:
+                self.job_s = 0.8 * self.job_s + 0.2 * float(total)
+        with contextlib.suppress(RedisError, OSError):
+            await asyncio.to_thread(self.bot.redis.set, STATS_KEY, f"{self.job_s:.3f}")
+
+    async def _recover(self, delivery: Delivery, tracks: list[Track]) -> None:
+        snaps = await asyncio.to_thread(look, self.bot.redis, [t.id for t in tracks])
+        results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
+        await asyncio.to_thread(self.bot.store.finish, delivery.id, "posted", results=results, via="unknown")
+        ids = ", ".join(f"`{t.id}`" for t in tracks)
+        await self.sender.edit_status(delivery, f"✅ Ready: {ids}. If the track is not posted below, "
+                                                "`/track` with its id posts it.")
+
+    async def _give_up(self, delivery: Delivery, tracks: list[Track], snaps: list[JobSnapshot]) -> None:
+        results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
+        if await asyncio.to_thread(self.bot.store.claim, delivery.id, "undeliverable"):
+            await asyncio.to_thread(self.bot.store.finish, delivery.id, "undeliverable", results=results)
+        log.error("gave up posting delivery %s; its tracks can be posted with /track", delivery.id)
+
+    async def _time_out(self, delivery: Delivery, tracks: list[Track], waited: float) -> None:
+        if not await asyncio.to_thread(self.bot.store.claim, delivery.id, "failed"):
+            return
+        for track in tracks:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(lambda t=track: fetch_job(self.bot.redis, t.id).cancel())
+        log.warning("gave up on delivery %s after %.0fs", delivery.id, waited)
+        reasons = {t.id: "timed out" for t in tracks}
+        await asyncio.to_thread(self.bot.store.finish, delivery.id, "failed", reasons=reasons)
+        await self.sender.tell(delivery, "\n".join(embeds.timeout_text(t.id, waited) for t in tracks))
