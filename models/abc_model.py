@@ -175,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m models.abc_model", description=main.__doc__)
-    parser.add_argument("--style", required=True, help="one style or a comma-separated list")
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint directory")
+    from models.checkpoint import SHIPPED_DIR
+
+    parser.add_argument("--style", required=True, help="one style or a comma-separated list (one model each)")
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR, help="checkpoint directory")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--max-minutes", type=float, default=30.0)
     parser.add_argument("--batch", type=int, default=16)
@@ -184,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--tiny", action="store_true", help="the test-suite's tiny model")
     parser.add_argument("--max-tunes", type=int, default=None)
-    args = parser.parse_args(argv)
+    args, ignored = parser.parse_known_args(argv)  # ``tunesmith train --arch abc`` forwards its own options too
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if ignored:
+        log.info("ignoring options the ABC trainer does not use: %s", " ".join(ignored))
     torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     from models.styles import get_style
 
     for name in args.style.split(","):

@@ -154,9 +154,33 @@ def test_unusable_tune_is_resampled(checkpoint: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(abc_compose, "sample_ids", lambda *a, **k: next(draws))
     progress: list[float] = []
     piece = composer.compose(30.0, seed=3, on_progress=progress.append)
-    assert piece.tokens == vocab.encode(tune) and "attempt 2" in piece.extra_files["abc"]
     bars, _ = plan_length(30.0, "6/8", get_style("irish").tempo_range)
+    assert piece.tokens == [-bars, *vocab.encode(tune)] and "attempt 2" in piece.extra_files["abc"]
     assert piece.bars == bars and progress[-1] == 1.0
     monkeypatch.setattr(abc_compose, "sample_ids", lambda *a, **k: bad)
     with pytest.raises(RuntimeError):
         composer.compose(30.0, seed=3)
+
+
+def test_extend_plays_a_second_tune_after_the_first(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    composer = AbcComposer("irish", checkpoint_dir=checkpoint)
+    vocab = composer.vocab
+    jigs = [t for t in corpus().values() if all(x in vocab.index for x in t) and t[:2] == ["M:6/8", "K:Cmaj"]]
+    draws, primes = iter([vocab.encode(jigs[0]), vocab.encode(jigs[1])]), []
+
+    def fake(*args, prime=None, **kwargs):
+        primes.append(prime)
+        return next(draws)
+
+    monkeypatch.setattr(abc_compose, "sample_ids", fake)
+    first = composer.compose(20.0, seed=4)
+    longer = composer.extend(first.tokens, first.meter, first.tempo_qpm, first.transpose, 10.0, seed=5)
+    bar_s = meter_ticks("6/8") / TICKS_PER_QUARTER * 60 / first.tempo_qpm
+    added = round(10.0 / bar_s)
+    assert longer.bars == first.bars + added and abs(longer.seconds - longer.bars * bar_s) < 1e-9
+    assert longer.notes[: len(first.notes)] == first.notes and longer.transpose == first.transpose
+    assert longer.tokens == [*first.tokens, -added, *vocab.encode(jigs[1])]
+    assert primes[1][-3:] == [vocab.bos, vocab.index["M:6/8"], vocab.index["K:Cmaj"]]
+    assert "X:1\n" in longer.extra_files["abc"] and "X:2\n" in longer.extra_files["abc"]
+    with pytest.raises(ValueError):
+        composer.extend([5, 6, 7], "6/8", 120.0, 0, 10.0, seed=1)
