@@ -3,6 +3,7 @@ channel message with the bot token replying to the original; files fitted under 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -80,10 +81,12 @@ class Sender:
 
     def __init__(self, bot: TunesmithBot) -> None:
         self.bot = bot
+        self.dead: set[str] = set()  # deliveries whose token Discord refused: never used again
 
     def webhook(self, delivery: Delivery) -> discord.Webhook | None:
-        """The interaction's follow-up webhook, or None once its token has expired (or was forgotten)."""
-        if not delivery.token or time.time() - delivery.created_at > TOKEN_LIFETIME_S - TOKEN_MARGIN_S:
+        """The interaction's follow-up webhook, or None once its token has expired (or was refused)."""
+        if not delivery.token or delivery.id in self.dead or \
+                time.time() - delivery.created_at > TOKEN_LIFETIME_S - TOKEN_MARGIN_S:
             return None
         payload: Any = {"id": delivery.application_id, "type": 3, "token": delivery.token}
         return discord.Webhook.from_state(data=payload, state=self.bot._connection)
@@ -97,8 +100,15 @@ class Sender:
             await hook.edit_message("@original", content=text)  # type: ignore[arg-type]
         except discord.HTTPException as exc:
             log.warning("could not edit the response for delivery %s: %s", delivery.id, exc.status)
+            await self._refused(delivery, exc)
             return False
         return True
+
+    async def _refused(self, delivery: Delivery, exc: discord.HTTPException) -> None:
+        """Stop using a token Discord calls invalid (repeated 401s count towards a Cloudflare ban)."""
+        if exc.status in TOKEN_GONE and delivery.id not in self.dead:
+            self.dead.add(delivery.id)
+            await asyncio.to_thread(self.bot.store.forget_token, delivery.id)
 
     async def tell(self, delivery: Delivery, text: str) -> None:
         """Say ``text`` in the deferred response, or, when the token is gone, as a reply in the channel."""
@@ -135,6 +145,7 @@ class Sender:
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
                     raise
+                await self._refused(delivery, exc)
                 log.info("the token of delivery %s is no longer valid (%s %s): posting in the channel",
                          delivery.id, exc.status, exc.code)
         mention = discord.AllowedMentions(users=[discord.Object(int(delivery.user_id))])

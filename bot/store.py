@@ -112,6 +112,10 @@ class Store:
         self.db.execute("UPDATE deliveries SET message_id = ?, updated_at = ? WHERE id = ?",
                         (message_id, time.time(), delivery_id))
 
+    def forget_token(self, delivery_id: str) -> None:
+        """Drop an interaction token Discord no longer accepts."""
+        self.db.execute("UPDATE deliveries SET token = NULL, updated_at = ? WHERE id = ?", (time.time(), delivery_id))
+
     def open_deliveries(self) -> list[Delivery]:
         """Deliveries not yet posted or given up, oldest first."""
         rows = self.db.rows(f"SELECT * FROM deliveries WHERE state IN ({_marks(len(OPEN_STATES))})"

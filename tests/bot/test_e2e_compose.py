@@ -90,3 +90,14 @@ def test_two_takes_side_by_side(real_stack: Stack) -> None:
     tracks = [driver.embed_fields(post, i)["Track"].strip("`") for i in (0, 1)]
     assert {r[0] for r in real_stack.db_rows("SELECT delivery_id FROM tracks WHERE id IN (?, ?)", tuple(tracks))} \
         and len(set(tracks)) == 2
+
+
+def test_audio_over_the_size_limit_is_reencoded_smaller(real_stack: Stack) -> None:
+    limit = 100_000
+    inter = real_stack.fake.inject_slash("compose", {"style": "irish", "length": "30s"}, user=user("tight"),
+                                         size_limit=limit)
+    post = real_stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200, 60)
+    audio = [f for f in post.files if f.filename.endswith(".ogg")]
+    assert len(audio) == 1 and audio[0].filename.endswith("k.ogg"), [f.filename for f in post.files]
+    assert 5_000 < len(audio[0].data) <= limit and audio[0].data.startswith(b"OggS")
+    assert all(len(f.data) <= limit for f in post.files)
