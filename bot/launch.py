@@ -59,9 +59,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
                                 reasons={r.track_id: "the interaction expired" for r in requests})
         return False
-    message_id = getattr(response, "message_id", None)
-    await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
-    try:
+    try:  # enqueue first: the queue's order is the order in which requests were accepted
         await asyncio.to_thread(enqueue_tracks, bot.redis, requests)
     except (RedisError, OSError) as exc:
         log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
@@ -72,6 +70,8 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         except discord.HTTPException:
             pass
         return False
+    message_id = getattr(response, "message_id", None)
+    await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
     log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
              requests[0].style, user)
     bot.poster.follow(delivery.id)

@@ -62,6 +62,7 @@ class Poster:
         self.bot = bot
         self.sender = Sender(bot)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.posting: set[str] = set()  # deliveries between their claim and their record: let them finish
         self.job_s = DEFAULT_JOB_S
 
     async def resume(self) -> int:
@@ -79,10 +80,16 @@ class Poster:
         if delivery_id not in self.tasks:
             self.tasks[delivery_id] = asyncio.create_task(self._run(delivery_id), name=f"delivery-{delivery_id}")
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 15.0) -> None:
+        """Stop following; a post already under way may finish first (else it would count as lost)."""
+        busy = [t for d, t in self.tasks.items() if d in self.posting]
+        for delivery_id, task in list(self.tasks.items()):
+            if delivery_id not in self.posting:
+                task.cancel()
+        if busy:
+            await asyncio.wait(busy, timeout=grace_s)
         for task in list(self.tasks.values()):
             task.cancel()
-        for task in list(self.tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
@@ -143,9 +150,16 @@ class Poster:
 
     async def _deliver(self, delivery: Delivery, tracks: list[Track], snaps: list[JobSnapshot]) -> bool:
         """Post (or report) once; False to retry later after a transient failure."""
-        store = self.bot.store
-        if not await asyncio.to_thread(store.claim, delivery.id):
+        if not await asyncio.to_thread(self.bot.store.claim, delivery.id):
             return True  # another poster got there first
+        self.posting.add(delivery.id)
+        try:
+            return await self._post(delivery, tracks, snaps)
+        finally:
+            self.posting.discard(delivery.id)
+
+    async def _post(self, delivery: Delivery, tracks: list[Track], snaps: list[JobSnapshot]) -> bool:
+        store = self.bot.store
         results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
         reasons = {t.id: s.reason or "no reason given" for t, s in zip(tracks, snaps, strict=True)
                    if t.id not in results}

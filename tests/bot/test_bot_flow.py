@@ -10,10 +10,12 @@ from subprocess import Popen
 
 import pytest
 from redis import Redis
+from rq.registry import StartedJobRegistry
 
 from tests.fakes import driver, processes
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.processes import bot_env
+from worker.contract import compose_queue
 from worker.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -78,6 +80,11 @@ def test_slow_job_times_out_and_is_cancelled(stack) -> None:
     fake, bot, worker, redis_url = stack
     blocker = fake.inject_slash("compose", {"style": "slow", "length": "30s"})
     driver.wait_alive(fake, driver.is_callback(blocker), 5, [bot])
+    started = StartedJobRegistry(queue=compose_queue(Redis.from_url(redis_url)))
+    deadline = time.monotonic() + 5
+    while started.count == 0:  # the worker is busy with the blocker before the next request comes
+        assert time.monotonic() < deadline, "the stand-in worker never started the blocker"
+        time.sleep(0.02)
     asked = time.monotonic()
     assert "irish" in driver.style_choices(fake, bot)  # the event loop stays free while jobs are polled
     assert time.monotonic() - asked < 1.0

@@ -30,8 +30,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _ask(stack: Stack, who: str, style: str = "irish"):
+    """/compose as ``who``; once accepted, wait for its job to be queued, so requests keep their order."""
     inter = stack.fake.inject_slash("compose", {"style": style, "length": "30s"}, user=user(who))
-    return inter, stack.wait(driver.is_callback(inter), 5)
+    answer = stack.wait(driver.is_callback(inter), 5)
+    if answer.json["type"] == 5:
+        stack.queued_track(user(who))
+    return inter, answer
 
 
 def test_fair_order_queue_positions_and_a_quota_refusal(stack: Stack) -> None:

@@ -14,17 +14,6 @@ from tests.fakes.stack import Stack, user
 pytestmark = pytest.mark.slow
 
 
-def _track_of(stack: Stack, who: str, timeout: float = 10.0) -> str:
-    """The id of ``who``'s newest track once its job is in Redis."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = stack.db_rows("SELECT id FROM tracks WHERE user_id = ? ORDER BY created_at DESC", (user(who)["id"],))
-        if rows and stack.redis.exists(f"rq:job:{rows[0][0]}"):
-            return rows[0][0]
-        time.sleep(0.02)
-    raise TimeoutError(f"no job for {who}")
-
-
 def _wait_finished(stack: Stack, *tracks: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while any(stack.redis.hget(f"rq:job:{t}", "status") != b"finished" for t in tracks):
@@ -38,7 +27,7 @@ def test_killed_mid_job_then_delivered_once_even_after_the_token_expired(real_st
     stale = fake.inject_slash("compose", {"style": "irish", "length": "15s"}, user=user("iris"))
     stack.wait(driver.is_callback(fresh), 5)
     defer = stack.wait(driver.is_callback(stale), 5)
-    first, second = _track_of(stack, "henry"), _track_of(stack, "iris")
+    first, second = stack.queued_track(user("henry")), stack.queued_track(user("iris"))
     status_at_kill: list[bytes | None] = []
 
     def while_down() -> None:

@@ -94,6 +94,17 @@ class Stack:
         inter = self.fake.inject_click(message, custom_id, user=user)
         return inter, self.wait(driver.is_callback(inter), 5)
 
+    def queued_track(self, who: dict[str, Any], timeout: float = 10.0) -> str:
+        """The id of ``who``'s newest track once its job is in Redis and its reply's message id is recorded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.db_rows("SELECT t.id FROM tracks t JOIN deliveries d ON d.id = t.delivery_id WHERE"
+                                " t.user_id = ? AND d.message_id IS NOT NULL ORDER BY t.created_at DESC", (who["id"],))
+            if rows and self.redis.exists(f"rq:job:{rows[0][0]}"):
+                return rows[0][0]
+            time.sleep(0.02)
+        raise TimeoutError(f"no queued track for {who['username']}")
+
     def db_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Read the bot's SQLite database directly (the test's view of what survives)."""
         with sqlite3.connect(self.data_dir / "tunesmith.db", timeout=10) as conn:

@@ -20,7 +20,7 @@ def models_dir(tmp_path: Path, checkpoint_dir: Path, monkeypatch: pytest.MonkeyP
     """A checkpoint directory holding the Irish model (linked) and, later, whatever a test adds."""
     directory = tmp_path / "checkpoints"
     directory.mkdir()
-    for path in checkpoint_dir.glob("irish-*"):
+    for path in checkpoint_dir.glob("irish-lstm.*"):
         os.symlink(path, directory / path.name)
     monkeypatch.setenv("TUNESMITH_CHECKPOINT_DIR", str(directory))
     monkeypatch.setenv("TUNESMITH_TORCH_THREADS", "1")
@@ -93,3 +93,13 @@ def test_harmonize_writes_four_voices_under_the_melody(data_dir: Path, models_di
 def test_melody_line_keeps_the_top_note() -> None:
     notes = [Note(60, 0.0, 1.0), Note(67, 0.0, 1.0), Note(62, 0.5, 1.5), Note(64, 1.5, 2.0)]
     assert track_jobs.melody_line(notes) == [Note(67, 0.0, 0.5), Note(62, 0.5, 1.5), Note(64, 1.5, 2.0)]
+
+
+def test_worker_publishes_the_harmonizer_only_when_it_has_one(redis_conn, models_dir: Path) -> None:
+    from worker.contract import read_features
+    from worker.runner import announce_styles
+
+    assert "irish" in announce_styles(redis_conn) and read_features(redis_conn) == {}
+    tiny_coconet(models_dir)
+    announce_styles(redis_conn)
+    assert read_features(redis_conn) == {"harmonize": "bach/coconet"}
