@@ -200,3 +200,23 @@ def check_worker_settings(env: Mapping[str, str] = os.environ, *, ping_redis: bo
                           soundfont=soundfont, audio_format=audio_format, renderer=renderer,
                           checkpoint_dir=checkpoint_dir, cache_dir=cache_dir, metrics_port=metrics_port,
                           warnings=tuple(warnings))
+
+
+def main() -> int:
+    """``python -m worker.settings``: check this environment as a worker would; exit 1 listing the problems."""
+    import sys
+
+    try:
+        settings = check_worker_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for warning in settings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"ok: redis {settings.redis_url_redacted}, device {settings.device}, data {settings.data_dir}, "
+          f"soundfont {settings.soundfont}, checkpoints {settings.checkpoint_dir or 'shipped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -121,3 +121,18 @@ def test_empty_checkpoint_dir_is_a_warning(tmp_path: Path) -> None:
                                      ping_redis=False)
     assert settings.checkpoint_dir == tmp_path / "ckpt"
     assert len(settings.warnings) == 1 and "holds no checkpoints" in settings.warnings[0]
+
+
+def test_command_line_preflight(tmp_path: Path, redis_server: RedisServer) -> None:
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TUNESMITH_", "REDIS_"))}
+    bad = subprocess.run([sys.executable, "-m", "worker.settings"], capture_output=True, text=True, timeout=120,
+                         env={**base, **_env(tmp_path, "", TUNESMITH_DEVICE="tpu")})
+    assert bad.returncode == 1 and "REDIS_URL is not set" in bad.stderr and "TUNESMITH_DEVICE" in bad.stderr
+    if _has_soundfont():
+        good = subprocess.run([sys.executable, "-m", "worker.settings"], capture_output=True, text=True,
+                              timeout=120, env={**base, **_env(tmp_path, redis_server.url)})
+        assert good.returncode == 0 and good.stdout.startswith("ok: redis redis://127.0.0.1:"), good.stderr
