@@ -204,6 +204,12 @@ def cmd_compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _harmonize(args: argparse.Namespace) -> int:
+    from worker.harmonize_cli import cmd_harmonize
+
+    return cmd_harmonize(args)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.runner import run_worker
 
@@ -243,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")
     p.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("harmonize", help="four voices for a MIDI melody (Coconet), through the queue and a worker")
+    p.add_argument("melody", help="a MIDI file; its top line becomes the soprano")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--timeout", type=float, default=900.0)
+    p.set_defaults(func=_harmonize)
 
     p = sub.add_parser("worker", help="run a worker (needs REDIS_URL)")
     p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
