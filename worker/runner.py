@@ -6,12 +6,14 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Sequence
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
+from worker import metrics
 from worker.contract import (
     HARMONIZER_ARCH,
     QUEUE_COMPOSE,
@@ -36,6 +38,13 @@ class ComposeWorker(SimpleWorker):
     here because jobs run in the main thread). SIGTERM/SIGINT ask for a warm shutdown: the running job
     finishes, then the worker exits; a second signal stops it at once.
     """
+
+    def perform_job(self, job, queue, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Run the job and record its time (by arch and kind) and failures in the Prometheus metrics."""
+        t0 = time.perf_counter()
+        ok = super().perform_job(job, queue, *args, **kwargs)
+        metrics.observe_rq_job(job, time.perf_counter() - t0, ok)
+        return ok
 
 
 class WorkerError(RuntimeError):
@@ -91,6 +100,9 @@ def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burs
     except WorkerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if (port := metrics.metrics_port()) is not None:
+        metrics.watch_queues(conn, list(queues))
+        metrics.start_metrics_server(port)
     preload()
     styles = announce_styles(conn)
     if styles:
