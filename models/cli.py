@@ -117,6 +117,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     """``tunesmith evaluate [--json]``: NLL vs n-gram and piece metrics for every style × arch → EVALUATION.md."""
     import dataclasses
 
+    from models.eval_providers import register
     from models.evaluate import evaluate_all, targets, write_markdown
 
     parser = argparse.ArgumentParser(prog="tunesmith evaluate", description=evaluate_main.__doc__)
@@ -131,6 +132,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_grad_enabled(False)
+    torch.set_num_threads(1)  # token-by-token sampling: one thread is fastest
+    register()
     rows = evaluate_all(args.pieces, args.seconds, args.style, args.arch)
     command = "tunesmith evaluate" + (" " + " ".join(argv) if argv else "")
     write_markdown(rows, args.out, command)

@@ -78,8 +78,15 @@ def token_nll(style: Style, composer, parts: dict[str, list[Tune]]) -> dict:
     token = prefix[0][2:] if prefix else None
     seqs = {k: encode_tunes(v, vocab, token) for k, v in parts.items()}
     nll = heldout_nll(composer.model, seqs["test"], composer.device)
-    ngram, scores = best_ngram(seqs["train"], seqs["valid"], len(vocab))
-    return {"nll": round(nll, 4), "ngram_nll": round(ngram.nll(seqs["test"]), 4), "ngram_order": ngram.n}
+    key = (style.name, token, len(vocab))
+    if key not in _NGRAMS:  # the n-gram depends only on the tokens, shared by lstm, wavenet and gan
+        ngram, _ = best_ngram(seqs["train"], seqs["valid"], len(vocab))
+        _NGRAMS[key] = (ngram.n, round(ngram.nll(seqs["test"]), 4))
+    order, ngram_nll = _NGRAMS[key]
+    return {"nll": round(nll, 4), "ngram_nll": ngram_nll, "ngram_order": order}
+
+
+_NGRAMS: dict[tuple, tuple[int, float]] = {}
 
 
 def evaluate_pair(style_name: str, arch: str, pieces: int = 20, seconds: float = 30.0,
@@ -91,10 +98,11 @@ def evaluate_pair(style_name: str, arch: str, pieces: int = 20, seconds: float =
     composer = load_composer(style_name, arch)
     parts = parts or split_tunes(style)
     row = Row(style_name, arch)
+    melody = getattr(composer, "melody", composer)  # a harmonized style: score its melody model
     if arch in NLL_PROVIDERS:
         fields = NLL_PROVIDERS[arch](style, composer)
-    elif hasattr(composer, "vocab") and hasattr(composer, "style_meta"):
-        fields = token_nll(style, composer, parts)
+    elif hasattr(melody, "vocab") and hasattr(melody, "style_meta"):
+        fields = token_nll(style, melody, parts)
     else:
         fields = {}
     for key, value in fields.items():

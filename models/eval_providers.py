@@ -1,0 +1,47 @@
+"""NLL providers for ``tunesmith evaluate`` whose tokens are not the melody vocabulary: the ABC model (its
+own tokens, beside an n-gram on the same ABC tokens) and Coconet (the paper's notewise/framewise NLL,
+computed by its training run with models.coconet_eval's protocol and stored in the checkpoint metadata).
+"""
+
+from __future__ import annotations
+
+from models import evaluate
+from models.ngram import best_ngram
+from models.styles import Style
+
+
+def abc_nll(style: Style, composer) -> dict:
+    """Held-out NLL of the style's ABC model and of the best n-gram on the same ABC tokens (test split)."""
+    from models.abc_model import _encode_all, abc_split, load_abc_corpus
+    from models.train import heldout_nll
+
+    corpus, _ = load_abc_corpus(style)
+    split = abc_split(style.name, list(corpus))
+    seqs = {part: _encode_all(composer.vocab, [corpus[i] for i in ids])[0] for part, ids in split.items()}
+    nll = heldout_nll(composer.model, seqs["test"], composer.device)
+    ngram, _ = best_ngram(seqs["train"], seqs["valid"], len(composer.vocab))
+    return {"nll": round(nll, 4), "ngram_nll": round(ngram.nll(seqs["test"]), 4), "ngram_order": ngram.n,
+            "abc_vocab": len(composer.vocab)}
+
+
+def coconet_nll(style: Style, composer) -> dict:
+    """Coconet's held-out NLL from its checkpoint metadata (paper protocol; see models.coconet_eval)."""
+    held = composer.meta.get("heldout_nll", {})
+    out = {f"{k}_nll": v for k, v in held.items() if isinstance(v, int | float)}
+    for key in ("notewise", "framewise"):
+        value = held.get(key)
+        if isinstance(value, dict):
+            out[f"{key}_nll"] = value.get("total", value.get("mean"))
+    if "test_masked" in held:
+        out["masked_nll_per_cell"] = round(held["test_masked"].get("total", 0.0), 4)
+    out["published_notewise_nll"], out["published_framewise_nll"] = 0.569, 3.73
+    return out
+
+
+def register() -> None:
+    """Install the providers (and the chorale soprano lines as bach's reference tunes)."""
+    from models.chorales import soprano_tunes
+
+    evaluate.NLL_PROVIDERS.setdefault("abc", abc_nll)
+    evaluate.NLL_PROVIDERS.setdefault("coconet", coconet_nll)
+    evaluate.TUNE_PROVIDERS.setdefault("bach", soprano_tunes)
