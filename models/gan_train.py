@@ -41,7 +41,7 @@ def rollout(model: MelodyGAN, heads: torch.Tensor, meters: list[str], steps: int
 def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, steps: int = 300,
                       batch: int = 32, length: int = 64, head: int | None = None, lr: float = 2e-4,
                       mle_weight: float = 1.0, max_minutes: float = 10.0, device: str = "cpu",
-                      seed: int = 0) -> list[dict]:
+                      seed: int = 0, d_lr: float | None = None) -> list[dict]:
     """Train generator and discriminator against each other; returns the loss history.
 
     ``head`` tokens of each real tune (``<bos>``, style, meter) prime the generator; the next ``length``
@@ -55,7 +55,7 @@ def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, 
     if not usable:
         raise ValueError(f"no training sequence has {head + length} tokens")
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=d_lr or 5 * lr, betas=(0.5, 0.999))
     history, start = [], time.monotonic()
     for step in range(steps):
         model.train()
