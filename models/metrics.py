@@ -55,6 +55,18 @@ def pitch_class_histogram(m: Melody) -> np.ndarray:
     return hist / max(hist.sum(), 1.0)
 
 
+# Krumhansl-Kessler major-key profile, to rotate histograms into one key before comparing pieces.
+_KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+
+
+def key_normalized_pch(m: Melody) -> np.ndarray:
+    """The pitch-class histogram rotated so its best-matching major key is C (pieces in D and in C compare
+    alike; generated pieces are played in the style's keys, held-out tunes are stored in C)."""
+    hist = pitch_class_histogram(m)
+    best = max(range(12), key=lambda r: float(np.roll(hist, -r) @ _KK_MAJOR))
+    return np.roll(hist, -best)
+
+
 def pitch_class_entropy(m: Melody) -> float:
     """Entropy of the pitch-class histogram in bits (0 … log2 12 ≈ 3.58)."""
     p = pitch_class_histogram(m)
@@ -142,8 +154,9 @@ def overlap_area(intra: np.ndarray, inter: np.ndarray) -> float:
 
 
 def relative_overlap(generated: Sequence[Melody], reference: Sequence[Melody]) -> dict[str, float]:
-    """Yang & Lerch overlapped areas for pitch-class histogram, mean IOI and note-length histogram."""
-    feats = {"pch": pitch_class_histogram, "ioi": lambda m: np.array([mean_ioi(m)]),
+    """Yang & Lerch overlapped areas for the (key-normalised) pitch-class histogram, mean IOI and note-length
+    histogram."""
+    feats = {"pch": key_normalized_pch, "ioi": lambda m: np.array([mean_ioi(m)]),
              "note_length": note_length_histogram}
     out = {}
     for name, fn in feats.items():

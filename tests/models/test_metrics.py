@@ -58,3 +58,10 @@ def test_ngram_learns_and_normalises() -> None:
     assert lm.prob([5, 6], 7) > 0.8
     model, scores = best_ngram(seqs, seqs[:2], 10, orders=(1, 2, 3))
     assert scores[3] < scores[1] and model.n in (2, 3)
+
+
+def test_key_normalised_histogram_ignores_transposition() -> None:
+    from models.metrics import key_normalized_pch
+
+    tune = [60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60]
+    assert np.allclose(key_normalized_pch(_mel(tune)), key_normalized_pch(_mel([p + 2 for p in tune])))
