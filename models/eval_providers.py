@@ -27,11 +27,15 @@ def abc_nll(style: Style, composer) -> dict:
 def coconet_nll(style: Style, composer) -> dict:
     """Coconet's held-out NLL from its checkpoint metadata (paper protocol; see models.coconet_eval)."""
     held = composer.meta.get("heldout_nll", {})
-    out = {f"{k}_nll": v for k, v in held.items() if isinstance(v, int | float)}
+    test = held.get("test_eval", {})
+    out: dict = {}
     for key in ("notewise", "framewise"):
-        value = held.get(key)
-        if isinstance(value, dict):
-            out[f"{key}_nll"] = value.get("total", value.get("mean"))
+        total = test.get(key, {}).get("total", {})
+        if total:
+            out[f"{key}_nll"] = total.get("mean")
+            out[f"{key}_sem"] = total.get("sem")
+    out["protocol"] = f"{test.get('pieces')} test chorales, {test.get('crop')}-step crops, " \
+                      f"{test.get('orderings')} orderings, held+onset cells (models.coconet_eval)"
     if "test_masked" in held:
         out["masked_nll_per_cell"] = round(held["test_masked"].get("total", 0.0), 4)
     out["published_notewise_nll"], out["published_framewise_nll"] = 0.569, 3.73
