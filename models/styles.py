@@ -51,7 +51,7 @@ STYLES: dict[str, Style] = {
         corpus_dirs=("bach",),
         tempo_range=(60.0, 96.0),
         program=52,  # choir aahs
-        default_arch="coconet",
+        default_arch="lstm",  # an LSTM soprano harmonized by Coconet: in key more often than Coconet alone
         keys=(0, 2, 7, 9, 10),  # C, D, G, A, B-flat
         voices=4,
     ),
