@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.lstm import lstm_step
+
 State = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -92,8 +94,10 @@ class MelodyGAN(nn.Module):
     @torch.no_grad()
     def step(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One generation step: ids [B] → logits [B, V], carrying the LSTM state."""
-        logits, state = self.forward(ids[:, None], state)
-        return logits[:, -1], state
+        g = self.generator
+        x = torch.cat([g.embed(ids), self.noise(ids.shape[0], 1, ids.device)[:, 0]], dim=-1)  # [B, E+Z]
+        out, state = lstm_step(g.lstm, x, state)  # [B, H]
+        return g.head(out), state
 
     def soft_step(self, onehot: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """Differentiable step from a (straight-through) one-hot [B, V] → logits [B, V]."""

@@ -51,10 +51,17 @@ class GatedLayer(nn.Module):
         return x + res, skip
 
     def step(self, x: torch.Tensor, past: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x[t] [B, C, 1], past inputs [B, C, d] (x[t-d] first) → out [B, C, 1], skip [B, S, 1], new past."""
-        pair = F.conv1d(torch.cat([past[:, :, :1], x], dim=2), self.conv.weight, self.conv.bias)  # [B, 2C, 1]
-        res, skip = self.gate(pair)
-        return x + res, skip, torch.cat([past[:, :, 1:], x], dim=2)
+        """x[t] [B, C], past inputs [B, C, d] (x[t-d] first) → out [B, C], skip [B, S], new past.
+
+        Plain matrix products on [B, C] vectors: the same maths as the convolutions, without conv set-up.
+        """
+        w_past, w_now, w_res, w_skip = _taps(self.conv, self.res, self.skip)
+        pair = torch.addmm(self.conv.bias, past[:, :, 0], w_past) + x @ w_now  # [B, 2C]
+        a, b = pair.chunk(2, dim=1)
+        z = torch.tanh(a) * torch.sigmoid(b)  # [B, C]
+        res = F.linear(z, w_res, self.res.bias)
+        skip = F.linear(z, w_skip, self.skip.bias)
+        return x + res, skip, torch.cat([past[:, :, 1:], x[:, :, None]], dim=2)
 
 
 class MelodyWaveNet(nn.Module):
@@ -97,21 +104,39 @@ class MelodyWaveNet(nn.Module):
     @torch.no_grad()
     def step(self, ids: torch.Tensor, state: Cache) -> tuple[torch.Tensor, Cache]:
         """One cached step, O(layers) instead of O(receptive field): ids [B] → logits [B, V]."""
-        x = self.embed(ids)[:, :, None]  # [B, C, 1]
-        new = [torch.cat([state[0][:, :, 1:], x], dim=2)]
-        x = self.inp(torch.cat([state[0], x], dim=2))  # [B, C, 1]
+        x = self.embed(ids)  # [B, C]
+        new = [torch.cat([state[0][:, :, 1:], x[:, :, None]], dim=2)]
+        w_past, w_now, w_1, w_2 = _taps(self.inp, self.out1, self.out2)
+        x = torch.addmm(self.inp.bias, state[0][:, :, 0], w_past) + x @ w_now  # [B, C]
         skips = 0
         for layer, past in zip(self.layers, state[1:], strict=True):
             x, skip, past = layer.step(x, past)
             new.append(past)
             skips = skips + skip
-        return self._head(skips)[:, -1], new
+        h = F.relu(F.linear(F.relu(skips), w_1, self.out1.bias))  # [B, S]
+        return F.linear(h, w_2, self.out2.bias), new
 
     @torch.no_grad()
     def naive_step(self, history: torch.Tensor) -> torch.Tensor:
         """Generation without the cache: recompute the receptive field for each token, history [B, T] → [B, V]."""
         logits, _ = self.forward(history[:, -self.receptive_field:])
         return logits[:, -1]
+
+
+_TAPS: dict[int, tuple[tuple[int, ...], tuple[torch.Tensor, ...]]] = {}
+
+
+def _taps(conv: nn.Conv1d, one_a: nn.Conv1d, one_b: nn.Conv1d) -> tuple[torch.Tensor, ...]:
+    """Contiguous matrices for stepping: the kernel-2 conv's two taps as [C_in, C_out] and two 1×1 convs as
+    [C_out, C_in]; rebuilt whenever a weight changes (its version counter moves)."""
+    key = tuple(t.weight._version for t in (conv, one_a, one_b)) + tuple(id(t.weight) for t in (conv, one_a, one_b))
+    cached = _TAPS.get(id(conv))
+    if cached is None or cached[0] != key:
+        w = conv.weight.detach()  # [C_out, C_in, 2]
+        mats = (w[:, :, 0].T.contiguous(), w[:, :, 1].T.contiguous(), one_a.weight.detach()[:, :, 0].contiguous(),
+                one_b.weight.detach()[:, :, 0].contiguous())
+        _TAPS[id(conv)] = cached = (key, mats)
+    return cached[1]
 
 
 def _tail(x: torch.Tensor, d: int) -> torch.Tensor:

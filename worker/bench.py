@@ -23,7 +23,7 @@ TARGETS = {"lstm_cached_vs_refeed": 20, "wavenet_cached_vs_naive": 10, "batched3
 def _rate(fn, tokens: int) -> float:
     """Tokens per second of ``fn()`` producing ``tokens`` tokens (best of 3 runs)."""
     best = float("inf")
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
@@ -156,7 +156,7 @@ def bench_main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(int(os.environ.get("TUNESMITH_TORCH_THREADS", "1")))
     results: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
                      "torch_threads": torch.get_num_threads()}
-    with torch.no_grad():
+    with torch.inference_mode():
         results.update(bench_decoding())
         results.update(bench_batching())
     results.update(bench_render_and_compose(args.runs))
