@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [layers, B, hidden]
 
@@ -36,9 +37,9 @@ def lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: State | None) -> tuple[torc
         state = (zeros, zeros)
     hs, cs = [], []
     for k in range(layers):
-        gates = x @ getattr(lstm, f"weight_ih_l{k}").T + state[0][k] @ getattr(lstm, f"weight_hh_l{k}").T
-        if lstm.bias:
-            gates = gates + getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")  # [B, 4H]
+        b_ih, b_hh = (getattr(lstm, f"bias_ih_l{k}"), getattr(lstm, f"bias_hh_l{k}")) if lstm.bias else (None, None)
+        gates = F.linear(x, getattr(lstm, f"weight_ih_l{k}"), b_ih) + \
+            F.linear(state[0][k], getattr(lstm, f"weight_hh_l{k}"), b_hh)  # [B, 4H]
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * state[1][k] + torch.sigmoid(i) * torch.tanh(g)  # [B, H]
         x = torch.sigmoid(o) * torch.tanh(c)

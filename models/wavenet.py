@@ -129,7 +129,7 @@ _TAPS: dict[int, tuple[tuple[int, ...], tuple[torch.Tensor, ...]]] = {}
 def _taps(conv: nn.Conv1d, one_a: nn.Conv1d, one_b: nn.Conv1d) -> tuple[torch.Tensor, ...]:
     """Contiguous matrices for stepping: the kernel-2 conv's two taps as [C_in, C_out] and two 1×1 convs as
     [C_out, C_in]; rebuilt whenever a weight changes (its version counter moves)."""
-    key = tuple(t.weight._version for t in (conv, one_a, one_b)) + tuple(id(t.weight) for t in (conv, one_a, one_b))
+    key = tuple((id(t.weight), _version(t.weight)) for t in (conv, one_a, one_b))
     cached = _TAPS.get(id(conv))
     if cached is None or cached[0] != key:
         w = conv.weight.detach()  # [C_out, C_in, 2]
@@ -137,6 +137,11 @@ def _taps(conv: nn.Conv1d, one_a: nn.Conv1d, one_b: nn.Conv1d) -> tuple[torch.Te
                 one_b.weight.detach()[:, :, 0].contiguous())
         _TAPS[id(conv)] = cached = (key, mats)
     return cached[1]
+
+
+def _version(t: torch.Tensor) -> int:
+    """In-place update counter of a tensor; inference tensors have none (and cannot change in place)."""
+    return -1 if t.is_inference() else t._version
 
 
 def _tail(x: torch.Tensor, d: int) -> torch.Tensor:
