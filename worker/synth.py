@@ -7,6 +7,8 @@ worker.render falls back to midi2audio / the fluidsynth command.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 from pathlib import Path
 
@@ -18,17 +20,24 @@ _lock = threading.Lock()
 _synths: dict[str, tuple[object, int]] = {}  # soundfont path → (fluidsynth.Synth, soundfont id)
 
 
+def _fluidsynth():  # noqa: ANN202 - the pyfluidsynth module
+    """Import pyfluidsynth quietly (some versions print where they found libfluidsynth on stdout)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        import fluidsynth
+    return fluidsynth
+
+
 def available() -> bool:
     """Whether pyfluidsynth and libfluidsynth can be loaded."""
     try:
-        import fluidsynth  # noqa: F401
+        _fluidsynth()
     except (ImportError, OSError):
         return False
     return True
 
 
 def _synth(soundfont: Path) -> tuple[object, int]:
-    import fluidsynth
+    fluidsynth = _fluidsynth()
 
     key = str(soundfont)
     if key not in _synths:
