@@ -9,9 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
-import pretty_midi
-
 from worker.contract import MAX_SECONDS, BadRequest
+from worker.quiet_imports import pretty_midi
 from worker.tracks import track_dir
 
 MAX_MIDI_BYTES = 1_000_000

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pretty_midi
-
 from models.melody import Note
+from worker.quiet_imports import pretty_midi
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.generate import Composition

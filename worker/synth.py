@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
+
+from worker.quiet_imports import pretty_midi
 
 SAMPLE_RATE = 44100
 _lock = threading.Lock()
