@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from models.abc_corpus import AbcVocab, build_vocab, corpus_abc_tunes
 from models.abc_syntax import AbcError
@@ -25,7 +24,7 @@ from models.checkpoint import save_checkpoint
 from models.data import SPLITS_DIR, hash_split, lm_chunks
 from models.lstm import LSTMConfig, MelodyLSTM
 from models.styles import Style
-from models.train import TrainConfig, heldout_nll
+from models.train import TrainConfig, heldout_nll, lm_step
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +122,7 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
         running = 0.0
         for i in range(0, len(chunks), config.batch):
             batch = chunks[i: i + config.batch].to(config.device)  # [B, L+1]
-            logits, _ = model(batch[:, :-1])  # [B, L, V]
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
-                                               ignore_index=vocab.pad)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            sched.step()
-            step, running = step + 1, running + loss.item()
+            step, running = step + 1, running + lm_step(model, batch, opt, sched, vocab.pad, config.clip)
         epoch += 1
         valid = heldout_nll(model, seqs["valid"], config.device)
         minutes = (time.monotonic() - start) / 60

@@ -122,6 +122,20 @@ def train_tokens(
     return meta
 
 
+def lm_step(model: nn.Module, batch: torch.Tensor, opt: torch.optim.Optimizer,
+            sched: torch.optim.lr_scheduler.LRScheduler, pad: int, clip: float) -> float:
+    """One next-token training step on batch [B, L+1] (loss over targets, padding ignored); returns the loss."""
+    logits, _ = model(batch[:, :-1])  # [B, L, V]
+    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
+                                       ignore_index=pad)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def fit_lm(model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab: Vocab,
            config: TrainConfig) -> list[dict]:
     """Maximum-likelihood training on chunks [N, L+1] with AdamW and one-cycle LR; keeps the best epoch."""
@@ -135,15 +149,7 @@ def fit_lm(model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab
         running = 0.0
         for i in range(0, len(chunks), config.batch):
             batch = chunks[order[i: i + config.batch]].to(config.device)  # [B, L+1]
-            logits, _ = model(batch[:, :-1])  # [B, L, V]
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
-                                               ignore_index=vocab.pad)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            sched.step()
-            running += loss.item()
+            running += lm_step(model, batch, opt, sched, vocab.pad, config.clip)
         valid_nll = heldout_nll(model, valid, config.device)
         history.append({"epoch": epoch + 1, "train": round(running / steps_per_epoch, 4), "valid": round(valid_nll, 4),
                         "minutes": round((time.monotonic() - start) / 60, 2)})
