@@ -123,19 +123,16 @@ class MelodyWaveNet(nn.Module):
         return logits[:, -1]
 
 
-_TAPS: dict[int, tuple[tuple[int, ...], tuple[torch.Tensor, ...]]] = {}
-
-
 def _taps(conv: nn.Conv1d, one_a: nn.Conv1d, one_b: nn.Conv1d) -> tuple[torch.Tensor, ...]:
     """Contiguous matrices for stepping: the kernel-2 conv's two taps as [C_in, C_out] and two 1×1 convs as
-    [C_out, C_in]; rebuilt whenever a weight changes (its version counter moves)."""
-    key = tuple((id(t.weight), _version(t.weight)) for t in (conv, one_a, one_b))
-    cached = _TAPS.get(id(conv))
+    [C_out, C_in]. Cached on ``conv`` itself and rebuilt whenever a weight's storage or version changes."""
+    key = tuple((t.weight.data_ptr(), _version(t.weight)) for t in (conv, one_a, one_b))
+    cached = conv.__dict__.get("_step_taps")
     if cached is None or cached[0] != key:
         w = conv.weight.detach()  # [C_out, C_in, 2]
         mats = (w[:, :, 0].T.contiguous(), w[:, :, 1].T.contiguous(), one_a.weight.detach()[:, :, 0].contiguous(),
                 one_b.weight.detach()[:, :, 0].contiguous())
-        _TAPS[id(conv)] = cached = (key, mats)
+        cached = conv.__dict__["_step_taps"] = (key, mats)
     return cached[1]
 
 
