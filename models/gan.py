@@ -106,17 +106,26 @@ class MelodyGAN(nn.Module):
         return logits[:, -1], state
 
 
-def gan_losses(model: MelodyGAN, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Discriminator and generator losses for one-hot batches real/fake [B, T, V].
-
-    D: binary cross-entropy with one-sided label smoothing (0.9). G: non-saturating loss plus feature
-    matching on the discriminator's mean features (Salimans et al. 2016), which steadies recurrent GANs.
-    """
-    d_real, f_real = model.discriminator(real)
+def discriminator_loss(model: MelodyGAN, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """D's loss on one-hot batches real/fake [B, T, V] — binary cross-entropy with one-sided label smoothing
+    (0.9) — and its accuracy on them (share of real scored > 0 and fake < 0)."""
+    d_real, _ = model.discriminator(real)
     d_fake, _ = model.discriminator(fake.detach())
-    d_loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9)) + \
+    loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9)) + \
         F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    acc = 0.5 * (float((d_real > 0).float().mean()) + float((d_fake < 0).float().mean()))
+    return loss, acc
+
+
+def generator_loss(model: MelodyGAN, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """G's non-saturating loss plus feature matching on the discriminator's mean features (Salimans et al.
+    2016), which steadies recurrent GANs."""
+    with torch.no_grad():
+        _, f_real = model.discriminator(real)
     g_logit, f_fake = model.discriminator(fake)
-    g_loss = F.binary_cross_entropy_with_logits(g_logit, torch.ones_like(g_logit)) + \
-        F.mse_loss(f_fake, f_real.detach())
-    return d_loss, g_loss
+    return F.binary_cross_entropy_with_logits(g_logit, torch.ones_like(g_logit)) + F.mse_loss(f_fake, f_real)
+
+
+def gan_losses(model: MelodyGAN, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Discriminator and generator losses for one-hot batches real/fake [B, T, V]."""
+    return discriminator_loss(model, real, fake)[0], generator_loss(model, real, fake)

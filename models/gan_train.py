@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.gan import MelodyGAN, gan_losses
+from models.gan import MelodyGAN, discriminator_loss, generator_loss
 from models.sampling import BatchGrammar
 from models.tokens import Vocab
 
@@ -63,10 +63,7 @@ def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, 
         meters = [vocab.value(int(r[head - 1])) for r in rows.cpu()]
         real = F.one_hot(rows[:, head:], len(vocab)).float()  # [B, L, V]
         fake = rollout(model, rows[:, :head], meters, length, vocab)  # [B, L, V]
-        d_loss, g_loss = gan_losses(model, real, fake)
-        with torch.no_grad():
-            d_acc = 0.5 * (float((model.discriminator(real)[0] > 0).float().mean())
-                           + float((model.discriminator(fake)[0] < 0).float().mean()))
+        d_loss, d_acc = discriminator_loss(model, real, fake)
         if d_acc < 0.9:
             opt_d.zero_grad()
             d_loss.backward()
@@ -74,7 +71,7 @@ def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, 
         logits, _ = model(rows[:, :-1])  # [B, P+L-1, V]
         mle = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), rows[:, 1:].reshape(-1))
         opt_g.zero_grad()
-        _, g_loss = gan_losses(model, real, fake)
+        g_loss = generator_loss(model, real, fake)  # against the discriminator as just updated
         (g_loss + mle_weight * mle).backward()
         nn.utils.clip_grad_norm_(model.generator.parameters(), 1.0)
         opt_g.step()
