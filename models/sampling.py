@@ -1,6 +1,6 @@
 """Grammar-constrained autoregressive sampling with carried state, temperature, top-k and a seed.
 
-The grammar (models.tokens.Grammar) masks tokens so that every bar is exactly full, which makes the piece's
+The grammar (BatchGrammar) masks tokens so that every bar is exactly full, which makes the piece's
 length exact. A repetition guard masks a pitch after it has sounded ``max_repeat`` times in a row.
 """
 

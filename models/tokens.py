@@ -1,12 +1,10 @@
-"""Melody tokens: a small fixed vocabulary (meter, bar, pitch, rest, duration) and its grammar.
+"""Melody tokens: a small fixed vocabulary (meter, style, bar, pitch, rest, duration), encode and decode.
 
 A tune encodes as ``<bos> M:6/8 (P:n|<rest>) D:t ... <bar> ... <eos>``. Durations are explicit, so rhythm
-is learned rather than fixed to an eighth-note grid, and the grammar lets the sampler fill whole bars.
+is learned rather than fixed to an eighth-note grid; models.sampling.BatchGrammar makes the sampler fill whole bars.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from models.melody import Event, Tune, meter_ticks
 
@@ -101,35 +99,3 @@ def decode(ids: list[int], vocab: Vocab, tune_id: str = "generated") -> Tune:
         elif kind == EOS:
             break
     return Tune(tune_id, meter, bars)
-
-
-@dataclass
-class Grammar:
-    """Tracks where a sampler is inside a bar, so every bar it writes is exactly full.
-
-    ``phase`` is 'event' (a pitch or rest comes next) or 'dur' (its duration comes next).
-    """
-
-    bar_ticks: int
-    remaining: int = 0
-    phase: str = "event"
-    bars_done: int = 0
-
-    def __post_init__(self) -> None:
-        self.remaining = self.bar_ticks
-
-    def allowed(self) -> tuple[str, int]:
-        """('bar', 0) when the bar is full, ('event', 0) or ('dur', max ticks allowed)."""
-        if self.phase == "dur":
-            return "dur", min(self.remaining, MAX_TICKS)
-        return ("bar", 0) if self.remaining == 0 else ("event", 0)
-
-    def advance(self, token_id: int, vocab: Vocab) -> None:
-        kind = vocab.kind(token_id)
-        if kind == "dur":
-            self.remaining -= int(vocab.value(token_id))
-            self.phase = "event"
-        elif kind in ("pitch", REST):
-            self.phase = "dur"
-        elif kind == BAR:
-            self.remaining, self.bars_done = self.bar_ticks, self.bars_done + 1

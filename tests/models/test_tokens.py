@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from models.corpus import parse_file
 from models.melody import Event, Tune, tune_seconds, tune_to_notes
-from models.tokens import Grammar, Vocab, decode, encode
+from models.tokens import Vocab, decode, encode
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +47,25 @@ def test_vocab_order_is_stable() -> None:
 
 
 def test_grammar_forces_full_bars() -> None:
+    from models.sampling import BatchGrammar
+
     vocab = Vocab()
-    g = Grammar(bar_ticks=36)  # 6/8
-    assert g.allowed() == ("event", 0)
-    g.advance(vocab.pitch_id(60), vocab)
-    assert g.allowed() == ("dur", 36)
-    g.advance(vocab.dur_id(30), vocab)
-    g.advance(vocab.rest, vocab)
-    assert g.allowed() == ("dur", 6)
-    g.advance(vocab.dur_id(6), vocab)
-    assert g.allowed() == ("bar", 0)
-    g.advance(vocab.bar, vocab)
-    assert g.bars_done == 1 and g.allowed() == ("event", 0)
+    g = BatchGrammar(vocab, ["6/8"])  # 36 ticks a bar
+    masks = g.masks
+
+    def step(token: int) -> None:
+        g.advance(torch.tensor([token]))
+
+    assert torch.equal(g.mask()[0], masks.event)
+    step(vocab.pitch_id(60))
+    assert torch.equal(g.mask()[0], masks.dur[36])
+    step(vocab.dur_id(30))
+    step(vocab.rest)
+    assert torch.equal(g.mask()[0], masks.dur[6])
+    step(vocab.dur_id(6))
+    assert torch.equal(g.mask()[0], masks.bar)
+    step(vocab.bar)
+    assert int(g.bars_done[0]) == 1 and torch.equal(g.mask()[0], masks.event)
 
 
 def test_notes_timing() -> None:
