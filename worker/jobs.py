@@ -130,12 +130,6 @@ class Progress:
         return lambda fraction: self("sampling", fraction)
 
 
-def _timed(timings: dict[str, float], name: str, start: float) -> float:
-    now = time.perf_counter()
-    timings[name] = round(now - start, 3)
-    return now
-
-
 def seconds_to_sample(seconds: float, tempo: float | None, tempo_range: tuple[float, float]) -> float:
     """How long to ask the composer for, so that played at ``tempo`` the piece lasts about ``seconds``: the
     composer picks a tempo near the middle of the style's range, and retiming scales the length by the ratio."""
@@ -152,7 +146,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     """
     from rq import get_current_job
 
-    from worker.tracks import check_track_id, retime, with_instrument, write_track
+    from worker.tracks import check_track_id, retime, timed, with_instrument, write_track
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -164,7 +158,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     progress("loading")
     device = resolve_device()
     composer = get_composer(req.style, req.arch or "", device)
-    t = _timed(timings, "load_s", t0)
+    t = timed(timings, "load_s", t0)
 
     progress("sampling", 0.0)
     asked = seconds_to_sample(req.seconds, req.tempo, styles[req.style].tempo_range)
@@ -173,7 +167,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     if req.tempo is not None:
         piece = retime(piece, req.tempo)
     piece = with_instrument(piece, req.instrument)
-    _timed(timings, "sample_s", t)
+    timed(timings, "sample_s", t)
 
     result = write_track(piece, req, data_dir() / "tracks" / req.track_id, device=device,
                          checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,

@@ -95,18 +95,18 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
         path = out / f"{tid}.{ext}"
         path.write_text(text, encoding="utf-8")
         files[ext] = str(path)
-    t = _timed(timings, "midi_s", t)
+    t = timed(timings, "midi_s", t)
 
     progress("rendering")
     fmt = os.environ.get(AUDIO_FORMAT_ENV, "ogg").strip().lower() or "ogg"
     audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, fmt=fmt)
     files["audio"] = str(audio)
     seconds = audio_duration(audio)
-    t = _timed(timings, "render_s", t)
+    t = timed(timings, "render_s", t)
 
     progress("drawing")
     files["image"] = str(draw_pianoroll(piece, out / f"{tid}.png"))
-    _timed(timings, "image_s", t)
+    timed(timings, "image_s", t)
     timings["total_s"] = round(time.perf_counter() - t0, 3)
 
     result = ComposeResult(
@@ -121,7 +121,8 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
     return result
 
 
-def _timed(timings: dict[str, float], name: str, start: float) -> float:
+def timed(timings: dict[str, float], name: str, start: float) -> float:
+    """Record ``now - start`` as ``timings[name]`` (seconds, 3 decimals); returns now, the next start."""
     now = time.perf_counter()
     timings[name] = round(now - start, 3)
     return now
