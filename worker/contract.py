@@ -31,6 +31,11 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
 MIN_TEMPO, MAX_TEMPO = 40.0, 240.0
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Uploads for /finetune: the bot refuses by these before downloading, the worker checks again (worker.uploads).
+UPLOAD_MAX_FILES = 10  # attachments per /finetune (a .zip counts as one)
+UPLOAD_MAX_FILE_BYTES = 2_000_000  # one MIDI file or one .zip as uploaded
+UPLOAD_MAX_TOTAL_BYTES = 8_000_000  # all attachments of one /finetune together
+UPLOAD_EXTENSIONS = (".mid", ".midi", ".zip")
 
 _LENGTH_RE = re.compile(
     r"^\s*(?:(?P<min>\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)\s*)?"
