@@ -2,7 +2,8 @@
 
 A checkpoint ``<name>-<arch>`` serves the styles listed in its metadata's ``styles`` (one model conditioned
 on a style token can serve several); a checkpoint named after a style (``irish-lstm``) serves that style
-and wins over a shared one, so a fine-tuned style can override the shipped model.
+and wins over a shared one, and an active fine-tuned version (``models.versions``) wins over the shipped
+checkpoint, so a fine-tune goes live for every worker when its version is activated.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models import versions
 from models.checkpoint import SHIPPED_DIR, list_checkpoints, load_metadata
 
 
@@ -22,6 +24,7 @@ class Entry:
     arch: str
     directory: Path
     styles: dict[str, dict] = field(default_factory=dict)
+    style_def: dict | None = None  # a fine-tuned new style's definition (models.styles.Style fields)
 
 
 def default_checkpoint_dir() -> Path:
@@ -30,14 +33,24 @@ def default_checkpoint_dir() -> Path:
     return Path(env) if env else SHIPPED_DIR
 
 
+def _entry(directory: Path, name: str, arch: str) -> Entry:
+    meta = load_metadata(directory, name, arch)
+    styles = meta.get("styles") or {meta.get("style", name): {"meters": meta.get("meters", {}), "prefix": []}}
+    return Entry(name, arch, directory, styles, meta.get("style_def"))
+
+
 def entries(directory: Path | None = None) -> list[Entry]:
-    """Every checkpoint in ``directory`` with the styles it serves."""
-    directory = directory or default_checkpoint_dir()
+    """Every checkpoint with the styles it serves: those in ``directory`` if given; else the active fine-tuned
+    versions in the data directory first (``models.versions``), then the shipped ones."""
     out = []
-    for name, arch in list_checkpoints(directory):
-        meta = load_metadata(directory, name, arch)
-        styles = meta.get("styles") or {meta.get("style", name): {"meters": meta.get("meters", {}), "prefix": []}}
-        out.append(Entry(name, arch, directory, styles))
+    if directory is None:
+        for style, arch, path in versions.active_dirs():
+            try:
+                out.append(_entry(path, style, arch))
+            except (OSError, ValueError):  # a version removed under our feet: the next call won't see it
+                continue
+    directory = directory or default_checkpoint_dir()
+    out += [_entry(directory, name, arch) for name, arch in list_checkpoints(directory)]
     return out
 
 
@@ -51,7 +64,7 @@ def find(style: str, arch: str, directory: Path | None = None) -> Entry:
     if not found:
         arches = sorted({e.arch for e in entries(directory) if style in e.styles})
         raise LookupError(f"no {arch} model for style {style!r}; architectures: {', '.join(arches) or 'none'}")
-    return sorted(found, key=lambda e: e.name != style)[0]
+    return sorted(found, key=lambda e: e.name != style)[0]  # stable: a fine-tuned version beats the shipped one
 
 
 def served(directory: Path | None = None) -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ from models.checkpoint import load_metadata, load_weights
 from models.melody import TICKS_PER_QUARTER, Note, meter_ticks, tune_to_notes
 from models.registry import build_model
 from models.sampling import sample_bars
-from models.styles import STYLES, get_style
+from models.styles import STYLES, resolve_style, style_from_def
 from models.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
 
 ProgressFn = Callable[[float], None]
@@ -63,10 +63,12 @@ def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
     Plain dicts keep ``models`` free of any dependency on ``worker`` (dependencies point worker → models).
     """
     out = {}
+    defined = {e.style_def["name"]: style_from_def(e.style_def) for e in catalog.entries(checkpoint_dir)
+               if e.style_def and e.style_def.get("name")}
     for name, arches in catalog.served(checkpoint_dir).items():
-        if name not in STYLES:
+        style = STYLES.get(name) or defined.get(name)
+        if style is None:
             continue
-        style = STYLES[name]
         default = style.default_arch if style.default_arch in arches else arches[0]
         out[name] = {"name": name, "arches": arches, "default_arch": default,
                      "description": style.description, "tempo_range": style.tempo_range}
@@ -78,7 +80,7 @@ class Composer:
 
     def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
                  checkpoint_dir: Path | None = None) -> None:
-        self.style = get_style(style)
+        self.style = resolve_style(style, checkpoint_dir)
         entry = catalog.find(self.style.name, arch, checkpoint_dir)
         self.arch = arch
         self.device = device
@@ -170,6 +172,6 @@ def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Pa
         from models.abc_compose import AbcComposer
 
         return AbcComposer(style, device=device, checkpoint_dir=checkpoint_dir)
-    if get_style(style).voices > 1:
+    if resolve_style(style, checkpoint_dir).voices > 1:
         return HarmonizedComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
     return Composer(style, arch, device=device, checkpoint_dir=checkpoint_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,30 @@ def get_style(name: str) -> Style:
         return STYLES[name.strip().lower()]
     except KeyError:
         raise KeyError(f"unknown style {name!r}; styles: {', '.join(sorted(STYLES))}") from None
+
+
+def style_from_def(data: dict) -> Style:
+    """A Style from a fine-tuned checkpoint's ``style_def`` (a new style made from uploads)."""
+    fields = {k: v for k, v in data.items() if k in Style.__dataclass_fields__}
+    for key in ("corpus_dirs", "tempo_range", "keys"):
+        if key in fields:
+            fields[key] = tuple(fields[key])
+    return Style(**fields)
+
+
+def resolve_style(name: str, checkpoint_dir: Path | None = None) -> Style:
+    """A built-in style, or a new one defined by a fine-tuned checkpoint (``/finetune pokemon``).
+
+    Raises:
+        KeyError: with the list of known styles.
+    """
+    from models import catalog
+
+    key = name.strip().lower()
+    if key in STYLES:
+        return STYLES[key]
+    for entry in catalog.entries(checkpoint_dir):
+        if entry.style_def and entry.style_def.get("name") == key:
+            return style_from_def(entry.style_def)
+    known = sorted(set(STYLES) | {s for e in catalog.entries(checkpoint_dir) if e.style_def for s in e.styles})
+    raise KeyError(f"unknown style {name!r}; styles: {', '.join(known)}")

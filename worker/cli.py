@@ -40,6 +40,10 @@ def _err(message: str) -> None:
 
 
 def _model_command(name: str, argv: list[str]) -> int:
+    if name == "train" and any(a == "--midi-dir" or a.startswith("--midi-dir=") for a in argv):
+        from worker.finetune_cli import finetune_main  # uploads are checked like /finetune's, by the worker
+
+        return finetune_main(argv)
     if name == "bench":  # it measures the worker's rendering and job too, so it lives in the worker
         from worker.bench import bench_main
 

@@ -69,11 +69,14 @@ def connect(redis_url: str) -> Redis:
 
 def announce_styles(conn: Redis) -> list[str]:
     """Publish the styles this worker has checkpoints for; returns their names."""
+    from models.versions import summary
     from worker.jobs import local_styles
     from worker.track_jobs import HARMONIZER_STYLE, harmonizer_available
+    from worker.training_contract import publish_models
 
     styles = local_styles()
     publish_styles(conn, styles)
+    publish_models(conn, summary())
     if harmonizer_available():
         publish_features(conn, {"harmonize": f"{HARMONIZER_STYLE}/{HARMONIZER_ARCH}"})
     return sorted(styles)
