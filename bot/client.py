@@ -51,19 +51,24 @@ class TunesmithBot(commands.Bot):
         self._redis_ok = True
         from bot.actions import TrackActions
         from bot.poster import Poster
+        from bot.training import TrainingFollower
 
         self.poster = Poster(self)
+        self.training = TrainingFollower(self)
         self.track_actions = TrackActions(self)
 
     async def setup_hook(self) -> None:
         from bot.buttons import TrackButton
         from bot.commands import InfoCog
         from bot.compose import ComposeCog
+        from bot.finetune import FinetuneCog
+        from bot.training import CancelButton
 
         await self.refresh_styles()
-        self.add_dynamic_items(TrackButton)
+        self.add_dynamic_items(TrackButton, CancelButton)
         await self.add_cog(ComposeCog(self))
         await self.add_cog(InfoCog(self))
+        await self.add_cog(FinetuneCog(self))
         self._styles_task = asyncio.create_task(self._refresh_styles_forever(), name="tunesmith-styles")
         await self.poster.resume()
         await self.sync_commands()
@@ -119,5 +124,6 @@ class TunesmithBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._styles_task
         await self.poster.close()
+        await self.training.close()
         await super().close()
         await asyncio.to_thread(self.redis.close)

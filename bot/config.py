@@ -38,6 +38,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
+    raw = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+    if not all(part.isdigit() for part in raw):
+        raise ConfigError(f"{name} must be comma-separated numeric role ids, got {env.get(name)!r}")
+    return frozenset(int(part) for part in raw)
+
+
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(name, "").strip().rstrip("/")
     if not raw:
@@ -65,6 +72,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     limits: Limits = field(default_factory=Limits)
     extend_s: float = 30.0
+    admin_role_ids: frozenset[int] = frozenset()  # besides Manage Server: roles allowed /finetune and /rollback
 
     @property
     def data_path(self) -> Path:
@@ -112,4 +120,5 @@ class Settings:
                 guild_daily=_int(env, "TUNESMITH_GUILD_DAILY", Limits.guild_daily),
             ),
             extend_s=_float(env, "TUNESMITH_EXTEND_S", 30.0, minimum=5.0),
+            admin_role_ids=_ids(env, "TUNESMITH_ADMIN_ROLE_IDS"),
         )

@@ -98,3 +98,12 @@ def summary(db: Database, user_id: str) -> Summary:
         best = (track, tallies(db, [track.id])[track.id])
     return Summary(int(made["n"]), int(votes["up"] or 0) if votes else 0, int(votes["down"] or 0) if votes else 0,
                    best)
+
+
+def training_tracks(db: Database, style: str, threshold: int, limit: int) -> list[dict[str, object]]:
+    """Finished tracks of ``style`` with a net score of at least ``threshold``, best first, as
+    ``{"track_id", "score"}`` for a fine-tune from votes (the worker weights each by its score)."""
+    rows = db.rows("SELECT t.id AS track_id, SUM(v.value) AS score FROM tracks t JOIN votes v ON v.track_id = t.id"
+                   " WHERE t.status = ? AND t.style = ? GROUP BY t.id HAVING SUM(v.value) >= ?"
+                   " ORDER BY score DESC, t.created_at DESC LIMIT ?", ("done", style, threshold, limit))
+    return [{"track_id": r["track_id"], "score": int(r["score"])} for r in rows]

@@ -134,7 +134,8 @@ def finetune(request: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": req.job_id, "style": req.style, "arch": req.arch, "version": version, "base": ft["base"],
             "steps": ft["steps_run"], "minutes": ft["minutes"], "heldout_nll_before": ft["heldout_nll_before"],
             "heldout_nll_after": ft["heldout_nll_after"], "accepted": names, "vote_tracks": ft["vote_tracks"],
-            "refused": [{"name": r.name, "reason": r.reason} for r in refused], "loss_png": str(loss_png),
+            "refused": [{"name": r.name, "reason": r.reason} for r in refused],
+            "loss_png": str(loss_png.relative_to(root)),
             "new_style": "style_def" in meta}
 
 

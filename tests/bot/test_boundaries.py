@@ -14,7 +14,8 @@ FORBIDDEN = ("torch", "models", "worker.jobs", "worker.runner", "worker.cli")
 def test_importing_the_bot_loads_neither_torch_nor_models() -> None:
     code = (
         "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config, bot.commands, "
-        "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db; import sys; "
+        "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db, bot.finetune, "
+        "bot.training, worker.training_contract; import sys; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or m == 'worker.jobs']; "
         "assert not bad, bad"
     )
@@ -48,4 +49,4 @@ def test_no_bot_module_imports_forbidden_packages() -> None:
 
 def test_bot_uses_only_the_worker_contract() -> None:
     worker_modules = {name for path in BOT_DIR.rglob("*.py") for name in _imports(path) if name.startswith("worker")}
-    assert {name.split(".")[1] for name in worker_modules if "." in name} <= {"contract"}
+    assert {name.split(".")[1] for name in worker_modules if "." in name} <= {"contract", "training_contract"}
