@@ -138,6 +138,8 @@ def track_embed(
     numbers = {k: v for k, v in result.timings.items() if isinstance(v, int | float)}
     total = numbers.get("total_s", numbers.get("total", sum(numbers.values())))
     footer = f"made in {total:.1f} s on {result.device}" if total else f"made on {result.device}"
+    if result.checkpoint:  # e.g. "pokemon-lstm v2@2026-11-22T..." → "model pokemon-lstm v2"
+        footer += f" · model {result.checkpoint.split('@')[0]}"
     if requested_by:
         footer = f"requested by {requested_by} · {footer}"
     embed.set_footer(text=footer[:2048])

@@ -88,20 +88,25 @@ class Composer:
         self.style_meta = entry.styles[self.style.name]
         self.vocab = Vocab(self.meta["vocab"])
         self.model = load_weights(build_model(arch, self.meta["args"]), entry.directory, entry.name, arch, device)
-        self.checkpoint = f"{entry.name}-{arch}@{self.meta.get('date', '?')}"
+        version = f" v{self.meta['version']}" if "version" in self.meta else ""  # a fine-tuned version
+        self.checkpoint = f"{entry.name}-{arch}{version}@{self.meta.get('date', '?')}"
 
     def _meter(self, rng: random.Random) -> str:
         meters = self.style_meta.get("meters") or {"4/4": 1.0}
         return rng.choices(list(meters), weights=list(meters.values()))[0]
 
-    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: ProgressFn | None = None) -> Composition:
-        """Sample a piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
+    def plan(self, seconds: float, seed: int) -> tuple[str, int, int, float]:
+        """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo."""
         rng = random.Random(seed)
         meter = self._meter(rng)
         key = rng.choice(self.style.keys)
-        shift = key if key <= 6 else key - 12
         bars, qpm = plan_length(seconds, meter, self.style.tempo_range)
+        return meter, key if key <= 6 else key - 12, bars, qpm
+
+    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
+                on_progress: ProgressFn | None = None) -> Composition:
+        """Sample a piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
+        meter, shift, bars, qpm = self.plan(seconds, seed)
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
         if hasattr(self.model, "reseed"):
             self.model.reseed(seed)

@@ -79,10 +79,14 @@ def validate_finetune(request: FinetuneRequest, styles: dict[str, StyleInfo]) ->
     arch = (request.arch or "lstm").strip().lower()
     if arch not in FINETUNE_ARCHES:
         raise BadRequest(f"Fine-tuning works for {', '.join(FINETUNE_ARCHES)}, not `{arch[:20]}`.")
-    base = (request.base or (style if style in styles and arch in styles[style].arches else DEFAULT_BASE_STYLE))
-    base = base.strip().lower()
-    if styles and (base not in styles or arch not in styles[base].arches):
-        offer = sorted(s for s, info in styles.items() if arch in info.arches)
+    offer = sorted(s for s, info in styles.items() if arch in info.arches)
+    if request.base:
+        base = request.base.strip().lower()
+    elif style in offer:
+        base = style  # train an existing style further
+    else:  # a new style starts from the broad folk model, or whatever this deployment has
+        base = DEFAULT_BASE_STYLE if DEFAULT_BASE_STYLE in offer or not offer else offer[0]
+    if styles and base not in offer:
         raise BadRequest(f"Can't start from `{base[:30]}` with `{arch}`: bases with {arch}: {', '.join(offer)}.")
     if not MIN_STEPS <= int(request.steps) <= MAX_STEPS:
         raise BadRequest(f"Steps must lie between {MIN_STEPS} and {MAX_STEPS} (default {DEFAULT_STEPS}).")

@@ -48,6 +48,7 @@ class RestRoutes:
         self.channel_size_limit = P.ATTACHMENT_SIZE_LIMIT
         self._limits: list[RateLimit] = []
         self._limits_lock = threading.Lock()
+        self.cdn: dict[str, bytes] = {}  # attachment id → the bytes a user "uploaded" (served at /cdn/<id>/<name>)
 
     def fail_webhooks(self, status: int = 401, code: int = 50027) -> None:
         """From now on every interaction-webhook request (follow-ups, edits) fails, as after token expiry."""
@@ -72,6 +73,7 @@ class RestRoutes:
         app.router.add_post(api + "/webhooks/{app}/{token}", self._followup)
         app.router.add_route("*", api + "/webhooks/{app}/{token}/messages/@original", self._original)
         app.router.add_post(api + "/channels/{channel}/messages", self._channel_message)
+        app.router.add_get("/cdn/{att}/{name}", self._cdn)
         app.router.add_route("*", "/{tail:.*}", self._unmodelled)
 
     async def _read(self, request: web.Request) -> tuple[Any, list[Upload]]:
@@ -119,6 +121,12 @@ class RestRoutes:
             return await self._reply(await self._begin(request), json_response(make()))
 
         return handler
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        data = self.cdn.get(request.match_info["att"])
+        if data is None:
+            return web.Response(status=404, text="404: Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _unmodelled(self, request: web.Request) -> web.Response:
         return await self._reply(await self._begin(request), error_response(404, 0, "404: Not Found (unmodelled)"))

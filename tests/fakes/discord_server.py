@@ -89,9 +89,25 @@ class FakeDiscord(RestRoutes):
         self.stop()
 
     def inject_slash(self, name: str, options: dict[str, Any] | list[dict[str, Any]], *,
-                     user: dict[str, Any] | None = None, size_limit: int = P.ATTACHMENT_SIZE_LIMIT) -> Interaction:
-        """Send INTERACTION_CREATE for ``/name options`` from ``user`` in the test guild's channel."""
-        return self._inject(2, name, P.options(options), user, size_limit)
+                     user: dict[str, Any] | None = None, size_limit: int = P.ATTACHMENT_SIZE_LIMIT,
+                     files: dict[str, tuple[str, bytes]] | None = None, permissions: str | None = None,
+                     reported_sizes: dict[str, int] | None = None) -> Interaction:
+        """Send INTERACTION_CREATE for ``/name options`` from ``user`` in the test guild's channel.
+
+        ``files`` maps an attachment option to (filename, bytes): the bytes are served on the fake's CDN route
+        and the option resolves to the attachment, as Discord does; ``reported_sizes`` overrides the size
+        Discord claims; ``permissions`` replaces the member's permission bits (e.g. "0": no Manage Server).
+        """
+        opts = P.options(options)
+        resolved: dict[str, Any] = {}
+        for option, (filename, data) in (files or {}).items():
+            att = P.attachment(filename, (reported_sizes or {}).get(option, len(data)), "audio/midi")
+            att["url"] = att["proxy_url"] = f"http://127.0.0.1:{self.port}/cdn/{att['id']}/{filename}"
+            self.cdn[att["id"]] = data
+            resolved[att["id"]] = att
+            opts.append({"name": option, "type": 11, "value": att["id"]})
+        return self._inject(2, name, opts, user, size_limit, resolved={"attachments": resolved} if resolved else None,
+                            permissions=permissions)
 
     def inject_autocomplete(self, name: str, options: dict[str, Any], focused: str, *,
                             user: dict[str, Any] | None = None) -> Interaction:
@@ -116,12 +132,17 @@ class FakeDiscord(RestRoutes):
         asyncio.run_coroutine_threadsafe(self._dispatch("INTERACTION_CREATE", payload), self._loop).result(5)
         return inter
 
-    def _inject(self, kind: int, name: str, opts: list, user: dict | None, size_limit: int) -> Interaction:
+    def _inject(self, kind: int, name: str, opts: list, user: dict | None, size_limit: int, *,
+                resolved: dict[str, Any] | None = None, permissions: str | None = None) -> Interaction:
         command = self.commands.get(P.GUILD_ID, {}).get(name) or self.commands.get(None, {}).get(name) or {}
         data = {"id": command.get("id", P.snowflake()), "name": name, "type": 1, "options": opts}
+        if resolved:
+            data["resolved"] = resolved
         if P.GUILD_ID in self.commands and name in self.commands[P.GUILD_ID]:
             data["guild_id"] = P.GUILD_ID
         payload = P.interaction(kind, data, user or P.user(username="alice"), size_limit=size_limit)
+        if permissions is not None:
+            payload["member"]["permissions"] = permissions
         return self._dispatch_interaction(payload)
 
     def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 10.0,
