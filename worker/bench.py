@@ -159,8 +159,19 @@ def bench_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--runs", type=int, default=5, help="compose runs for the p50")
+    parser.add_argument("--finetune", action="store_true", help="only: a /finetune job on 20 MIDI files")
     args = parser.parse_args(argv)
     import torch
+
+    if args.finetune:
+        from worker.bench_finetune import bench_finetune, write_section
+
+        os.environ.setdefault("TUNESMITH_TORCH_THREADS", "2")  # as the trainer service runs (docker-compose.yml)
+        found = bench_finetune()
+        machine = f"{platform.machine()} {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+        write_section(found, args.out, "tunesmith bench " + " ".join(argv or []), machine)
+        print(json.dumps(found, indent=1) if args.json else args.out.read_text())
+        return 0
 
     torch.set_num_threads(int(os.environ.get("TUNESMITH_TORCH_THREADS", "1")))
     results: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
