@@ -146,6 +146,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     """
     from rq import get_current_job
 
+    from worker.batching import take
     from worker.tracks import check_track_id, retime, timed, with_instrument, write_track
 
     t0 = time.perf_counter()
@@ -162,8 +163,12 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
 
     progress("sampling", 0.0)
     asked = seconds_to_sample(req.seconds, req.tempo, styles[req.style].tempo_range)
-    piece = composer.compose(asked, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                             on_progress=progress.sampling())
+    if (batched := take(req.track_id, progress.sampling())) is not None:  # sampled with others of its style
+        piece, timings["batch_sample_s"], timings["batch"] = batched[0], round(batched[1], 3), float(batched[2])
+        seed = piece.seed
+    else:
+        piece = composer.compose(asked, seed=seed, temperature=req.temperature, top_k=req.top_k,
+                                 on_progress=progress.sampling())
     if req.tempo is not None:
         piece = retime(piece, req.tempo)
     piece = with_instrument(piece, req.instrument)

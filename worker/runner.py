@@ -13,7 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from worker import metrics
+from worker import batching, metrics
 from worker.contract import (
     HARMONIZER_ARCH,
     QUEUE_COMPOSE,
@@ -22,6 +22,7 @@ from worker.contract import (
     publish_features,
     publish_styles,
 )
+from worker.logfmt import job_fields, log_context, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,14 @@ class ComposeWorker(SimpleWorker):
     def perform_job(self, job, queue, *args, **kwargs):  # type: ignore[no-untyped-def]
         """Run the job and record its time (by arch and kind) and failures in the Prometheus metrics."""
         t0 = time.perf_counter()
-        ok = super().perform_job(job, queue, *args, **kwargs)
+        with log_context(**job_fields(job)):  # every line logged while the job runs carries its track id
+            ok = super().perform_job(job, queue, *args, **kwargs)
         metrics.observe_rq_job(job, time.perf_counter() - t0, ok)
         return ok
+
+    def execute_job(self, job, queue):  # type: ignore[no-untyped-def]
+        """Run the job, batched with waiting compose jobs of its style and arch when it can be (worker.batching)."""
+        batching.execute(self, job, queue, super().execute_job)
 
 
 class WorkerError(RuntimeError):
@@ -96,8 +102,7 @@ def preload() -> None:
 def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burst: bool = False,
                name: str | None = None, log_level: str = "INFO") -> int:
     """Run the worker until stopped (or, with ``burst``, until the queues are empty); returns an exit code."""
-    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    setup_logging(log_level)  # text or JSON lines ($TUNESMITH_LOG_FORMAT)
     try:
         conn = connect(redis_url)
     except WorkerError as exc:
