@@ -4,28 +4,23 @@ Each chorale becomes, per voice (Soprano, Alto, Tenor, Bass), an int array of MI
 and a bool array of onsets (True where a note is struck, False where the previous one is held), so a
 repeated note stays two notes (``Jsb16thSeparated`` and Kickflip89 merge them). Pieces with durations off the
 16th grid are dropped, as in the Coconet ICLR-2017 draft (357 → 354). Parsing takes minutes, so the grids are
-cached as gzipped JSON under ``cache_dir()`` keyed by the music21 version. The train/valid/test split is
-frozen by chorale in ``models/splits/bach.json`` (60/20/20, the draft's protocol).
+cached (``models.grid_corpus``, which also reads other four-voice corpora with this parser). The train/valid/test
+split is frozen by chorale in ``models/splits/bach.json`` (60/20/20, the draft's protocol).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
-from models.corpus import cache_dir
 from models.melody import Event, Note, Tune, meter_ticks
-
-log = logging.getLogger(__name__)
 
 STEPS_PER_QUARTER = 4  # 16th-note grid
 TICKS_PER_STEP = 3  # models.melody.TICKS_PER_QUARTER / STEPS_PER_QUARTER
@@ -101,7 +96,8 @@ def grid_to_parts(grid: np.ndarray, onsets: np.ndarray, qpm: float, *,
             for v, name in enumerate(VOICES)]
 
 
-def _riemenschneider() -> dict[str, list[int]]:
+def riemenschneider_numbers() -> dict[str, list[int]]:
+    """Corpus path → Riemenschneider numbers of the chorales music21 numbers (some files carry two)."""
     from music21 import corpus
 
     it = corpus.chorales.Iterator(returnType="filename")
@@ -111,17 +107,27 @@ def _riemenschneider() -> dict[str, list[int]]:
     return out
 
 
-def chorale_files() -> list[str]:
-    """Corpus paths (without extension) of every score in music21's ``bach`` folder, sorted."""
+def corpus_paths(folder: str, suffixes: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn")) -> dict[str, Path]:
+    """Corpus path without extension (``folder/name``) → file, for the scores in one music21 corpus folder."""
     from music21 import corpus
 
-    stems = {os.path.splitext("/".join(p.parts[-2:]))[0] for p in corpus.getComposer("bach")
-             if p.suffix in (".mxl", ".xml", ".musicxml", ".krn") and p.parts[-2] == "bach"}
-    return sorted(stems)
+    return {os.path.splitext("/".join(p.parts[-2:]))[0]: Path(p) for p in corpus.getComposer(folder)
+            if p.suffix in suffixes and p.parts[-2] == folder}
 
 
-def parse_chorale(rel: str, numbers: list[int] | None = None) -> Chorale | str:
-    """Parse one score into a Chorale, or return why it was dropped ("parts", "grid", "overlap", "order")."""
+def chorale_files() -> list[str]:
+    """Corpus paths (without extension) of every score in music21's ``bach`` folder, sorted."""
+    return sorted(corpus_paths("bach"))
+
+
+def parse_chorale(rel: str, numbers: list[int] | None = None, *, scale: float = 1.0,
+                  sort_voices: bool = False) -> Chorale | str:
+    """Parse one score into a Chorale, or return why it was dropped ("parts", "grid", "overlap", "order").
+
+    Durations and offsets are multiplied by ``scale`` (0.5 turns a Renaissance half note into a quarter, and
+    4/2 into 4/4). With ``sort_voices`` the parts are ordered by mean pitch, highest first; without, a score
+    whose parts are not already in that order is dropped.
+    """
     from music21 import corpus
 
     score = corpus.parse(rel)
@@ -130,15 +136,16 @@ def parse_chorale(rel: str, numbers: list[int] | None = None) -> Chorale | str:
         return "parts"
     sigs = list(score.recurse().getElementsByClass("TimeSignature"))
     keys = list(score.recurse().getElementsByClass("KeySignature"))
-    steps = score.highestTime * STEPS_PER_QUARTER
-    if not sigs or steps != int(steps):
+    grid = STEPS_PER_QUARTER * scale  # grid steps per quarter length of the score
+    steps = score.highestTime * grid
+    if not sigs or steps != int(steps) or sigs[0].denominator / scale != int(sigs[0].denominator / scale):
         return "grid"
     pitch, onset = np.full((4, int(steps)), -1, dtype=np.int64), np.zeros((4, int(steps)), dtype=bool)
     for v, part in enumerate(parts):
         for el in part.flatten().notesAndRests:
             if el.duration.isGrace or el.quarterLength == 0 or el.isRest:
                 continue
-            s, e = el.offset * STEPS_PER_QUARTER, (el.offset + el.quarterLength) * STEPS_PER_QUARTER
+            s, e = el.offset * grid, (el.offset + el.quarterLength) * grid
             if s != int(s) or e != int(e):
                 return "grid"
             s, e = int(s), int(e)
@@ -150,52 +157,22 @@ def parse_chorale(rel: str, numbers: list[int] | None = None) -> Chorale | str:
             pitch[v, s:e] = p
             onset[v, s] = not (tied and s > 0 and pitch[v, s - 1] == p)
     means = [pitch[v][pitch[v] >= 0].mean() if (pitch[v] >= 0).any() else -1 for v in range(4)]
-    if not all(means[v] > means[v + 1] for v in range(3)):
+    order = sorted(range(4), key=lambda v: -means[v]) if sort_voices else list(range(4))
+    pitch, onset, means = pitch[order], onset[order], [means[v] for v in order]
+    if not all(means[v] > means[v + 1] for v in range(3)) or means[3] < 0:
         return "order"
-    bars = sorted({int(m.offset * STEPS_PER_QUARTER) for m in parts[0].getElementsByClass("Measure")})
+    bars = sorted({int(m.offset * grid) for m in parts[0].getElementsByClass("Measure")})
     title = str(score.metadata.title) if score.metadata and score.metadata.title else ""
-    return Chorale(rel, numbers or [], f"{sigs[0].numerator}/{sigs[0].denominator}",
+    return Chorale(rel, numbers or [], f"{sigs[0].numerator}/{int(sigs[0].denominator / scale)}",
                    keys[0].sharps if keys else 0, str(getattr(keys[0], "mode", "") or "") if keys else "",
                    bars, pitch, onset, title)
 
 
-def _parse_json(args: tuple[str, list[int]]) -> dict | str:
-    try:
-        out = parse_chorale(*args)
-    except Exception as exc:  # noqa: BLE001 - a broken corpus file costs us only that chorale
-        log.warning("skipping %s: %s", args[0], exc)
-        return "error"
-    return out if isinstance(out, str) else out.to_json()
-
-
 def load_chorales(*, refresh: bool = False, processes: int = 2) -> list[Chorale]:
     """All usable four-part chorales, sorted by id, parsed once and then read from the cache."""
-    import music21
+    from models.grid_corpus import load_grids
 
-    path = cache_dir() / f"bach-chorales-m21-{music21.__version__}.json.gz"
-    if path.exists() and not refresh:
-        with gzip.open(path, "rt") as fh:
-            return [Chorale.from_json(d) for d in json.load(fh)["chorales"]]
-    numbers = _riemenschneider()
-    jobs = [(f, numbers.get(f, [])) for f in chorale_files()]
-    log.info("parsing %d bach scores (cached afterwards at %s)", len(jobs), path)
-    if processes > 1:
-        with get_context("spawn").Pool(processes) as pool:
-            results = pool.map(_parse_json, jobs, chunksize=4)
-    else:
-        results = [_parse_json(j) for j in jobs]
-    dropped: dict[str, int] = {}
-    for r in results:
-        if isinstance(r, str):
-            dropped[r] = dropped.get(r, 0) + 1
-    kept = [r for r in results if isinstance(r, dict)]
-    log.info("kept %d chorales, dropped %s", len(kept), dropped)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with gzip.open(tmp, "wt") as fh:
-        json.dump({"dropped": dropped, "chorales": kept}, fh)
-    os.replace(tmp, path)
-    return [Chorale.from_json(d) for d in kept]
+    return load_grids("bach", refresh=refresh, processes=processes)
 
 
 def melody_key(ch: Chorale) -> str:
@@ -206,11 +183,14 @@ def melody_key(ch: Chorale) -> str:
     return hashlib.sha1(rel.tobytes() + on.tobytes()).hexdigest()[:16]
 
 
-def freeze_split(chorales: list[Chorale], path: Path = SPLIT_PATH, *, seed: int = 0) -> dict[str, list[str]]:
-    """Shuffle chorale groups (same soprano line = one group) with ``seed`` and cut 60/20/20 by pieces."""
+def freeze_split(chorales: list[Chorale], path: Path = SPLIT_PATH, *, seed: int = 0,
+                 key: Callable[[Chorale], str] = melody_key, grouped: str = "chorales grouped by soprano line"
+                 ) -> dict[str, list[str]]:
+    """Shuffle groups of pieces (same ``key``, by default the same soprano line) with ``seed`` and cut 60/20/20
+    by pieces; ``grouped`` says how in the file."""
     groups: dict[str, list[str]] = {}
     for ch in sorted(chorales, key=lambda c: c.chorale_id):
-        groups.setdefault(melody_key(ch), []).append(ch.chorale_id)
+        groups.setdefault(key(ch), []).append(ch.chorale_id)
     order = sorted(groups.values())
     random.Random(seed).shuffle(order)
     out: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
@@ -218,7 +198,7 @@ def freeze_split(chorales: list[Chorale], path: Path = SPLIT_PATH, *, seed: int 
     for ids in order:
         done = sum(len(v) for v in out.values())
         out["train" if done < 0.6 * n else "valid" if done < 0.8 * n else "test"].extend(ids)
-    frozen = {"method": f"chorales grouped by soprano line, shuffled with random.Random({seed}), cut 60/20/20",
+    frozen = {"method": f"{grouped}, shuffled with random.Random({seed}), cut 60/20/20",
               **{k: sorted(v) for k, v in out.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(frozen, indent=0) + "\n")
@@ -271,9 +251,11 @@ def chorale_to_tune(ch: Chorale, *, normalize_key: bool = True) -> Tune | None:
     return Tune(ch.chorale_id, ch.meter, bars, ch.title) if len(bars) >= 2 else None
 
 
-def soprano_tunes(part: str | None = None) -> list[Tune]:
-    """Soprano lines of the chorales (all, or one split part) as key-normalised Tunes for the melody models."""
-    chorales = load_chorales()
+def soprano_tunes(part: str | None = None, *, corpus: str = "bach") -> list[Tune]:
+    """Top lines of a four-voice corpus (all, or one split part) as key-normalised Tunes for the melody models."""
+    from models.grid_corpus import corpus_split, load_grids
+
+    chorales = load_grids(corpus)
     if part is not None:
-        chorales = split_chorales(chorales, load_split(chorales))[part]
+        chorales = split_chorales(chorales, corpus_split(corpus, chorales))[part]
     return [t for t in (chorale_to_tune(c) for c in chorales) if t is not None]

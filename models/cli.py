@@ -90,7 +90,8 @@ def _forward_train(args: argparse.Namespace, argv: list[str]) -> int:
         from models.coconet_train import main as coconet_main
 
         extra = ["--layers", "4", "--channels", "8", "--steps", "20", "--eval-pieces", "0"] if args.tiny else []
-        return coconet_main(["--out", str(args.out), "--max-minutes", str(args.max_minutes), *extra])
+        return coconet_main(["--out", str(args.out), "--style", args.style, "--max-minutes", str(args.max_minutes),
+                             "--seed", str(args.seed), *extra])
     from models.abc_model import main as abc_main
 
     return abc_main([a for a in argv if a not in ("--arch", "abc")])

@@ -1,4 +1,4 @@
-"""Composer for the Coconet harmonizer: four-voice chorales of an exact length, or a melody harmonised."""
+"""Composer for Coconet styles (Bach chorales, Palestrina): four voices of an exact length, or a melody harmonised."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from models.melody import Note, meter_ticks
 
 ARCH = "coconet"
 DEFAULT_STEPS = 32  # Gibbs rounds; each is one forward pass over the whole canvas (≈0.1 s for 30 s on 1 CPU)
-TEMPO_RANGE = (60.0, 96.0)  # used when the style catalog has no "bach" entry
-SOPRANO_RANGE = (57, 81)  # MIDI range of the chorales' soprano lines
+TEMPO_RANGE = (60.0, 96.0)  # used when the style catalog has no entry for the style
+SOPRANO_RANGE = (57, 81)  # MIDI range of the chorales' soprano lines (checkpoints may store their own)
 
 
 def load_coconet(style: str = "bach", device: str = "cpu", checkpoint_dir: Path | None = None
@@ -47,8 +47,8 @@ def fit_soprano(pitch: np.ndarray, low: int = SOPRANO_RANGE[0], high: int = SOPR
 
 
 class CoconetComposer:
-    """The Bach-chorale Coconet: ``compose`` writes four voices from scratch, ``harmonize`` writes alto,
-    tenor and bass under a given melody. The same seed gives the same notes."""
+    """A four-voice style's Coconet: ``compose`` writes four voices from scratch, ``harmonize`` writes the three
+    lower voices under a given melody. The same seed gives the same notes."""
 
     arch = ARCH
 
@@ -80,7 +80,7 @@ class CoconetComposer:
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
                 on_progress: ProgressFn | None = None, steps: int | None = None) -> Composition:
-        """Four voices lasting exactly ``seconds`` (whole bars of a chorale meter, tempo in the style's range)."""
+        """Four voices lasting exactly ``seconds`` (whole bars of a training meter, tempo in the style's range)."""
         meter = self._meter(random.Random(seed))
         bars, qpm = plan_length(seconds, meter, self.tempo_range)
         length = bars * meter_ticks(meter) // TICKS_PER_STEP
@@ -102,7 +102,7 @@ class CoconetComposer:
         end = max((n.end for n in melody_notes), default=0.0) * tempo_qpm / 60.0 * STEPS_PER_QUARTER
         length = max(1, math.ceil(round(end, 6) / bar)) * bar
         soprano, struck = notes_to_voice(melody_notes, tempo_qpm, length)
-        soprano, shift = fit_soprano(soprano)
+        soprano, shift = fit_soprano(soprano, *self.meta.get("soprano_range", SOPRANO_RANGE))
         pitch, onset = harmonize(self.model, torch.from_numpy(soprano), torch.from_numpy(struck), seed=seed,
                                  steps=self.steps if steps is None else steps, temperature=temperature,
                                  top_k=top_k, on_progress=on_progress)

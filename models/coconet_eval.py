@@ -132,16 +132,18 @@ def evaluate(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], *, max_p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m models.coconet_eval --checkpoint-dir DIR``: notewise/framewise NLL of bach-coconet."""
+    """``python -m models.coconet_eval [--style S] [--checkpoint-dir DIR]``: notewise/framewise NLL of S-coconet."""
     import argparse
     import json
     from pathlib import Path
 
-    from models.chorales import load_chorales, load_split, split_chorales
+    from models.chorales import split_chorales
     from models.coconet_compose import load_coconet
     from models.coconet_train import to_arrays
+    from models.grid_corpus import corpus_split, load_grids
 
     parser = argparse.ArgumentParser(prog="coconet_eval", description=main.__doc__)
+    parser.add_argument("--style", default="bach", help="a four-voice corpus: bach or palestrina")
     parser.add_argument("--checkpoint-dir", type=Path, default=None)
     parser.add_argument("--part", default="test", choices=("valid", "test"))
     parser.add_argument("--max-pieces", type=int, default=8)
@@ -151,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, _, _ = load_coconet("bach", checkpoint_dir=args.checkpoint_dir)
-    chorales = load_chorales()
-    data = to_arrays(split_chorales(chorales, load_split(chorales))[args.part], model.config)
+    model, _, _ = load_coconet(args.style, checkpoint_dir=args.checkpoint_dir)
+    pieces = load_grids(args.style)
+    data = to_arrays(split_chorales(pieces, corpus_split(args.style, pieces))[args.part], model.config)
     result = evaluate(model, data, max_pieces=args.max_pieces or None, crop=args.crop or None,
                       orderings=args.orderings, within=args.within)
     print(json.dumps(result, indent=1))

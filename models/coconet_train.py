@@ -1,6 +1,7 @@
-"""Trains the Coconet harmonizer on the frozen Bach split and writes ``bach-coconet`` checkpoint files.
+"""Trains Coconet on a four-voice corpus's frozen split and writes ``<style>-coconet`` checkpoint files.
 
     python -m models.coconet_train --out /tmp/coconet_ck --max-minutes 12
+    python -m models.coconet_train --style palestrina --out /tmp/coconet_ck --max-minutes 40 --threads 1
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy as np
 import torch
 
 from models.checkpoint import save_checkpoint
-from models.chorales import Chorale, load_chorales, load_split, split_chorales
+from models.chorales import VOICES as VOICE_NAMES
+from models.chorales import Chorale, split_chorales
 from models.coconet import VOICES, Coconet, CoconetConfig, masked_loss, orderless_mask
+from models.grid_corpus import corpus_split, grid_corpus, load_grids
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class CoconetTrainConfig:
     voice_frac: float = 0.1  # share of examples whose mask erases whole voices (harmonisation)
     edge_frac: float = 0.25  # share of crops aligned with the start or the end of a chorale
     eval_every: int = 250
+    valid_windows: int = 0  # evenly spaced valid windows scored every ``eval_every`` steps (0: all of them)
     eval_pieces: int = 8  # held-out pieces for the notewise/framewise NLL at the end (0: skip)
     eval_crop: int = 32
     seed: int = 0
@@ -73,9 +77,10 @@ def random_batch(data: list[tuple[np.ndarray, np.ndarray]], batch: int, crop: in
 
 
 def windows(data: list[tuple[np.ndarray, np.ndarray]], crop: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every non-overlapping ``crop`` window of every piece: ([N, 4, crop], [N, 4, crop])."""
+    """Every non-overlapping ``crop`` window of every piece: ([N, 4, crop], [N, 4, crop]). Pieces shorter than
+    ``crop`` are left out unless all of them are (then each is one short window)."""
     ps, os_ = [], []
-    for p, o in data:
+    for p, o in [(p, o) for p, o in data if p.shape[1] >= crop] or data:
         for s in range(0, max(1, p.shape[1] - crop + 1), crop):
             ps.append(p[:, s: s + crop])
             os_.append(o[:, s: s + crop])
@@ -84,11 +89,15 @@ def windows(data: list[tuple[np.ndarray, np.ndarray]], crop: int) -> tuple[torch
 
 @torch.no_grad()
 def masked_nll(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], crop: int = 64, draws: int = 2,
-               seed: int = 0, device: str = "cpu") -> dict[str, float]:
+               seed: int = 0, device: str = "cpu", max_windows: int = 0) -> dict[str, float]:
     """Held-out orderless-NADE loss in nats per erased cell (fixed windows and seeded masks): an estimate of
-    the notewise NLL averaged over single random orderings (an upper bound on the M-ordering ensemble's)."""
+    the notewise NLL averaged over single random orderings (an upper bound on the M-ordering ensemble's).
+    ``max_windows`` > 0 scores that many evenly spaced windows only."""
     model.eval()
-    pitch, onset = windows(data, crop)
+    pitch, onset = windows(data, crop)  # [N, 4, crop] each
+    if 0 < max_windows < len(pitch):
+        keep = torch.from_numpy(np.unique(np.linspace(0, len(pitch) - 1, max_windows).round().astype(np.int64)))
+        pitch, onset = pitch[keep], onset[keep]
     gen = torch.Generator().manual_seed(seed)
     sums = {"pitch": 0.0, "onset": 0.0}
     for _ in range(draws):
@@ -104,21 +113,23 @@ def masked_nll(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], crop: 
 
 
 def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainConfig | None = None,
-                  chorales: list[Chorale] | None = None) -> dict:
-    """Train a Coconet on the train part of the frozen split, keep the best weights on valid, write the
-    checkpoint ``bach-coconet`` into ``out_dir`` and return its metadata (with held-out NLLs)."""
+                  chorales: list[Chorale] | None = None, *, style: str = "bach",
+                  split: dict[str, list[str]] | None = None) -> dict:
+    """Train a Coconet on the train part of the style's frozen split (or ``split``), keep the best weights on
+    valid, write the checkpoint ``<style>-coconet`` into ``out_dir`` and return its metadata (held-out NLLs)."""
     from models.coconet_eval import evaluate
 
     config = config or CoconetTrainConfig()
     torch.manual_seed(config.seed)
     model_cfg = CoconetConfig(**(args or {}))
-    chorales = chorales if chorales is not None else load_chorales()
-    split = load_split(chorales)
+    spec = grid_corpus(style)
+    chorales = chorales if chorales is not None else load_grids(style)
+    split = split if split is not None else corpus_split(style, chorales)
     parts = split_chorales(chorales, split)
     data = {k: to_arrays(v, model_cfg) for k, v in parts.items()}
     model = Coconet(model_cfg).to(config.device)
     params = sum(p.numel() for p in model.parameters())
-    log.info("coconet: %d params, %s chorales", params, {k: len(v) for k, v in data.items()})
+    log.info("coconet: %d params, %s %s pieces", params, {k: len(v) for k, v in data.items()}, style)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng, gen = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
     start, best, best_state, history, running = time.monotonic(), math.inf, None, [], []
@@ -139,7 +150,7 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
         step, running = step + 1, running + [loss.item()]
         frac = max(step / config.steps, (time.monotonic() - start) / 60 / config.max_minutes)
         if step % config.eval_every == 0 or frac >= 1:  # always score the final weights too
-            valid = masked_nll(model, data["valid"], device=config.device)
+            valid = masked_nll(model, data["valid"], device=config.device, max_windows=config.valid_windows)
             history.append({"step": step, "train": float(np.mean(running)), "valid": valid["total"],
                             "minutes": round((time.monotonic() - start) / 60, 2)})
             log.info("step %d train %.4f valid %.4f (pitch %.4f onset %.4f) nats/cell", step, np.mean(running),
@@ -158,43 +169,49 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
         heldout["test_eval"] = evaluate(model, data["test"], max_pieces=config.eval_pieces, crop=config.eval_crop,
                                         device=config.device)
     meters = Counter(c.meter for c in parts["train"])
+    top = np.concatenate([c.pitch[0][c.pitch[0] >= 0] for c in parts["train"]])  # the top voice's notes
     import music21
 
     meta = {
         "arch": "coconet",
-        "style": "bach",
+        "style": style,
         "args": model_cfg.to_dict(),
-        "vocab": {"grid": "16th note", "voices": ["Soprano", "Alto", "Tenor", "Bass"], "classes": model_cfg.classes,
+        "vocab": {"grid": "16th note", "voices": list(VOICE_NAMES), "classes": model_cfg.classes,
                   "pitch_low": model_cfg.pitch_low, "pitch_high": model_cfg.pitch_high,
                   "cell": "class 0 = rest, k = MIDI pitch_low + k - 1; plus an onset flag (struck/held)"},
-        "corpus": {"music21": music21.__version__, "dirs": ["bach"], "chorales": len(chorales)},
-        "split": {"file": "models/splits/bach.json", **{k: len(v) for k, v in data.items()}},
+        "corpus": {"music21": music21.__version__, "dirs": [style], "chorales": len(chorales),
+                   "duration_scale": spec.scale, "voices_sorted_by_pitch": spec.sort_voices},
+        "split": {"file": f"models/splits/{style}.json", "grouped": spec.grouped,
+                  **{k: len(v) for k, v in data.items()}},
+        "soprano_range": [int(np.percentile(top, 1)), int(np.percentile(top, 99))],
         "heldout_nll": heldout,
         "meters": {m: c / sum(meters.values()) for m, c in meters.most_common() if m in ("4/4", "3/4")},
         "train": {**asdict(config), "steps_run": step, "params": params,
                   "minutes": train_minutes, "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    save_checkpoint(model, meta, out_dir, "bach", "coconet")
+    save_checkpoint(model, meta, out_dir, style, "coconet")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m models.coconet_train --out DIR``: train, evaluate, write bach-coconet.{safetensors,json}."""
+    """``python -m models.coconet_train --out DIR [--style S]``: train, evaluate, write S-coconet.{safetensors,json}."""
     import json
 
     parser = argparse.ArgumentParser(prog="coconet_train", description=main.__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--layers", type=int, default=CoconetConfig.layers)
-    parser.add_argument("--channels", type=int, default=CoconetConfig.channels)
+    parser.add_argument("--style", default="bach", help="a four-voice corpus: bach or palestrina")
+    for name in ("layers", "channels", "pitch_low", "pitch_high"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(CoconetConfig, name))
     parser.add_argument("--threads", type=int, default=1)
     for name, value in asdict(CoconetTrainConfig()).items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     ns = vars(parser.parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(ns.pop("threads"))
-    out, args = ns.pop("out"), {"layers": ns.pop("layers"), "channels": ns.pop("channels")}
-    meta = train_coconet(out, args, CoconetTrainConfig(**ns))
+    out, style = ns.pop("out"), ns.pop("style")
+    args = {name: ns.pop(name) for name in ("layers", "channels", "pitch_low", "pitch_high")}
+    meta = train_coconet(out, args, CoconetTrainConfig(**ns), style=style)
     print(json.dumps({"heldout_nll": meta["heldout_nll"], "params": meta["train"]["params"],
                       "steps": meta["train"]["steps_run"], "minutes": meta["train"]["minutes"]}, indent=1))
     return 0

@@ -5,8 +5,10 @@ style × architecture with a checkpoint; writes EVALUATION.md.
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,29 +160,65 @@ def targets(row: Row) -> dict[str, bool | None]:
     }
 
 
-def write_markdown(rows: list[Row], path: Path, command: str) -> None:
-    """EVALUATION.md: one table of rows, the targets met, and the command that produced it."""
-    lines = ["# Evaluation", "", f"Produced by `{command}` on this repository's shipped checkpoints.", "",
-             "NLL in nats per token on each style's frozen test split; the n-gram is the best order (2–6, chosen on "
-             "the valid split) of interpolated Kneser-Ney-style absolute discounting on the same tokens. Piece metrics "
-             "over generated 30 s pieces (seeds 0…N-1), compared with the held-out tunes.", "",
-             "| style | arch | NLL | n-gram NLL (order) | scale cons. (held-out) | PC entropy | range | max repeat |"
-             " longest copy | ≥16 copied | OA pch / ioi / len | s/piece | targets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def _row_lines(r: Row) -> tuple[str, str | None]:
+    """A row's table line and its "Other likelihoods" line (None when it has no likelihoods of its own)."""
+    met = " ".join(("✅" if v else "❌") + k for k, v in targets(r).items() if v is not None)
+    oa = " / ".join(str(r.extra.get(k, "–")) for k in ("oa_pch", "oa_ioi", "oa_note_length"))
+    line = (f"| {r.style} | {r.arch} | {r.nll if r.nll is not None else '–'} | "
+            f"{r.ngram_nll if r.ngram_nll is not None else '–'} ({r.ngram_order or '–'}) | "
+            f"{r.scale_consistency} ({r.heldout_scale_consistency}) | {r.pitch_class_entropy} | "
+            f"{r.pitch_range} | "
+            f"{r.max_repeat_run} | {r.longest_copied_ngram} | {r.share_copied_16:.0%} | {oa} | "
+            f"{r.seconds_per_piece} | {met} |")
+    if not any(k.endswith("_nll") for k in r.extra):
+        return line, None
+    return line, f"- {r.style}/{r.arch}: " + ", ".join(f"{k} = {v}" for k, v in r.extra.items()
+                                                       if not k.startswith("oa_"))
+
+
+def read_rows(path: Path) -> dict[tuple[str, str], tuple[str, str | None, str]]:
+    """(style, arch) → (table line, "Other likelihoods" line or None, command that produced it) of a written file."""
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    main = re.search(r"Produced by `([^`]+)`", text)
+    by = {pair: cmd for pairs, cmd in re.findall(r"^Rows for (.+) by `([^`]+)`\.$", text, re.M)
+          for pair in pairs.split(", ")}
+    tables = {(m[1], m[2]): m[0] for m in re.finditer(r"^\| ([\w-]+) \| ([\w-]+) \|.*$", text, re.M)
+              if m[1] != "style"}
+    others = {(m[1], m[2]): m[0] for m in re.finditer(r"^- ([\w-]+)/([\w-]+): .*$", text, re.M)}
+    return {pair: (line, others.get(pair), by.get("/".join(pair), main[1] if main else "?"))
+            for pair, line in tables.items()}
+
+
+def write_markdown(rows: list[Row], path: Path, command: str, *, served: dict[str, list[str]] | None = None) -> None:
+    """EVALUATION.md: one table of rows, the targets met, and the commands that produced them.
+
+    Rows already in ``path`` for pairs that are still ``served`` (default: by the catalog) but not in ``rows``
+    are kept with their command, so ``tunesmith evaluate --style S`` refreshes S's rows and leaves the others.
+    """
+    entries = read_rows(path)
+    if entries:
+        served = catalog.served() if served is None else served
+        entries = {pair: e for pair, e in entries.items() if pair[1] in served.get(pair[0], [])}
     for r in rows:
-        t = targets(r)
-        met = " ".join(("✅" if v else "❌") + k for k, v in t.items() if v is not None)
-        oa = " / ".join(str(r.extra.get(k, "–")) for k in ("oa_pch", "oa_ioi", "oa_note_length"))
-        lines.append(f"| {r.style} | {r.arch} | {r.nll if r.nll is not None else '–'} | "
-                     f"{r.ngram_nll if r.ngram_nll is not None else '–'} ({r.ngram_order or '–'}) | "
-                     f"{r.scale_consistency} ({r.heldout_scale_consistency}) | {r.pitch_class_entropy} | "
-                     f"{r.pitch_range} | "
-                     f"{r.max_repeat_run} | {r.longest_copied_ngram} | {r.share_copied_16:.0%} | {oa} | "
-                     f"{r.seconds_per_piece} | {met} |")
-    extras = [r for r in rows if any(k.endswith("_nll") for k in r.extra)]
+        entries[(r.style, r.arch)] = (*_row_lines(r), command)
+    entries = dict(sorted(entries.items()))
+    commands = Counter(cmd for _, _, cmd in entries.values())
+    main = commands.most_common(1)[0][0] if commands else command
+    lines = ["# Evaluation", "", f"Produced by `{main}` on this repository's shipped checkpoints."]
+    for cmd in commands:
+        if cmd != main:
+            lines.append(f"Rows for {', '.join('/'.join(p) for p, e in entries.items() if e[2] == cmd)} by `{cmd}`.")
+    lines += ["",
+              "NLL in nats per token on each style's frozen test split; the n-gram is the best order (2–6, chosen on "
+              "the valid split) of interpolated Kneser-Ney-style absolute discounting on the same tokens. "
+              "Piece metrics over generated 30 s pieces (seeds 0…N-1), compared with the held-out tunes.", "",
+              "| style | arch | NLL | n-gram NLL (order) | scale cons. (held-out) | PC entropy | range | max repeat |"
+              " longest copy | ≥16 copied | OA pch / ioi / len | s/piece | targets |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [table for table, _, _ in entries.values()]
+    extras = [other for _, other, _ in entries.values() if other]
     if extras:
-        lines += ["", "## Other likelihoods", ""]
-        for r in extras:
-            lines.append(f"- {r.style}/{r.arch}: " + ", ".join(f"{k} = {v}" for k, v in r.extra.items()
-                                                               if not k.startswith("oa_")))
+        lines += ["", "## Other likelihoods", "", *extras]
     path.write_text("\n".join(lines) + "\n")

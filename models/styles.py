@@ -56,6 +56,15 @@ STYLES: dict[str, Style] = {
         keys=(0, 2, 7, 9, 10),  # C, D, G, A, B-flat
         voices=4,
     ),
+    "palestrina": Style(
+        name="palestrina",
+        description="Four-voice Renaissance polyphony from Palestrina's masses, written by Coconet",
+        corpus_dirs=("palestrina",),
+        tempo_range=(60.0, 84.0),  # the half-note tactus, a quarter once durations are halved
+        program=52,  # choir aahs
+        default_arch="coconet",
+        voices=4,
+    ),
 }
 
 
