@@ -21,6 +21,8 @@ Mean ± SEM over pieces. How this differs from the ICLR-2017 draft's 0.569 notew
 * Pitch range MIDI 36–81 plus a rest class (draft: 36–88, rests as an empty roll; rests are ~1% of cells);
   our own frozen 60/20/20 split of 361 chorales (draft: 354); scored on the first ``crop`` steps of each
   piece (draft: T = 64 crops) and, for CPU time, on ``max_pieces`` pieces only.
+
+Other four-voice styles (``--style palestrina``) are scored with the same protocol on their own frozen splits.
 """
 
 from __future__ import annotations
@@ -112,23 +114,26 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def evaluate(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], *, max_pieces: int | None = 8,
              crop: int | None = 32, orderings: int = 5, seed: int = 0, within: str = "argmax",
-             device: str = "cpu") -> dict:
+             device: str = "cpu", middle: bool = False) -> dict:
     """Notewise (nats/cell) and framewise (nats/frame) NLL over held-out pieces (class ids, onsets), each cut
-    to its first ``crop`` steps (None: whole pieces); mean ± SEM over pieces."""
+    to its first ``crop`` steps, or the ``crop`` steps in its middle (None: whole pieces); mean ± SEM over
+    pieces. ``middle`` matters where pieces open with voices entering one by one (Palestrina's imitation)."""
     model.eval().to(device)
     gen = torch.Generator().manual_seed(seed)
     note = {"total": [], "pitch": []}
     frame = {"total": [], "pitch": []}
     pieces = data[:max_pieces] if max_pieces else data
     for p, o in pieces:
-        p, o = torch.from_numpy(p[:, :crop]).to(device), torch.from_numpy(o[:, :crop]).to(device)
+        start = max(0, (p.shape[1] - crop) // 2) if middle and crop else 0
+        p, o = (torch.from_numpy(a[:, start: start + crop] if crop else a).to(device) for a in (p, o))
         n = notewise_ll(model, p, o, orderings=orderings, generator=gen)
         f = framewise_ll(model, p, o, orderings=orderings, generator=gen, within=within)
         for k in note:
             note[k].append(-n[k] / p.numel())
             frame[k].append(-f[k] / p.shape[-1])
     return {"notewise": {k: _stats(v) for k, v in note.items()}, "framewise": {k: _stats(v) for k, v in frame.items()},
-            "pieces": len(pieces), "crop": crop, "orderings": orderings, "within": within}
+            "pieces": len(pieces), "crop": crop, "orderings": orderings, "within": within,
+            "crops_from": "middle" if middle else "start"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     import json
     from pathlib import Path
 
+    from models import catalog
+    from models.checkpoint import checkpoint_paths
     from models.chorales import split_chorales
     from models.coconet_compose import load_coconet
     from models.coconet_train import to_arrays
@@ -150,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop", type=int, default=32, help="steps from each piece's start (0: whole piece)")
     parser.add_argument("--orderings", type=int, default=5)
     parser.add_argument("--within", default="argmax", choices=("argmax", "true"))
+    parser.add_argument("--middle", action="store_true", help="crops from the middle of each piece")
+    parser.add_argument("--save", action="store_true", help="store the test result in the checkpoint's metadata")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -157,8 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     pieces = load_grids(args.style)
     data = to_arrays(split_chorales(pieces, corpus_split(args.style, pieces))[args.part], model.config)
     result = evaluate(model, data, max_pieces=args.max_pieces or None, crop=args.crop or None,
-                      orderings=args.orderings, within=args.within)
+                      orderings=args.orderings, within=args.within, middle=args.middle)
     print(json.dumps(result, indent=1))
+    if args.save and args.part == "test":  # as heldout_nll.test_eval(_middle), where the training run puts them
+        entry = catalog.find(args.style, "coconet", args.checkpoint_dir)
+        path = checkpoint_paths(entry.directory, entry.name, "coconet")[1]
+        meta = json.loads(path.read_text())
+        meta["heldout_nll"]["test_eval_middle" if args.middle else "test_eval"] = result
+        path.write_text(json.dumps(meta, indent=1, sort_keys=True))
     return 0
 
 

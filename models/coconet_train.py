@@ -166,8 +166,9 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
                      "valid_masked": masked_nll(model, data["valid"], device=config.device),
                      "test_masked": masked_nll(model, data["test"], device=config.device)}
     if config.eval_pieces:
-        heldout["test_eval"] = evaluate(model, data["test"], max_pieces=config.eval_pieces, crop=config.eval_crop,
-                                        device=config.device)
+        for key, middle in (("test_eval", False), ("test_eval_middle", True)):
+            heldout[key] = evaluate(model, data["test"], max_pieces=config.eval_pieces, crop=config.eval_crop,
+                                    device=config.device, middle=middle)
     meters = Counter(c.meter for c in parts["train"])
     top = np.concatenate([c.pitch[0][c.pitch[0] >= 0] for c in parts["train"]])  # the top voice's notes
     import music21

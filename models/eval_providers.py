@@ -29,14 +29,16 @@ def coconet_nll(style: Style, composer) -> dict:
     held = composer.meta.get("heldout_nll", {})
     test = held.get("test_eval", {})
     out: dict = {}
-    for key in ("notewise", "framewise"):
-        total = test.get(key, {}).get("total", {})
-        if total:
-            out[f"{key}_nll"] = total.get("mean")
-            out[f"{key}_sem"] = total.get("sem")
+    for prefix, result in (("", test), ("middle_", held.get("test_eval_middle", {}))):  # crops from the middle
+        for key in ("notewise", "framewise"):
+            total = result.get(key, {}).get("total", {})
+            if total:
+                out[f"{prefix}{key}_nll"] = total.get("mean")
+                out[f"{prefix}{key}_sem"] = total.get("sem")
     pieces = "chorales" if style.name == "bach" else "pieces"
     out["protocol"] = f"{test.get('pieces')} test {pieces}, {test.get('crop')}-step crops, " \
-                      f"{test.get('orderings')} orderings, held+onset cells (models.coconet_eval)"
+                      f"{test.get('orderings')} orderings, held+onset cells (models.coconet_eval)" + \
+                      ("; middle_*: the crops from each piece's middle" if "middle_notewise_nll" in out else "")
     if "test_masked" in held:
         out["masked_nll_per_cell"] = round(held["test_masked"].get("total", 0.0), 4)
     if style.name == "bach":  # the ICLR-2017 draft's figures are for the chorales only

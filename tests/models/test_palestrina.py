@@ -115,6 +115,20 @@ def test_tiny_palestrina_coconet_is_served_and_composes(tmp_path: Path) -> None:
     assert all(n.end <= 9.0 + 1e-6 for n in piece.notes) and all(notes for _, _, notes in piece.parts)
 
 
+def test_nll_of_middle_crops() -> None:
+    from models.coconet import Coconet, CoconetConfig
+    from models.coconet_eval import evaluate
+    from models.coconet_train import to_arrays
+
+    model = Coconet(CoconetConfig(layers=2, channels=4)).eval()
+    (pitch, onset), = to_arrays(_pieces(1, 40), model.config)
+    middle = evaluate(model, [(pitch, onset)], crop=8, orderings=1, middle=True)
+    cut = evaluate(model, [(pitch[:, 16:24], onset[:, 16:24])], crop=8, orderings=1)
+    start = evaluate(model, [(pitch, onset)], crop=8, orderings=1)
+    assert middle["notewise"] == cut["notewise"] and middle["crops_from"] == "middle"
+    assert start["notewise"] != middle["notewise"]
+
+
 def test_train_cli_forwards_the_style(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from models.cli import train_main
 
