@@ -17,7 +17,7 @@ from rq.exceptions import NoSuchJobError
 from bot import embeds
 from bot.delivery import PermanentError, Sender, build_post
 from bot.store import Delivery, Track
-from bot.tracking import JobSnapshot, snapshot
+from bot.tracking import JobSnapshot, reap_abandoned, snapshot
 from worker.contract import fetch_job
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 STATS_KEY = "tunesmith:stats:job_s"
 DEFAULT_JOB_S = 20.0
 RETRY_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
+REAP_S = 5.0  # while a job runs, look this often for jobs whose worker died
 VERBS = {"compose": "Composing", "extend": "Extending", "harmonize": "Harmonizing"}
 
 
@@ -64,6 +65,7 @@ class Poster:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.posting: set[str] = set()  # deliveries between their claim and their record: let them finish
         self.job_s = DEFAULT_JOB_S
+        self._reaped_at = float("-inf")
 
     async def resume(self) -> int:
         """Follow every delivery left open by a previous run; returns how many."""
@@ -115,6 +117,8 @@ class Poster:
         last_edit, last_text, attempt = float("-inf"), "", 0
         while True:
             snaps = await asyncio.to_thread(look, self.bot.redis, [t.id for t in tracks])
+            if any(s.status == "started" for s in snaps):
+                await self._reap()
             now = time.time()
             if all(s.finished or s.failed for s in snaps):
                 if await self._deliver(delivery, tracks, snaps):
@@ -133,6 +137,16 @@ class Poster:
                 await self.sender.edit_status(delivery, text)
                 last_edit, last_text = time.monotonic(), text
             await asyncio.sleep(settings.poll_interval_s)
+
+    async def _reap(self) -> None:
+        """At most every REAP_S, retry or fail the jobs whose worker died (shared by all deliveries)."""
+        if time.monotonic() - self._reaped_at < REAP_S:
+            return
+        self._reaped_at = time.monotonic()
+        try:
+            await asyncio.to_thread(reap_abandoned, self.bot.redis)
+        except (RedisError, OSError) as exc:
+            log.warning("looking for abandoned jobs failed: %s", exc)
 
     def progress(self, tracks: list[Track], snaps: list[JobSnapshot], now: float) -> str:
         """The status text for the tracks still being made (one paragraph per take)."""

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
-from worker.contract import ComposeResult, job_progress
+from worker.contract import ComposeResult, compose_queue, job_progress
 
 if TYPE_CHECKING:  # pragma: no cover
+    from redis import Redis
     from rq.job import Job
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,14 @@ def snapshot(job: Job) -> JobSnapshot:
             log.warning("job %s %s:\n%s", job.id, status, exc_string)
         return JobSnapshot(status=status, reason=failure_reason(exc_string) if status == "failed" else status)
     return JobSnapshot(status=status, progress=job_progress(job))
+
+
+def reap_abandoned(redis: Redis) -> None:
+    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.lease), so no
+    job looks "started" for ever even when no worker is left to notice (blocking)."""
+    from rq.registry import StartedJobRegistry
+
+    StartedJobRegistry(queue=compose_queue(redis)).cleanup()
 
 
 def _kind(path: Path) -> int:

@@ -216,11 +216,15 @@ def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 6
 def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: int = 600) -> list[Job]:
     """Enqueue several track jobs at once; each goes after every other user's jobs of the same round
     (``worker.fairqueue``), atomically, so one user's many requests do not starve the others."""
+    from rq import Retry
+
     from worker.fairqueue import fair_enqueue
 
     queue = compose_queue(redis)
+    # One retry, spent only if a worker dies mid-job (worker.lease); at the front, where the job already was.
     datas = [queue.prepare_data(JOB_FUNCS.get(r.kind, COMPOSE_JOB), [r.to_dict()], job_id=r.track_id,
-                                timeout=timeout_s, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600)
+                                timeout=timeout_s, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
+                                retry=Retry(max=1, enqueue_at_front=True))
              for r in requests]
     return fair_enqueue(queue, datas, [r.user_id or "" for r in requests])
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
 
 from worker import batching, metrics
 from worker.contract import (
@@ -22,21 +21,23 @@ from worker.contract import (
     publish_features,
     publish_styles,
 )
+from worker.lease import LeasedWorker
 from worker.logfmt import job_fields, log_context, setup_logging
 
 log = logging.getLogger(__name__)
 
 
-class ComposeWorker(SimpleWorker):
+class ComposeWorker(LeasedWorker):
     """Runs every job in the worker process itself, with no fork per job.
 
     RQ's default ``Worker`` forks a work-horse per job, so a model loaded in the horse dies with it and is
     reloaded for every job, and a model (or CUDA) set up in the parent before the fork breaks CUDA in the
     horse ("Cannot re-initialize CUDA in forked subprocess"). With ``SimpleWorker`` the models in
     ``worker.jobs``' cache stay loaded across jobs, the device is chosen lazily inside the first job, and
-    no fork ever follows. The price: no heartbeat while a job runs, which is why the worker's TTL tracks
-    ``job_timeout`` (``SimpleWorker.get_heartbeat_ttl``) and job timeouts stay bounded (SIGALRM works
-    here because jobs run in the main thread). SIGTERM/SIGINT ask for a warm shutdown: the running job
+    no fork ever follows. SimpleWorker sends no heartbeat while a job runs; ``LeasedWorker`` adds one (a
+    short lease renewed from a thread), so a killed worker's job is retried or failed within seconds (see
+    worker.lease). Job timeouts use SIGALRM, which works here because jobs run in the main thread.
+    SIGTERM/SIGINT ask for a warm shutdown: the running job
     finishes, then the worker exits; a second signal stops it at once.
     """
 

@@ -1,0 +1,144 @@
+"""A deployment for fault and load tests: the fake Discord, redis-server (optionally with an append-only file,
+restartable on the same port), N workers (real or stand-in) that tests may kill, and the real bot."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.fakes import discord_payloads as P
+from tests.fakes import driver, processes
+from tests.fakes.stack import TUNESMITH, Stack
+from worker.contract import fetch_job
+from worker.redis_server import RedisServer
+
+STAND_IN = [sys.executable, "-m", "tests.reliability.stand_in"]
+REAL = [TUNESMITH, "worker", "--queues", "compose"]
+LEASE_S = 3  # the tests' job lease (production: 30 s), so a dead worker's job is found within seconds
+
+
+class Fleet(Stack):
+    """A Stack with ``workers`` worker processes; ``stop()`` checks no log holds the bot token."""
+
+    def __init__(self, tmp: Path, worker_args: list[str], *, workers: int = 1, aof: bool = False, **env: str) -> None:
+        super().__init__(tmp, worker_args, **{"TUNESMITH_JOB_LEASE_S": str(LEASE_S), **env})
+        if aof:
+            self.redis_server = RedisServer(appendonly=True, data_dir=tmp / "redis")
+            (tmp / "redis").mkdir(exist_ok=True)
+        self.n_workers = workers
+        self.workers: list[subprocess.Popen] = []
+        self.spawned = 0
+
+    def start(self, style: str = "irish", timeout: float = 90.0) -> Fleet:
+        self.fake.start()
+        self.redis_server.start()
+        from redis import Redis
+
+        self.redis = Redis.from_url(self.redis_server.url)
+        self.env = processes.bot_env(self.fake, self.redis_server.url, self.data_dir, **self.extra_env)
+        for _ in range(self.n_workers):
+            self.add_worker()
+        self.start_bot()
+        driver.wait_styles(self.fake, self.procs, style, timeout=timeout)
+        return self
+
+    def add_worker(self, args: list[str] | None = None, **env: str) -> subprocess.Popen:
+        """Start one more worker (``args`` default: the fleet's), logging to worker<N>.log."""
+        proc = processes.spawn(args or self.worker_args, {**self.env, **env}, self.tmp / f"worker{self.spawned}.log")
+        self.spawned += 1
+        self.workers.append(proc)
+        return proc
+
+    def kill_worker(self, proc: subprocess.Popen) -> float:
+        """SIGKILL a worker's whole process group (no warm shutdown, nothing cleaned up); returns when."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        self.workers.remove(proc)
+        processes.stop(proc)
+        return time.monotonic()
+
+    def restart_redis(self, *, kill: bool = True, down_s: float = 1.0) -> None:
+        """Kill (or stop) redis-server, leave it down ``down_s``, start it again on the same port and files."""
+        proc = self.redis_server.proc
+        assert proc is not None
+        if kill:
+            proc.kill()
+            proc.wait(10)
+        self.redis_server.stop()
+        time.sleep(down_s)
+        self.redis_server.start()
+
+    @property
+    def procs(self) -> list[subprocess.Popen]:
+        return [p for p in (self.bot, *self.workers) if p is not None]
+
+    def stop(self) -> None:
+        for proc in self.workers:
+            processes.stop(proc)
+        if self.bot is not None:
+            processes.stop(self.bot)
+        self.redis.close()
+        self.redis_server.stop()
+        self.fake.stop()
+        leaked = [p.name for p in self.tmp.glob("*.log") if P.BOT_TOKEN in p.read_text(errors="replace")]
+        assert not leaked, f"the bot token appears in {leaked}"
+
+    # --- looking at jobs ----------------------------------------------------------------------------------
+    def job_status(self, track_id: str) -> str | None:
+        raw = self.redis.hget(f"rq:job:{track_id}", "status")
+        return raw.decode() if raw else None
+
+    def wait_status(self, track_id: str, wanted: set[str], timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while (status := self.job_status(track_id)) not in wanted:
+            for proc in self.procs:
+                assert proc.poll() is None, f"{proc.args} exited:\n{processes.tail(proc)}"
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {track_id} is {status}, not {wanted}, after {timeout:g}s")
+            time.sleep(0.01)
+        return status
+
+    def worker_running(self, track_id: str, timeout: float = 60.0) -> subprocess.Popen:
+        """The live worker process running ``track_id`` (worker names end in the pid), once one is."""
+        def live() -> subprocess.Popen | None:
+            if self.job_status(track_id) != "started":
+                return None
+            name = fetch_job(self.redis, track_id).worker_name or ""
+            return next((p for p in self.workers if name.endswith(f"-{p.pid}")), None)
+
+        return until(live, timeout, f"a live worker running {track_id}")
+
+    def outcome(self, inter: Any, timeout: float = 60.0) -> Any:
+        """The bot's last word on a /compose: the follow-up with the files, or the edit saying it failed."""
+        def final(rec: Any) -> bool:
+            if driver.is_followup(inter)(rec) and rec.status == 200:
+                return True
+            return driver.is_edit(inter)(rec) and "❌" in str((rec.json or {}).get("content"))
+
+        return self.wait(final, timeout)
+
+
+def compose(fleet: Fleet, who: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """Run /compose as ``who``; returns the interaction once deferred, and the queued track's id."""
+    from tests.fakes.stack import user
+
+    inter = fleet.fake.inject_slash("compose", options, user=user(who))
+    defer = fleet.wait(driver.is_callback(inter), 5)
+    assert defer.json == {"type": 5}, defer.json
+    return inter, fleet.queued_track(user(who))
+
+
+def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``predicate`` every 20 ms until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g}s")
+        time.sleep(0.02)
+    return value
