@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import votes
-from bot.buttons import ButtonState, message_track_ids, track_view
+from bot import metrics, votes
+from bot.buttons import ACTIONS, ButtonState, message_track_ids, track_view
 from bot.delivery import LETTERS, card_for
 from bot.launch import launch
 from bot.store import Track
@@ -69,6 +69,16 @@ class TrackActions:
         self.bot = bot
 
     async def on_button(self, interaction: discord.Interaction, state: ButtonState | None) -> None:
+        """Handle a click, counted in the metrics by action and outcome."""
+        try:
+            await self._on_button(interaction, state)
+        except Exception:
+            metrics.note(interaction, "error")
+            raise
+        finally:
+            metrics.count_command(f"button:{ACTIONS[state.action]}" if state else "button:outdated", interaction)
+
+    async def _on_button(self, interaction: discord.Interaction, state: ButtonState | None) -> None:
         if state is None:
             await interaction.response.send_message(OUTDATED, ephemeral=True)
             return
@@ -92,6 +102,7 @@ class TrackActions:
                 request = harmonize_request(track)
             request = validate_request(request, self.bot.styles)
         except BadRequest as exc:
+            metrics.note(interaction, "refused")
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
         await launch(self.bot, interaction, [request])
@@ -99,11 +110,13 @@ class TrackActions:
     async def vote(self, interaction: discord.Interaction, track: Track, value: int) -> None:
         user = str(interaction.user.id)
         if user == track.user_id:
+            metrics.note(interaction, "refused")
             await interaction.response.send_message("🙂 You can't vote on your own track, but others can.",
                                                     ephemeral=True)
             return
         tally, mine = await asyncio.to_thread(votes.cast, self.bot.store.db, track.id, user, value)
         log.info("vote on %s by %s: %+d (now %d up, %d down)", track.id, user, mine, tally.up, tally.down)
+        metrics.count_vote(mine)
         view = await self.refreshed_view(interaction.message, track)
         await interaction.response.edit_message(view=view)
 

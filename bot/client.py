@@ -58,12 +58,14 @@ class TunesmithBot(commands.Bot):
         self.track_actions = TrackActions(self)
 
     async def setup_hook(self) -> None:
+        from bot import observe
         from bot.buttons import TrackButton
         from bot.commands import InfoCog
         from bot.compose import ComposeCog
         from bot.finetune import FinetuneCog
         from bot.training import CancelButton
 
+        observe.install(self)  # log fields per interaction; command metrics
         await self.refresh_styles()
         self.add_dynamic_items(TrackButton, CancelButton)
         await self.add_cog(ComposeCog(self))

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import metrics
 from bot.launch import launch
 from worker.contract import (
     DEFAULT_TEMPERATURE,
@@ -131,6 +132,7 @@ class ComposeCog(commands.Cog):
             requests = build_requests(style, length, self.bot.styles, str(interaction.user.id), arch=arch, seed=seed,
                                       temperature=temperature, tempo=tempo, instrument=instrument, takes=takes)
         except BadRequest as exc:
+            metrics.note(interaction, "refused")
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
             return
         await launch(self.bot, interaction, requests)
@@ -171,7 +173,9 @@ class ComposeCog(commands.Cog):
 
 async def report_error(interaction: discord.Interaction, error: Exception) -> None:
     """Log a command's failure and tell the user, ephemerally, without details."""
-    log.error("/%s failed", interaction.command.name if interaction.command else "?", exc_info=error)
+    name = interaction.command.qualified_name if interaction.command else "?"
+    log.error("/%s failed", name, exc_info=error)
+    metrics.count_command(name, interaction, "error")
     message = "❌ Something went wrong on my side; please try again."
     with contextlib.suppress(discord.HTTPException):
         if interaction.response.is_done():

@@ -45,6 +45,28 @@ def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
     return frozenset(int(part) for part in raw)
 
 
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a port number (0 to 65535; unset turns metrics off), got {raw!r}")
+    return int(raw)
+
+
+def _shards(env: Mapping[str, str], name: str) -> tuple[bool, int | None]:
+    """(sharded, shard count): unset or ``off`` → one plain connection; ``auto`` → as many shards as Discord
+    recommends (GET /gateway/bot); ``N`` → N shards, all in this process."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "off", "no", "false"):
+        return False, None
+    if raw == "auto":
+        return True, None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be off, auto or a number of shards (at least 1), got {raw!r}")
+    return True, int(raw)
+
+
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(name, "").strip().rstrip("/")
     if not raw:
@@ -73,6 +95,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     extend_s: float = 30.0
     admin_role_ids: frozenset[int] = frozenset()  # besides Manage Server: roles allowed /finetune and /rollback
+    metrics_port: int | None = None  # serve Prometheus metrics here (None: off)
+    sharded: bool = False  # run on discord.AutoShardedClient
+    shard_count: int | None = None  # None with sharded: Discord's recommendation
 
     @property
     def data_path(self) -> Path:
@@ -121,4 +146,7 @@ class Settings:
             ),
             extend_s=_float(env, "TUNESMITH_EXTEND_S", 30.0, minimum=5.0),
             admin_role_ids=_ids(env, "TUNESMITH_ADMIN_ROLE_IDS"),
+            metrics_port=_port(env, "TUNESMITH_METRICS_PORT"),
+            sharded=_shards(env, "TUNESMITH_SHARDS")[0],
+            shard_count=_shards(env, "TUNESMITH_SHARDS")[1],
         )

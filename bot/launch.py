@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import discord
 from redis.exceptions import RedisError
 
+from bot import metrics
 from bot.store import Delivery
 from worker.contract import ComposeRequest, enqueue_tracks
+from worker.logfmt import bind
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot
@@ -42,6 +44,9 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
     delivery = delivery_for(interaction)
     user = delivery.user_id
     requests = [ComposeRequest(**{**r.to_dict(), "user_id": user}) for r in requests]
+    bind(track_id=",".join(r.track_id for r in requests), kind=requests[0].kind, style=requests[0].style,
+         delivery=delivery.id)  # the rest of this interaction's lines, and its delivery's, carry them
+    metrics.note(interaction, "error")  # until it is queued
     try:
         refusal = await asyncio.to_thread(bot.store.reserve, delivery, requests, bot.settings.limits)
     except Exception:  # noqa: BLE001 - any database failure gets the same answer
@@ -50,6 +55,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         return False
     if refusal is not None:
         log.info("refused %d track(s) for user %s: over a quota", len(requests), user)
+        metrics.note(interaction, "refused")
         await interaction.response.send_message(refusal, ephemeral=True)
         return False
     try:
@@ -74,5 +80,6 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
     await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
     log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
              requests[0].style, user)
+    metrics.note(interaction, "queued")
     bot.poster.follow(delivery.id)
     return True

@@ -13,10 +13,12 @@ import discord.gateway
 import discord.http
 import yarl
 
-from bot.client import TunesmithBot
+from bot import metrics
 from bot.config import ConfigError, Settings
 from bot.db import Database, DatabaseError
+from bot.sharding import bot_class
 from bot.store import Store
+from worker.logfmt import setup_logging as setup_log_handler
 
 log = logging.getLogger("bot")
 
@@ -30,10 +32,8 @@ def apply_overrides(settings: Settings) -> None:
 
 
 def setup_logging() -> None:
-    """Log to stderr at TUNESMITH_LOG_LEVEL (default INFO)."""
-    level = os.environ.get("TUNESMITH_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    """Log to stderr at TUNESMITH_LOG_LEVEL (default INFO), as text or JSON lines (TUNESMITH_LOG_FORMAT)."""
+    setup_log_handler(os.environ.get("TUNESMITH_LOG_LEVEL", "INFO").upper(), stream=sys.stderr)
 
 
 def open_store(settings: Settings) -> Store:
@@ -55,7 +55,9 @@ def open_store(settings: Settings) -> Store:
 
 async def run(settings: Settings, store: Store) -> None:
     """Run the bot until it is closed or gets SIGTERM/SIGINT."""
-    async with TunesmithBot(settings, store=store) as bot:
+    async with bot_class(settings)(settings, store=store) as bot:
+        if settings.metrics_port is not None:
+            metrics.serve(settings.metrics_port, bot.redis)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
@@ -76,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     apply_overrides(settings)
-    log.info("starting: redis %s, guild %s, api %s", settings.redis_url, settings.guild_id or "global",
-             settings.api_base or "discord.com")
+    log.info("starting: redis %s, guild %s, api %s, %s", settings.redis_url, settings.guild_id or "global",
+             settings.api_base or "discord.com", f"{settings.shard_count or 'auto'} shards" if settings.sharded
+             else "unsharded")
     try:
         asyncio.run(run(settings, store))
     except discord.LoginFailure:

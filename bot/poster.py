@@ -14,11 +14,12 @@ import discord
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 
-from bot import embeds
+from bot import embeds, metrics
 from bot.delivery import PermanentError, Sender, build_post
 from bot.store import Delivery, Track
 from bot.tracking import JobSnapshot, reap_abandoned, snapshot
 from worker.contract import fetch_job
+from worker.logfmt import bind, user_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot
@@ -111,6 +112,8 @@ class Poster:
         tracks = await asyncio.to_thread(store.delivery_tracks, delivery_id)
         if delivery is None or not tracks:
             return
+        bind(delivery=delivery.id, track_id=",".join(t.id for t in tracks), kind=tracks[0].kind,
+             user=user_hash(delivery.user_id))  # this task's lines
         if delivery.state == "posting":  # the bot stopped while posting: never post twice
             await self._recover(delivery, tracks)
             return
@@ -198,6 +201,7 @@ class Poster:
         await asyncio.to_thread(store.finish, delivery.id, "posted", results=results, reasons=reasons,
                                 message_id=message_id, via=via)
         log.info("posted %s via %s (message %s)", ", ".join(results), via, message_id)
+        metrics.observe_delivery(tracks[0].kind, time.time() - delivery.created_at)
         await self.sender.edit_status(delivery, embeds.done_text(*results))
         await self._learn(results.values())
         return True

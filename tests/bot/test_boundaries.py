@@ -15,7 +15,7 @@ def test_importing_the_bot_loads_neither_torch_nor_models() -> None:
     code = (
         "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config, bot.commands, "
         "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db, bot.finetune, "
-        "bot.training, worker.training_contract; import sys; "
+        "bot.training, bot.metrics, bot.observe, bot.sharding, worker.training_contract; import sys; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or m == 'worker.jobs']; "
         "assert not bad, bad"
     )
@@ -49,4 +49,15 @@ def test_no_bot_module_imports_forbidden_packages() -> None:
 
 def test_bot_uses_only_the_worker_contract() -> None:
     worker_modules = {name for path in BOT_DIR.rglob("*.py") for name in _imports(path) if name.startswith("worker")}
-    assert {name.split(".")[1] for name in worker_modules if "." in name} <= {"contract", "training_contract"}
+    assert {name.split(".")[1] for name in worker_modules if "." in name} <= {"contract", "training_contract",
+                                                                                "logfmt"}
+
+
+def test_the_shared_log_formatter_is_torch_free() -> None:
+    """worker.logfmt is the one other worker module the bot uses: it must load neither torch nor models."""
+    code = ("import worker.logfmt, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models', 'rq')"
+            " or m in ('worker.jobs', 'worker.runner')]; assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=BOT_DIR.parent, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not [n for n in _imports(BOT_DIR.parent / "worker" / "logfmt.py") if n.split(".")[0] in ("torch", "models")]

@@ -67,6 +67,9 @@ class RestRoutes:
         app.router.add_get(api + "/users/@me", self._static(lambda: P.BOT_USER))
         app.router.add_get(api + "/oauth2/applications/@me", self._static(P.application))
         app.router.add_get(api + "/gateway", self._static(lambda: {"url": self.gateway_url}))  # type: ignore[attr-defined]
+        app.router.add_get(api + "/gateway/bot", self._static(lambda: {  # AutoShardedClient asks it how many shards
+            "url": self.gateway_url, "shards": self.shards,  # type: ignore[attr-defined]
+            "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}))
         app.router.add_put(api + "/applications/{app}/commands", self._sync_commands)
         app.router.add_put(api + "/applications/{app}/guilds/{guild}/commands", self._sync_commands)
         app.router.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)

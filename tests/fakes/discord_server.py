@@ -35,7 +35,8 @@ class FakeDiscord(RestRoutes):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._ws: web.WebSocketResponse | None = None
+        self._ws: web.WebSocketResponse | None = None  # the connection (shard) that has the test guild
+        self.shards = 1  # what GET /gateway/bot recommends to an AutoShardedClient
         self._seq = 0
         self._init_routes()
 
@@ -184,7 +185,8 @@ class FakeDiscord(RestRoutes):
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        self._ws = ws
+        if self._ws is None or self._ws.closed:
+            self._ws = ws
         await self._send(ws, 10, {"heartbeat_interval": 41250})
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -195,8 +197,15 @@ class FakeDiscord(RestRoutes):
             if op == 1:
                 await self._send(ws, 11)
             elif op == 2:
-                await self._send(ws, 0, P.ready(P.snowflake(), self.gateway_url), "READY")
-                await self._send(ws, 0, P.guild(), "GUILD_CREATE")
+                shard, count = (d or {}).get("shard") or (0, 1)
+                ours = (int(P.GUILD_ID) >> 22) % count == shard  # Discord's rule for a guild's shard
+                ready = {**P.ready(P.snowflake(), self.gateway_url), "shard": [shard, count]}
+                if not ours:
+                    ready["guilds"] = []
+                await self._send(ws, 0, ready, "READY")
+                if ours:
+                    self._ws = ws
+                    await self._send(ws, 0, P.guild(), "GUILD_CREATE")
             elif op == 6:
                 await self._send(ws, 0, {}, "RESUMED")
         return ws
