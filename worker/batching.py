@@ -4,15 +4,17 @@ architecture, samples all their pieces in one batch, then runs each as its own R
 ``execute`` is ComposeWorker's ``execute_job`` hook. The claimed jobs leave the queue atomically (``LREM``: a
 job another worker already popped is skipped), get an RQ execution and the "started" status at once, and their
 leases are renewed until each runs, so a worker that dies mid-batch leaves them to be retried like its current
-job. The batch is sampled inside the first of its jobs to run (under that job's timeout); every job then takes
-its own piece from it in ``worker.jobs.compose`` (``take``), renders it and reports its own progress. If the
-batch cannot be sampled, each job samples alone. Token models whose draws depend on the batch (the GAN), the ABC
-model, Coconet and two-model styles are never batched: their jobs run one by one as before.
+job. A worker takes no more than its share of the queue (waiting jobs / workers on it), so a burst still
+spreads over all workers. The batch is sampled inside the first of its jobs to run (under that job's timeout);
+every job then takes its own piece from it in ``worker.jobs.compose`` (``take``), renders it and reports its
+own progress. If the batch cannot be sampled, each job samples alone. Token models whose draws depend on the
+batch (the GAN), the ABC model, Coconet and two-model styles are never batched: they run one by one as before.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import threading
@@ -113,9 +115,17 @@ def _request(job: Job, styles: Mapping[str, Any]) -> ComposeRequest | None:
     return req if req.kind == "compose" else None
 
 
+def fair_share(limit: int, waiting: int, workers: int) -> int:
+    """How many jobs one worker may take at once: at most ``limit``, and no more than its share of what waits,
+    so that other workers on the queue are not left idle while this one renders a whole batch in turn."""
+    return max(1, min(limit, math.ceil((waiting + 1) / max(1, workers))))
+
+
 def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
     """Claim up to ``limit - 1`` waiting compose jobs with ``leader``'s style and arch, front of the queue
-    first; None when the leader cannot batch or nothing else matched."""
+    first, and no more than this worker's fair share of the queue; None when the leader cannot batch or
+    nothing else matched."""
+    from rq import Worker
     from rq.job import Job as RQJob
 
     from models.batched import can_batch
@@ -126,6 +136,9 @@ def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
     if lead is None or not can_batch(get_composer(lead.style, lead.arch or "", resolve_device())):
         return None
     conn = queue.connection
+    limit = fair_share(limit, queue.count, Worker.count(connection=conn, queue=queue))
+    if limit <= 1:
+        return None
     ids = [i.decode() if isinstance(i, bytes) else i for i in conn.lrange(queue.key, 0, limit * WINDOW_PER_SLOT - 1)]
     batch = Batch(lead.style, lead.arch or "", {leader.id: lead}, {leader.id: leader})
     for job in RQJob.fetch_many(ids, connection=conn, serializer=queue.serializer):

@@ -64,3 +64,11 @@ def test_a_worker_samples_waiting_jobs_in_one_batch(redis_server, redis_conn, da
         assert all(x["kind"] == "compose" and x["user"] and x["user"] != user for x in mine)
     assert any(x.get("track_id") == bad.track_id and x["level"] == "ERROR" for x in lines)
     assert "sekrit-token-never-logged" not in proc.stderr and user not in proc.stderr
+
+
+def test_a_worker_takes_no_more_than_its_share_of_the_queue() -> None:
+    assert batching.fair_share(8, waiting=7, workers=1) == 8
+    assert batching.fair_share(8, waiting=7, workers=2) == 4
+    assert batching.fair_share(8, waiting=100, workers=2) == 8
+    assert batching.fair_share(32, waiting=0, workers=3) == 1
+    assert batching.fair_share(8, waiting=5, workers=0) == 6
