@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 from worker.contract import BadRequest, ComposeRequest, StyleInfo, validate_request
 
 __all__ = ["BadRequest", "compose", "get_composer", "local_styles", "resolve_device"]
@@ -123,7 +125,10 @@ class Progress:
         part = min(1.0, max(0.0, float(stage_fraction)))
         self.job.meta["progress"] = {"stage": stage, "fraction": round(lo + (hi - lo) * part, 4),
                                      "stage_fraction": round(part, 4)}
-        self.job.save_meta()
+        try:
+            self.job.save_meta()
+        except RedisError as exc:  # progress is best-effort: a Redis blip must not fail the track
+            log.warning("could not report progress of %s: %s", self.job.id, exc)
         self._stage, self._last = stage, now
 
     def sampling(self) -> Callable[[float], None]:
