@@ -22,6 +22,8 @@ FAILED = frozenset({"failed", "stopped", "canceled", "missing"})
 AUDIO_SUFFIXES = (".ogg", ".mp3", ".opus", ".m4a", ".flac", ".wav")
 MIDI_SUFFIXES = (".mid", ".midi")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+SAFE_MESSAGES = frozenset({"BadRequest", "StorageError"})  # exceptions whose message is meant for users
+REASONS = {"RenderError": "the worker could not render the audio (its synthesizer or soundfont failed)"}
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,10 @@ def failure_reason(exc_string: str | None) -> str | None:
         return "the worker ran out of time"
     if "Abandoned" in name or "WorkHorseKilled" in name or "Shutdown" in name:
         return "the worker stopped unexpectedly"
-    if name == "BadRequest" and message.strip():
+    if name in SAFE_MESSAGES and message.strip():  # written for users (worker.contract, worker.tracks)
         return message.strip()[:200]
+    if name in REASONS:
+        return REASONS[name]
     return f"worker error: {name[:60]}" if name.isidentifier() else "worker error"
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -89,6 +91,8 @@ def _run(args: list[str], what: str, timeout: float = 300.0, stdin: bytes | None
         raise RenderError(f"{what} took longer than {timeout:g}s") from exc
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip()[-600:]
+        if proc.returncode == -signal.SIGXFSZ:  # killed for writing past the file size limit
+            tail = f"{os.strerror(errno.EFBIG)} {tail}".strip()
         raise RenderError(f"{what} failed with exit code {proc.returncode}: {tail}")
     return proc
 

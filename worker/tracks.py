@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import re
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,17 +80,76 @@ def read_sidecar(root: Path, track_id: str) -> dict[str, Any]:
     return data
 
 
+class StorageError(RuntimeError):
+    """The data directory refused a track's files (full, or read-only); the message is safe to show users."""
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """A StorageError for a write that failed because the disk is full or read-only (an OSError, or a tool such
+    as ffmpeg saying so); None for any other failure."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    text = str(exc)
+    if code in DISK_FULL or any(os.strerror(c) in text for c in DISK_FULL):
+        return StorageError("the server's disk is full, so the track could not be saved")
+    if code in READ_ONLY or os.strerror(errno.EROFS) in text:
+        return StorageError("the server could not save the track (its storage is read-only)")
+    return None
+
+
 def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                 timings: dict[str, float], progress: Callable[..., None], t0: float,
                 extendable: bool = False) -> ComposeResult:
-    """Write MIDI (+ extra files), audio, piano roll and the sidecar JSON for ``piece``; return the result."""
+    """Write MIDI (+ extra files), audio, piano roll and the sidecar JSON for ``piece``; return the result.
+
+    Everything is written into a hidden directory beside ``out`` and renamed to ``out`` at the end, so ``out``
+    holds a whole track or nothing: a full or read-only disk leaves no half-written file to be served.
+
+    Raises:
+        StorageError: the disk is full or read-only.
+    """
+    stage = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        stage.mkdir(parents=True)
+        result = _write_files(piece, req, stage, device=device, checkpoint=checkpoint, timings=timings,
+                              progress=progress, t0=t0, extendable=extendable)
+        _publish(stage, out)
+    except Exception as exc:
+        if (refused := storage_error(exc)) is not None:
+            raise refused from exc
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    progress("done", 1.0)
+    return dataclasses.replace(result, files={k: str(out / Path(v).name) for k, v in result.files.items()})
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Rename the finished ``stage`` to ``out``; an older ``out`` (a rerun's first attempt) is replaced whole."""
+    try:
+        os.rename(stage, out)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(out, old)
+    os.rename(stage, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
+                 timings: dict[str, float], progress: Callable[..., None], t0: float,
+                 extendable: bool) -> ComposeResult:
     from worker.midi_io import write_midi
     from worker.pianoroll import draw_pianoroll
     from worker.render import audio_duration, render_audio
 
     t = time.perf_counter()
     progress("writing")
-    out.mkdir(parents=True, exist_ok=True)
     tid = req.track_id
     files = {"midi": str(write_midi(piece, out / f"{tid}.mid"))}
     for name, text in sorted(piece.extra_files.items()):
@@ -117,7 +179,6 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
         extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id)
     sidecar = {k: v for k, v in result.to_dict().items() if k in SIDECAR_FIELDS}
     (out / f"{tid}.json").write_text(json.dumps(sidecar), encoding="utf-8")
-    progress("done", 1.0)
     return result
 
 

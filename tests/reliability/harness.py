@@ -55,6 +55,19 @@ class Fleet(Stack):
         self.workers.append(proc)
         return proc
 
+    def swap_worker(self, args: list[str] | None = None, timeout: float = 60.0, **env: str) -> subprocess.Popen:
+        """Stop every worker (warm shutdown), start one (``args``, extra ``env``), return once it listens."""
+        from rq import Worker
+
+        for proc in list(self.workers):
+            processes.stop(proc)
+            self.workers.remove(proc)
+        proc = self.add_worker(args, **env)
+        until(lambda: any(w.name.endswith(f"-{proc.pid}") for w in Worker.all(connection=self.redis))
+              or proc.poll() is not None, timeout, "the new worker to register")
+        assert proc.poll() is None, processes.tail(proc)
+        return proc
+
     def kill_worker(self, proc: subprocess.Popen) -> float:
         """SIGKILL a worker's whole process group (no warm shutdown, nothing cleaned up); returns when."""
         os.killpg(proc.pid, signal.SIGKILL)
