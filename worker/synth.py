@@ -45,6 +45,7 @@ def _synth(soundfont: Path) -> tuple[object, int]:
         synth = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE))
         sfid = synth.sfload(key)
         if sfid < 0:
+            synth.delete()  # else every job with a bad soundfont leaks a synth and its buffers
             raise OSError(f"FluidSynth could not load the soundfont {soundfont}")
         _synths[key] = (synth, sfid)
     return _synths[key]
