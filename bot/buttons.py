@@ -30,7 +30,7 @@ class ButtonState:
 
 def parse_custom_id(custom_id: str) -> ButtonState | None:
     """The state in a button's custom_id, or None if it is not one of ours (or was tampered with)."""
-    match = CUSTOM_ID_RE.match(custom_id or "")
+    match = CUSTOM_ID_RE.fullmatch(custom_id or "")  # not match(): "$" also matches before a final "\n"
     if match is None:
         return None
     action, arg = match["action"], match["arg"]

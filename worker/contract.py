@@ -167,19 +167,24 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
     parse_length(request.seconds)
     if not 0.05 <= request.temperature <= 3.0:
         raise BadRequest("Temperature must lie between 0.05 and 3.0.")
-    if request.top_k < 0:
-        raise BadRequest("top_k must be 0 (off) or a positive number.")
-    if request.seed is not None and not 0 <= request.seed < 2**31:
-        raise BadRequest("The seed must lie between 0 and 2147483647.")
+    if not _whole(request.top_k) or request.top_k < 0:
+        raise BadRequest("top_k must be 0 (off) or a positive whole number.")
+    if request.seed is not None and not (_whole(request.seed) and 0 <= request.seed < 2**31):
+        raise BadRequest("The seed must be a whole number between 0 and 2147483647.")
     if request.tempo is not None and not MIN_TEMPO <= request.tempo <= MAX_TEMPO:
         raise BadRequest(f"The tempo must lie between {MIN_TEMPO:g} and {MAX_TEMPO:g} beats per minute.")
     if request.instrument is not None and not 0 <= request.instrument <= 127:
         raise BadRequest("The instrument must be a General MIDI program between 0 and 127.")
     if request.kind not in JOB_FUNCS:
         raise BadRequest(f"Unknown kind of job `{request.kind[:20]}`.")
-    if request.kind != "compose" and not (request.parent_id and _ID_RE.match(request.parent_id)):
+    if request.kind != "compose" and not (request.parent_id and _ID_RE.fullmatch(request.parent_id)):
         raise BadRequest(f"A {request.kind} job needs the id of the track it starts from.")
     return ComposeRequest(**{**request.to_dict(), "style": name, "arch": arch})
+
+
+def _whole(value: object) -> bool:
+    """An int and not a bool: a float seed or top_k would only fail later, inside the model."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def publish_styles(redis: Redis, styles: dict[str, StyleInfo]) -> None:

@@ -32,7 +32,7 @@ def check_track_id(track_id: str) -> str:
     Raises:
         BadRequest: it holds anything but letters, digits, '-' and '_', or is longer than 64.
     """
-    if not isinstance(track_id, str) or not TRACK_ID_RE.match(track_id):
+    if not isinstance(track_id, str) or not TRACK_ID_RE.fullmatch(track_id):  # "$" alone lets "x\n" in
         raise BadRequest("The track id may only hold letters, digits, '-' and '_' (at most 64).")
     return track_id
 
