@@ -185,7 +185,7 @@ class FinetuneCog(commands.Cog):
         deadline = asyncio.get_running_loop().time() + ROLLBACK_WAIT_S
         while asyncio.get_running_loop().time() < deadline:
             job = await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
-            status = str(job.get_status(refresh=True))
+            status = str(getattr(job.get_status(refresh=True), "value", ""))
             if status.endswith("finished"):
                 r = job.return_value() or {}
                 which = f"version {r.get('version')}" if r.get("version") else "the shipped model"

@@ -136,7 +136,7 @@ class TrainingFollower:
         while True:
             try:
                 job = await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
-                status = str(job.get_status(refresh=True))
+                status = str(getattr(job.get_status(refresh=True), "value", ""))
                 progress = dict(job.get_meta(refresh=True).get("progress", {}))
             except (RedisError, OSError) as exc:
                 log.warning("fine-tune %s: Redis unreachable (%s)", job_id, exc)
