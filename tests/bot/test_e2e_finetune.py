@@ -161,3 +161,23 @@ def test_an_upload_of_nothing_usable_is_refused_and_changes_nothing(ft_stack: St
     after = sorted(p.name for p in (stack.data_dir / "models").rglob("*")) if (stack.data_dir / "models").exists() \
         else []
     assert after == before and stack.trainer.poll() is None
+
+
+def test_only_an_admin_can_cancel_and_a_cancelled_run_keeps_nothing(ft_stack: Stack) -> None:
+    stack, fake = ft_stack, ft_stack.fake
+    midis = chorale_midis()
+    inter, defer = finetune(stack, {"style": "slowpoke", "steps": 3000, "base": "irish"},
+                            {"file1": ("a.mid", midis["bwv66.6.mid"]), "file2": ("b.mid", midis["bwv1.6.mid"])})
+    assert defer.json == {"type": 5}
+    training = stack.wait(lambda r: driver.is_edit(inter)(r) and "step" in (r.json or {}).get("content", "")
+                          and (r.json or {}).get("components"), 120)
+    message = driver.message_of(fake, training)
+    cancel = next(c["custom_id"] for row in message["components"] for c in row["components"]
+                  if c["custom_id"].startswith("ts:ftcancel:"))
+    click = fake.inject_click(message, cancel, user=user("mallory"))
+    assert "Manage Server" in stack.wait(driver.is_callback(click), 5).json["data"]["content"]
+    click = fake.inject_click(message, cancel, user=user("ada"), permissions=ADMIN)
+    assert "Cancelling" in stack.wait(driver.is_callback(click), 5).json["data"]["content"]
+    stack.wait(lambda r: driver.is_edit(inter)(r) and "cancelled" in (r.json or {}).get("content", ""), 60)
+    assert not list((stack.data_dir / "models").glob("slowpoke-lstm/v*/slowpoke-lstm.json"))
+    assert not (stack.data_dir / "models" / "slowpoke-lstm" / "active.json").exists()

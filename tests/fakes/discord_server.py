@@ -116,7 +116,7 @@ class FakeDiscord(RestRoutes):
         return self._inject(4, name, P.options(options, focused), user, P.ATTACHMENT_SIZE_LIMIT)
 
     def inject_click(self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any] | None = None,
-                     size_limit: int = P.ATTACHMENT_SIZE_LIMIT) -> Interaction:
+                     size_limit: int = P.ATTACHMENT_SIZE_LIMIT, permissions: str | None = None) -> Interaction:
         """Click the button ``custom_id`` on ``message`` (as the fake last stored it): INTERACTION_CREATE type 3."""
         current = self.messages.get(message["id"], message)
         buttons = [c for row in current.get("components") or [] for c in row.get("components", [])]
@@ -125,6 +125,8 @@ class FakeDiscord(RestRoutes):
         payload = P.interaction(3, {"custom_id": custom_id, "component_type": 2}, user or P.user(username="alice"),
                                 size_limit=size_limit)
         payload["message"] = current
+        if permissions is not None:
+            payload["member"]["permissions"] = permissions
         return self._dispatch_interaction(payload)
 
     def _dispatch_interaction(self, payload: dict[str, Any]) -> Interaction:
