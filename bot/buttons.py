@@ -11,8 +11,9 @@ import discord
 
 ACTIONS = {"u": "up", "d": "down", "r": "reroll", "x": "extend", "h": "harmonize"}
 CUSTOM_ID_RE = re.compile(r"^ts:(?P<action>[udrxh]):(?P<track>[0-9a-f]{32})(?::(?P<arg>[0-9]{1,3}))?$")
-# Anything that starts with "ts:" reaches our callback, so a damaged or outdated id gets a clear answer.
-TEMPLATE = r"(?s)ts:(?!ftcancel:)(?P<rest>.{0,97})"  # ts:ftcancel: is bot.training.CancelButton; (?s): ids with a newline too
+# Anything that starts with "ts:" reaches our callback, so a damaged or outdated id gets a clear answer
+# ((?s): one with a newline in it too).
+TEMPLATE = r"(?s)ts:(?!ftcancel:)(?P<rest>.{0,97})"  # ts:ftcancel: is bot.training.CancelButton
 
 
 @dataclass(frozen=True)
