@@ -86,6 +86,9 @@ def test_admin_creates_a_style_from_uploads_and_everyone_can_compose_it(ft_stack
     files["file6"] = ("notes.mid", b"this is not a MIDI file at all")
     files["file7"] = ("bomb.zip", zip_bomb())
 
+    synced = fake.commands[P.GUILD_ID]
+    assert synced["finetune"]["default_member_permissions"] == "32" == synced["rollback"]["default_member_permissions"]
+    assert synced["models"].get("default_member_permissions") is None  # hidden from members: only the admin ones
     _, refused = finetune(stack, {"style": "chorale", "steps": 20}, files, who="mallory", permissions=P.PERMISSIONS)
     assert refused.json["type"] == 4 and refused.json["data"]["flags"] == 64
     assert "Manage Server" in refused.json["data"]["content"]
