@@ -176,11 +176,8 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
                      "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     })
-    if style not in STYLES:
-        base_def = STYLES.get(base)
+    if style not in STYLES:  # a new style: its tempo, instrument and keys come from the uploads
         meta["style_def"] = style_definition(style, [s for s in sources if s.heldout_ok] or sources, arch, base, by)
-        if base_def is not None and not meta["style_def"]["keys"]:
-            meta["style_def"]["keys"] = list(base_def.keys)
     version, path = versions.new_version(style, arch, root)
     try:
         meta["version"] = version

@@ -13,6 +13,7 @@ from worker.contract import BadRequest
 from worker.jobs import data_dir, local_styles, resolve_device
 from worker.tracks import check_track_id, track_dir
 from worker.training_contract import (
+    MAX_VOTE_TRACKS,
     FinetuneRequest,
     cancel_requested,
     publish_models,
@@ -49,7 +50,7 @@ def _sources(req: FinetuneRequest, root: Path) -> tuple[list, list[Refused], lis
         sources.append(Source(item.name, imported.tunes, imported.qpm, imported.program,
                               (-imported.key_shift) % 12))
         names.append(item.name)
-    for vote in req.vote_tracks[:200]:
+    for vote in req.vote_tracks[:MAX_VOTE_TRACKS]:
         tid = str(vote.get("track_id", ""))
         try:
             midi = track_dir(root, check_track_id(tid)) / f"{tid}.mid"
