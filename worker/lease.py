@@ -71,7 +71,7 @@ class LeasedWorker(SimpleWorker):
             pause = 1.0 if time.monotonic() - began > 60 else min(30.0, pause * 2)
             if not self._await_redis(pause):
                 return worked
-            log.warning("worker %s: Redis answers again, back to work", self.name)
+            log.warning("worker %s: working again (Redis answers)", self.name)
 
     @property
     def _asked_to_stop(self) -> bool:
@@ -122,6 +122,10 @@ class LeasedWorker(SimpleWorker):
         from worker.contract import JOB_FUNCS
 
         exc_string = str(kwargs.get("exc_string") or (args[1] if len(args) > 1 else ""))
-        if job.func_name in JOB_FUNCS.values() and not any(name in exc_string for name in LOST_REDIS):
+        try:
+            func = job.func_name
+        except Exception:  # noqa: BLE001 - data that is not JSON (a planted pickle): never retried, never read
+            func = JOB_FUNCS["compose"]
+        if func in JOB_FUNCS.values() and not any(name in exc_string for name in LOST_REDIS):
             job.retries_left = 0
         super().handle_job_failure(job, queue, *args, **kwargs)

@@ -70,7 +70,9 @@ def connect(redis_url: str) -> Redis:
         conn = Redis.from_url(redis_url, socket_connect_timeout=5)
         conn.ping()
     except (RedisError, ValueError) as exc:
-        raise WorkerError(f"Redis at {redis_url} is unreachable: {exc}") from exc
+        from worker.settings import redact_url  # printed to stderr, past the log redactor: mask the password
+
+        raise WorkerError(f"Redis at {redact_url(redis_url)} is unreachable: {redact_url(str(exc))}") from exc
     return conn
 
 

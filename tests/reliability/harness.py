@@ -24,10 +24,13 @@ LEASE_S = 3  # the tests' job lease (production: 30 s), so a dead worker's job i
 
 
 class Fleet(Stack):
-    """A Stack with ``workers`` worker processes; ``stop()`` checks no log holds the bot token."""
+    """A Stack with ``workers`` worker processes and, with ``password``, a Redis that requires one (set at run
+    time, so lost on a restart); ``stop()`` checks that no log holds a secret."""
 
-    def __init__(self, tmp: Path, worker_args: list[str], *, workers: int = 1, aof: bool = False, **env: str) -> None:
+    def __init__(self, tmp: Path, worker_args: list[str], *, workers: int = 1, aof: bool = False,
+                 password: str | None = None, **env: str) -> None:
         super().__init__(tmp, worker_args, **{"TUNESMITH_JOB_LEASE_S": str(LEASE_S), **env})
+        self.password = password
         if aof:
             self.redis_server = RedisServer(appendonly=True, data_dir=tmp / "redis")
             (tmp / "redis").mkdir(exist_ok=True)
@@ -40,8 +43,12 @@ class Fleet(Stack):
         self.redis_server.start()
         from redis import Redis
 
-        self.redis = Redis.from_url(self.redis_server.url)
-        self.env = processes.bot_env(self.fake, self.redis_server.url, self.data_dir, **self.extra_env)
+        url = self.redis_server.url
+        if self.password:
+            Redis.from_url(url).config_set("requirepass", self.password)
+            url = url.replace("redis://", f"redis://:{self.password}@")
+        self.redis = Redis.from_url(url)
+        self.env = processes.bot_env(self.fake, url, self.data_dir, **self.extra_env)
         for _ in range(self.n_workers):
             self.add_worker()
         self.start_bot()
@@ -99,8 +106,18 @@ class Fleet(Stack):
         self.redis.close()
         self.redis_server.stop()
         self.fake.stop()
-        leaked = [p.name for p in self.tmp.glob("*.log") if P.BOT_TOKEN in p.read_text(errors="replace")]
-        assert not leaked, f"the bot token appears in {leaked}"
+        self.check_logs()
+
+    def check_logs(self) -> None:
+        """No log holds the bot token or the Redis password; at INFO, none holds an interaction token either
+        (at DEBUG discord.py's own request traces carry those: DEBUG is for development only)."""
+        secrets = {"the bot token": P.BOT_TOKEN, "the Redis password": self.password or ""}
+        if self.env.get("TUNESMITH_LOG_LEVEL", "INFO").upper() != "DEBUG":
+            secrets.update({f"interaction token {i.token}": i.token for i in self.fake.interactions.values()})
+        logs = {p.name: p.read_text(errors="replace") for p in self.tmp.glob("*.log")}
+        leaked = [f"{what} in {name}" for what, secret in secrets.items() if secret
+                  for name, text in logs.items() if secret in text]
+        assert not leaked, f"secrets in the logs: {leaked[:5]}"
 
     # --- looking at jobs ----------------------------------------------------------------------------------
     def job_status(self, track_id: str) -> str | None:
