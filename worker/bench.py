@@ -173,12 +173,15 @@ def bench_main(argv: list[str] | None = None) -> int:
         print(json.dumps(found, indent=1) if args.json else args.out.read_text())
         return 0
 
+    from worker.bench_batch import bench_worker_batching
+
     torch.set_num_threads(int(os.environ.get("TUNESMITH_TORCH_THREADS", "1")))
     results: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
                      "torch_threads": torch.get_num_threads()}
     with torch.inference_mode():
         results.update(bench_decoding())
         results.update(bench_batching())
+        results.update(bench_worker_batching())
     results.update(bench_render_and_compose(args.runs))
     write_markdown(results, args.out, "tunesmith bench" + (" " + " ".join(argv) if argv else ""))
     print(json.dumps(results, indent=1) if args.json else args.out.read_text())
