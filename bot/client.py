@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -129,3 +130,18 @@ class TunesmithBot(commands.Bot):
         await self.training.close()
         await super().close()
         await asyncio.to_thread(self.redis.close)
+
+
+class ShardedTunesmithBot(TunesmithBot, commands.AutoShardedBot):
+    """TunesmithBot on ``discord.AutoShardedClient``, every shard in this one process (``TUNESMITH_SHARDS``):
+    ``auto`` asks Discord how many shards (GET /gateway/bot), a number fixes it. Commands, buttons and
+    deliveries work the same on every shard."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.shard_count = settings.shard_count  # None: Discord's recommendation, read when connecting
+
+
+def bot_class(settings: Settings) -> type[TunesmithBot]:
+    """The client class for ``settings``: sharded, or one plain gateway connection (the default)."""
+    return ShardedTunesmithBot if settings.sharded else TunesmithBot

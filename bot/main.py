@@ -14,9 +14,9 @@ import discord.http
 import yarl
 
 from bot import metrics
+from bot.client import bot_class
 from bot.config import ConfigError, Settings
 from bot.db import Database, DatabaseError
-from bot.sharding import bot_class
 from bot.store import Store
 from worker.logfmt import setup_logging as setup_log_handler
 
