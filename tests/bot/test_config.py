@@ -54,3 +54,17 @@ def test_token_is_not_in_repr() -> None:
 def test_bad_values(key: str, value: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         Settings.from_env({"DISCORD_TOKEN": "t", key: value})
+
+
+def test_shards_and_metrics_port() -> None:
+    base = {"DISCORD_TOKEN": "sekrit"}
+    plain = Settings.from_env(base)
+    assert (plain.sharded, plain.shard_count, plain.metrics_port) == (False, None, None)
+    assert Settings.from_env({**base, "TUNESMITH_SHARDS": "off"}).sharded is False
+    auto = Settings.from_env({**base, "TUNESMITH_SHARDS": "Auto", "TUNESMITH_METRICS_PORT": "9100"})
+    assert (auto.sharded, auto.shard_count, auto.metrics_port) == (True, None, 9100)
+    assert Settings.from_env({**base, "TUNESMITH_SHARDS": "4"}).shard_count == 4
+    for key, value in (("TUNESMITH_SHARDS", "0"), ("TUNESMITH_SHARDS", "lots"), ("TUNESMITH_METRICS_PORT", "70000"),
+                       ("TUNESMITH_METRICS_PORT", "http")):
+        with pytest.raises(ConfigError, match=key):
+            Settings.from_env({**base, key: value})
