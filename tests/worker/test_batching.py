@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,38 @@ def test_a_worker_takes_no_more_than_its_share_of_the_queue() -> None:
     assert batching.fair_share(8, waiting=100, workers=2) == 8
     assert batching.fair_share(32, waiting=0, workers=3) == 1
     assert batching.fair_share(8, waiting=5, workers=0) == 6
+
+
+@pytest.mark.slow
+def test_jobs_of_a_worker_killed_mid_batch_are_retried(redis_server, redis_conn, data_dir: Path,
+                                                       tmp_path: Path) -> None:
+    requests = [ComposeRequest("irish", 30.0, arch="lstm", seed=70 + i, user_id=f"u{i}") for i in range(3)]
+    jobs = enqueue_tracks(redis_conn, requests)
+    env = {**os.environ, "REDIS_URL": redis_server.url, "TUNESMITH_DATA_DIR": str(data_dir),
+           "TUNESMITH_JOB_LEASE_S": "2", "TUNESMITH_TORCH_THREADS": "1"}
+    args = [sys.executable, "-m", "worker", "--queues", "compose", "--log-level", "WARNING"]
+    first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the batch is claimed: nothing waits, none is done yet
+            states = [j.get_status(refresh=True) for j in jobs]
+            if "queued" not in states and "finished" not in states:
+                break
+            time.sleep(0.01)
+        assert states == ["started"] * 3, states
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and any(j.get_status(refresh=True) != "finished" for j in jobs):
+            assert not any(j.get_status() == "failed" for j in jobs), [j.latest_result() for j in jobs]
+            time.sleep(0.2)
+        for job, req in zip(jobs, requests, strict=True):  # retried once, each with its own seed
+            assert job.get_status(refresh=True) == "finished"
+            assert ComposeResult.from_dict(job.return_value()).seed == req.seed
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
