@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path_factory.mktemp("redis"), STAND_IN, workers=1, aof=True, STAND_IN_STEP_S="0.2")
+    fleet = Fleet(tmp_path_factory.mktemp("redis"), STAND_IN, workers=1, aof=True, STAND_IN_STEP_S="0.3")
     try:
         yield fleet.start()
     finally:

@@ -70,7 +70,7 @@ def test_killed_mid_job_is_retried_on_another_worker_and_posted_once(fleet: Flee
     assert driver.embed_fields(post)["Track"] == f"`{track}`" and len(post.files) == 3
     time.sleep(1.0)
     assert len(fleet.fake.find(lambda r: driver.is_followup(inter)(r) and r.files)) == 1
-    assert fleet.db_rows("SELECT status FROM tracks WHERE id = ?", (track,)) == [("done",)]
+    until(lambda: fleet.db_rows("SELECT status FROM tracks WHERE id = ?", (track,)) == [("done",)], 10, "done")
     print(f"\nkill → requeued {requeued - killed:.1f}s, kill → posted {post.time - killed:.1f}s")
 
 
