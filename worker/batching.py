@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from worker.contract import COMPOSE_JOB, BadRequest, ComposeRequest, validate_request
+from worker.contract import COMPOSE_JOB, ComposeRequest, validate_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
@@ -106,11 +106,11 @@ def take(track_id: str, on_progress: Callable[[float], None] | None = None) -> t
 
 def _request(job: Job, styles: Mapping[str, Any]) -> ComposeRequest | None:
     """A waiting job's validated compose request, or None when it is anything else (or invalid)."""
-    if job is None or job.func_name != COMPOSE_JOB or not job.args or not isinstance(job.args[0], dict):
-        return None
     try:
+        if job is None or job.func_name != COMPOSE_JOB or not job.args or not isinstance(job.args[0], dict):
+            return None
         req = validate_request(ComposeRequest.from_dict(job.args[0]), dict(styles))
-    except (BadRequest, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - undecodable (e.g. not JSON) or invalid: left for the worker to fail alone
         return None
     return req if req.kind == "compose" else None
 
