@@ -68,6 +68,7 @@ class Batch:
     def sample(self, own_id: str, own_progress: Callable[[float], None] | None) -> None:
         """Sample every piece at once (progress to each job's meta); on any error mark the batch failed."""
         from models.batched import Ask, compose_batch
+        from worker import metrics
         from worker.jobs import Progress, get_composer, local_styles, resolve_device, seconds_to_sample
 
         t0 = time.perf_counter()
@@ -85,6 +86,7 @@ class Batch:
             self.failed = True
             return
         self.pieces = dict(zip(self.requests, pieces, strict=True))
+        metrics.BATCH_JOBS.labels(arch=self.arch).observe(len(pieces))
         self.sample_s = time.perf_counter() - t0
         log.info("sampled %d %s/%s pieces in one batch in %.2fs", len(pieces), self.style, self.arch, self.sample_s)
 

@@ -39,6 +39,8 @@ JOB_SECONDS = Histogram("tunesmith_job_seconds", "Time a job took, by model arch
 JOB_FAILURES = Counter("tunesmith_job_failures", "Jobs that raised, by architecture, kind and exception type",
                        ["arch", "kind", "error"], registry=REGISTRY)
 VOTES = Counter("tunesmith_votes", "Votes cast on tracks, by value (up or down)", ["value"], registry=REGISTRY)
+BATCH_JOBS = Histogram("tunesmith_batch_jobs", "Compose jobs sampled together in one batch (worker.batching)",
+                       ["arch"], buckets=(2, 4, 8, 16, 32, 64), registry=REGISTRY)
 FINE_TUNES = Counter("tunesmith_fine_tunes", "Fine-tunes run, by style, architecture and outcome",
                      ["style", "arch", "outcome"], registry=REGISTRY)
 
