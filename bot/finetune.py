@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 from redis.exceptions import RedisError
 
-from bot import votes
+from bot import metrics, votes
 from bot.compose import style_choices
 from bot.training import NOT_ADMIN, is_admin
 from worker.contract import (
@@ -88,6 +88,7 @@ class FinetuneCog(commands.Cog):
     async def _admin(self, interaction: discord.Interaction) -> bool:
         if is_admin(interaction, self.bot.settings.admin_role_ids):
             return True
+        metrics.note(interaction, "refused")
         await interaction.response.send_message(NOT_ADMIN, ephemeral=True)
         return False
 
@@ -124,6 +125,7 @@ class FinetuneCog(commands.Cog):
                 raise BadRequest("No usable upload: " + "; ".join(f"`{n}` ({why})" for n, why in refused))
             request = validate_finetune(request, self.bot.styles)
         except BadRequest as exc:
+            metrics.note(interaction, "refused")
             await interaction.response.send_message(f"❌ {exc}", ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
