@@ -1,5 +1,11 @@
 """A deployment for fault and load tests: the fake Discord, redis-server (optionally with an append-only file,
-restartable on the same port), N workers (real or stand-in) that tests may kill, and the real bot."""
+restartable on the same port), N workers (real or stand-in) that tests may kill, and the real bot.
+
+``python -m tests.reliability.harness`` (REDIS_URL, TUNESMITH_DATA_DIR set) is the stand-in worker: the same
+``run_worker`` as ``tunesmith worker`` (ComposeWorker with its lease, JSON serializer, reconnects) running the
+stand-in job of tests.fakes.stand_in_worker (three tiny files, no model), for tests where the model is not
+the point.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from tests.fakes.stack import TUNESMITH, Stack
 from worker.contract import fetch_job
 from worker.redis_server import RedisServer
 
-STAND_IN = [sys.executable, "-m", "tests.reliability.stand_in"]
+STAND_IN = [sys.executable, "-m", "tests.reliability.harness"]
 REAL = [TUNESMITH, "worker", "--queues", "compose"]
 LEASE_S = 3  # the tests' job lease (production: 30 s), so a dead worker's job is found within seconds
 
@@ -172,3 +178,28 @@ def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             raise TimeoutError(f"{what}: not within {timeout:g}s")
         time.sleep(0.02)
     return value
+
+
+def stand_in_worker() -> int:
+    """Run the real worker loop on the stand-in job (see the module docstring); returns its exit code."""
+    import types
+
+    import worker.runner as runner
+    from tests.fakes import stand_in_worker as stand_in
+    from worker.contract import publish_styles
+
+    module = types.ModuleType("worker.jobs")
+    module.compose = stand_in.compose  # type: ignore[attr-defined]
+    sys.modules["worker.jobs"] = module
+    runner.preload = lambda: None  # nothing to import ahead: no model
+
+    def announce(conn: Any) -> list[str]:
+        publish_styles(conn, stand_in.STYLES)
+        return sorted(stand_in.STYLES)
+
+    runner.announce_styles = announce
+    return runner.run_worker(os.environ["REDIS_URL"], log_level=os.environ.get("STAND_IN_LOG_LEVEL", "WARNING"))
+
+
+if __name__ == "__main__":
+    sys.exit(stand_in_worker())

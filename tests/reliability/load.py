@@ -94,7 +94,18 @@ def outcomes(fleet: Fleet, sent: list[Any], settle_s: float) -> dict[str, dict[s
 
 
 def check(fleet: Fleet, result: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """Figures, and every broken promise (empty when all held)."""
+    """Figures, and every broken promise (empty when all held): per command, then what is left in the system."""
+    figures, problems = judge(result)
+    queue = compose_queue(fleet.redis)
+    states = dict(fleet.db_rows("SELECT state, COUNT(*) FROM deliveries GROUP BY state"))
+    lost = {"queued": queue.count, "started": StartedJobRegistry(queue=queue).count,
+            "failed": FailedJobRegistry(queue=queue).count,
+            "not posted": sum(n for state, n in states.items() if state != "posted")}
+    return figures, problems + [f"{n} job(s) {what} at the end" for what, n in lost.items() if n]
+
+
+def judge(result: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Each command's fate: acknowledged in time, then exactly one track, or an ephemeral quota refusal."""
     problems, acks, latencies, refused, tracks = [], [], [], 0, set()
     for iid, row in result.items():
         inter, callback, posts = row["inter"], row["callback"], row["posts"]
@@ -115,12 +126,6 @@ def check(fleet: Fleet, result: dict[str, dict[str, Any]]) -> tuple[dict[str, An
         problems.append(f"{len(missing)} user(s) got no track at all")
     if slow := [a for a in acks if a >= DEADLINE_S]:
         problems.append(f"{len(slow)} acknowledgement(s) took 3 s or more")
-    queue = compose_queue(fleet.redis)
-    states = dict(fleet.db_rows("SELECT state, COUNT(*) FROM deliveries GROUP BY state"))
-    lost = {"queued": queue.count, "started": StartedJobRegistry(queue=queue).count,
-            "failed": FailedJobRegistry(queue=queue).count,
-            "not posted": sum(n for state, n in states.items() if state != "posted")}
-    problems += [f"{n} job(s) {what} at the end" for what, n in lost.items() if n]
     figures = {"commands": len(result), "tracks": len(latencies), "quota_refusals": refused,
                "ack_p50_ms": round(1000 * percentile(acks, 50)), "ack_p95_ms": round(1000 * percentile(acks, 95)),
                "ack_max_ms": round(1000 * max(acks, default=float("nan"))),
