@@ -144,10 +144,16 @@ def write_markdown(results: dict, path: Path, command: str) -> None:
     section = (f"{marker_start}\n## CPU: `{command}`\n\n{results['machine']}, torch threads "
                f"{results['torch_threads']}.\n\n| key | measured | target | met |\n|---|---|---|---|\n{rows}\n\n"
                f"| detail | value |\n|---|---|\n{details}\n{marker_end}")
+    replace_section(path, marker_start, marker_end, section)
+
+
+def replace_section(path: Path, start: str, end: str, section: str) -> None:
+    """Put ``section`` (which begins with ``start`` and ends with ``end``) into the markdown file at ``path``:
+    in place of the old one between the same markers, else at the end; the rest of the file stays."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if marker_start in text:
-        head, rest = text.split(marker_start, 1)
-        text = head + section + rest.split(marker_end, 1)[1]
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     path.write_text(text)

@@ -76,10 +76,6 @@ def write_section(results: dict, path: Path, command: str, machine: str) -> None
     section = (f"{MARK_START}\n## Fine-tuning: `{command}`\n\n{machine}. Target: ≤ {TARGET_S:.0f} s for 20 files "
                f"with the default steps: **{results['finetune_20_files_s']} s {met}**.\n\n| key | value |\n|---|---|\n"
                f"{rows}\n{MARK_END}")
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if MARK_START in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    from worker.bench import replace_section
+
+    replace_section(path, MARK_START, MARK_END, section)

@@ -29,10 +29,10 @@ def sources(k: int = 3) -> list[Source]:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
+def store(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory for the versions, with the shipped checkpoints as the base models."""
     monkeypatch.delenv("TUNESMITH_CHECKPOINT_DIR", raising=False)
-    return tmp_path
+    return data_dir
 
 
 def test_versions_only_list_complete_runs_and_activation_is_checked(store: Path) -> None:

@@ -44,10 +44,10 @@ def upload(name: str, data: bytes) -> dict[str, str]:
 
 
 @pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
+def data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The data directory, with the shipped checkpoints as the base models."""
     monkeypatch.delenv("TUNESMITH_CHECKPOINT_DIR", raising=False)
-    return tmp_path
+    return data_dir
 
 
 def test_a_new_style_from_uploads_goes_live_and_bad_files_are_listed(data: Path) -> None:
