@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", default="bach", help="a four-voice corpus: bach or palestrina")
     for name in ("layers", "channels", "pitch_low", "pitch_high"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(CoconetConfig, name))
+    parser.add_argument("--dilations", default="", help="time dilations cycled over the convs, e.g. 1,2,4,8")
     parser.add_argument("--threads", type=int, default=1)
     for name, value in asdict(CoconetTrainConfig()).items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(ns.pop("threads"))
     out, style = ns.pop("out"), ns.pop("style")
     args = {name: ns.pop(name) for name in ("layers", "channels", "pitch_low", "pitch_high")}
+    args["dilations"] = [int(d) for d in ns.pop("dilations").split(",") if d.strip()]
     meta = train_coconet(out, args, CoconetTrainConfig(**ns), style=style)
     print(json.dumps({"heldout_nll": meta["heldout_nll"], "params": meta["train"]["params"],
                       "steps": meta["train"]["steps_run"], "minutes": meta["train"]["minutes"]}, indent=1))

@@ -147,3 +147,28 @@ def test_composer_exact_length_and_harmonize(tmp_path: Path) -> None:
     assert [(n.pitch, n.start, n.end) for n in song.parts[0][2]] == [(72, 0.0, 0.5), (72, 0.5, 1.0), (74, 1.0, 2.0)]
     moved, shift = fit_soprano(np.array([40, -1, 95]))
     assert shift == 24 and moved.tolist() == [64, -1, 71]
+
+
+def _reach(model: Coconet, length: int = 120) -> int:
+    """How many steps away from a changed input cell the output still changes (the receptive field's half)."""
+    model.eval()
+    x = torch.zeros(1, 12, length, CFG.classes)
+    y = x.clone()
+    y[0, 0, length // 2, 3] = 1.0
+    with torch.no_grad():
+        changed = ((model(x)[0] - model(y)[0]).abs().sum(dim=(0, 1, 3)) > 0).nonzero().flatten()
+    return int(max(length // 2 - changed.min(), changed.max() - length // 2))
+
+
+def test_time_dilations_widen_the_receptive_field_and_survive_a_checkpoint(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    plain = Coconet(CoconetConfig(pitch_low=48, pitch_high=59, layers=8, channels=4))
+    dilated = Coconet(CoconetConfig(pitch_low=48, pitch_high=59, layers=8, channels=4, dilations=[1, 2, 4]))
+    assert _reach(plain) <= 8 < 14 <= _reach(dilated)  # 6 middle convs: ±(1+6+1) vs ±(1+(1+2+4)·2+1)
+    save_checkpoint(dilated, {"arch": "coconet", "style": "bach", "args": dilated.config.to_dict()}, tmp_path,
+                    "bach", "coconet")
+    from models.coconet_compose import load_coconet
+
+    loaded, meta, _ = load_coconet("bach", checkpoint_dir=tmp_path)
+    assert loaded.config.dilations == [1, 2, 4] and meta["args"]["dilations"] == [1, 2, 4]
+    assert _reach(loaded) == _reach(dilated)
