@@ -89,7 +89,8 @@ def _forward_train(args: argparse.Namespace, argv: list[str]) -> int:
     if args.arch == "coconet":
         from models.coconet_train import main as coconet_main
 
-        extra = ["--layers", "4", "--channels", "8", "--steps", "20", "--eval-pieces", "0"] if args.tiny else []
+        shipped = ["--channels", "32", "--dilations", "1,2,4,8", "--crop", "128", "--valid-windows", "192"]
+        extra = ["--layers", "4", "--channels", "8", "--steps", "20", "--eval-pieces", "0"] if args.tiny else shipped
         return coconet_main(["--out", str(args.out), "--style", args.style, "--max-minutes", str(args.max_minutes),
                              "--seed", str(args.seed), *extra])
     from models.abc_model import main as abc_main
