@@ -67,10 +67,10 @@ def find(style: str, arch: str, directory: Path | None = None) -> Entry:
     return sorted(found, key=lambda e: e.name != style)[0]  # stable: a fine-tuned version beats the shipped one
 
 
-def served(directory: Path | None = None) -> dict[str, list[str]]:
-    """style → sorted architectures that can compose it."""
+def served(directory: Path | None = None, *, found: list[Entry] | None = None) -> dict[str, list[str]]:
+    """style → sorted architectures that can compose it (of ``found``, when the caller has listed them)."""
     out: dict[str, set[str]] = {}
-    for entry in entries(directory):
+    for entry in entries(directory) if found is None else found:
         for style in entry.styles:
             out.setdefault(style, set()).add(entry.arch)
     return {style: sorted(arches) for style, arches in sorted(out.items())}

@@ -63,9 +63,10 @@ def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
     Plain dicts keep ``models`` free of any dependency on ``worker`` (dependencies point worker → models).
     """
     out = {}
-    defined = {e.style_def["name"]: style_from_def(e.style_def) for e in catalog.entries(checkpoint_dir)
+    found = catalog.entries(checkpoint_dir)  # read the checkpoints' metadata once (every compose job asks)
+    defined = {e.style_def["name"]: style_from_def(e.style_def) for e in found
                if e.style_def and e.style_def.get("name")}
-    for name, arches in catalog.served(checkpoint_dir).items():
+    for name, arches in catalog.served(found=found).items():
         style = STYLES.get(name) or defined.get(name)
         if style is None:
             continue

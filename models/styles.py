@@ -100,8 +100,9 @@ def resolve_style(name: str, checkpoint_dir: Path | None = None) -> Style:
     key = name.strip().lower()
     if key in STYLES:
         return STYLES[key]
-    for entry in catalog.entries(checkpoint_dir):
+    found = catalog.entries(checkpoint_dir)
+    for entry in found:
         if entry.style_def and entry.style_def.get("name") == key:
             return style_from_def(entry.style_def)
-    known = sorted(set(STYLES) | {s for e in catalog.entries(checkpoint_dir) if e.style_def for s in e.styles})
+    known = sorted(set(STYLES) | {s for e in found if e.style_def for s in e.styles})
     raise KeyError(f"unknown style {name!r}; styles: {', '.join(known)}")
