@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics, votes
 from bot.compose import style_choices
+from bot.tracking import snapshot
 from bot.training import NOT_ADMIN, is_admin
 from worker.contract import (
     UPLOAD_EXTENSIONS,
@@ -21,7 +23,6 @@ from worker.contract import (
     UPLOAD_MAX_FILES,
     UPLOAD_MAX_TOTAL_BYTES,
     BadRequest,
-    fetch_job,
 )
 from worker.training_contract import (
     FINETUNE_ARCHES,
@@ -33,6 +34,9 @@ from worker.training_contract import (
     read_models,
     validate_finetune,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rq.job import Job
 
 log = logging.getLogger(__name__)
 ROLLBACK_WAIT_S = 30.0
@@ -68,11 +72,10 @@ def models_text(style: str | None, models: dict[str, dict]) -> str:
                 mark = "▶️" if row["version"] == info["active"] else "·"
                 nll = f"{row['heldout_nll']:.3f}" if row.get("heldout_nll") is not None else "n/a"
                 date = (row.get("date") or "")[:16].replace("T", " ")
-                lines.append(f"{mark} v{row['version']} · {date} · by <@{row['by']}> · {row['steps']} steps · "
-                             f"held-out NLL {nll} · {row['files']} file(s) + {row.get('vote_tracks', 0)} voted"
-                             if str(row.get("by", "")).isdigit() else
-                             f"{mark} v{row['version']} · {date} · by {row.get('by') or '?'} · {row['steps']} steps "
-                             f"· held-out NLL {nll} · {row['files']} file(s) + {row.get('vote_tracks', 0)} voted")
+                by = str(row.get("by") or "?")
+                who = f"<@{by}>" if by.isdigit() else by  # a Discord user id, or "cli"
+                lines.append(f"{mark} v{row['version']} · {date} · by {who} · {row['steps']} steps · "
+                             f"held-out NLL {nll} · {row['files']} file(s) + {row.get('vote_tracks', 0)} voted")
     if not lines:
         return f"No fine-tuned versions{f' of `{style}`' if style else ''} yet: an admin can run `/finetune`."
     return "\n".join(lines)[:2000]
@@ -153,7 +156,8 @@ class FinetuneCog(commands.Cog):
         log.info("fine-tune %s queued: %s/%s from %s, %d file(s), %d voted track(s), by %s", request.job_id,
                  request.style, request.arch, request.base, len(uploads), len(request.vote_tracks),
                  request.user_id)
-        self.bot.training.follow(interaction, request.job_id, request.base or "", refused)
+        self.bot.training.follow(interaction, request.job_id, (request.style, request.arch, request.base or ""),
+                                 refused)
 
     @app_commands.command(name="models", description="Fine-tuned versions of a style, and which one is serving")
     async def models(self, interaction: discord.Interaction, style: str | None = None) -> None:
@@ -175,26 +179,23 @@ class FinetuneCog(commands.Cog):
         try:
             job = await asyncio.to_thread(enqueue_rollback, self.bot.redis, style.strip().lower(), arch, version,
                                           str(interaction.user.id))
-            text = await self._wait_rollback(job.id)
+            text = await self._wait_rollback(job)
         except (RedisError, OSError):
             text = "❌ The queue is unreachable; nothing changed."
         await interaction.edit_original_response(content=text)
         await self.bot.refresh_styles()
 
-    async def _wait_rollback(self, job_id: str) -> str:
-        from bot.tracking import failure_reason
-
+    async def _wait_rollback(self, job: Job) -> str:
         deadline = asyncio.get_running_loop().time() + ROLLBACK_WAIT_S
         while asyncio.get_running_loop().time() < deadline:
-            job = await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
-            status = str(getattr(job.get_status(refresh=True), "value", ""))
-            if status.endswith("finished"):
-                r = job.return_value() or {}
+            snap = await asyncio.to_thread(snapshot, job, dict)
+            if snap.finished:
+                r = snap.result
                 which = f"version {r.get('version')}" if r.get("version") else "the shipped model"
                 return f"⏪ **{r.get('style')}** ({r.get('arch')}) now serves {which}, on every worker. " \
                        f"({datetime.now().strftime('%H:%M')})"
-            if status.endswith(("failed", "stopped", "canceled")):
-                return f"❌ Rollback failed: {failure_reason(job.exc_info) or status}"
+            if snap.failed:
+                return f"❌ Rollback failed: {snap.reason or snap.status}"
             await asyncio.sleep(0.25)
         return "⏳ No worker took the rollback within 30 s; it will apply when one does."
 

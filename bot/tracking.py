@@ -1,8 +1,9 @@
-"""Reading an RQ compose job's state (blocking calls, run via asyncio.to_thread) and picking its files."""
+"""Reading an RQ job's state (blocking calls, run via asyncio.to_thread) and picking a track's files."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ class JobSnapshot:
     status: str
     position: int | None = None
     progress: dict[str, Any] = field(default_factory=dict)
-    result: ComposeResult | None = None
+    result: Any = None  # a ComposeResult for track jobs; what ``snapshot``'s ``parse`` made of it otherwise
     reason: str | None = None
 
     @property
@@ -68,8 +69,9 @@ def failure_reason(exc_string: str | None) -> str | None:
     return f"worker error: {name[:60]}" if name.isidentifier() else "worker error"
 
 
-def snapshot(job: Job) -> JobSnapshot:
-    """Read the job's status, queue position, progress, and result or failure (blocking)."""
+def snapshot(job: Job, parse: Callable[[dict[str, Any]], Any] = ComposeResult.from_dict) -> JobSnapshot:
+    """Read the job's status, queue position, progress, and result or failure (blocking); a finished job's
+    dict result goes through ``parse`` (a track job's ComposeResult by default)."""
     try:
         status = str(job.get_status(refresh=True).value)
     except (InvalidJobOperation, NoSuchJobError):
@@ -82,7 +84,7 @@ def snapshot(job: Job) -> JobSnapshot:
             return JobSnapshot(status=status, result=value)
         if isinstance(value, dict):
             try:
-                return JobSnapshot(status=status, result=ComposeResult.from_dict(value))
+                return JobSnapshot(status=status, result=parse(value))
             except TypeError as exc:
                 log.warning("job %s returned a malformed result: %s", job.id, exc)
         return JobSnapshot(status="failed", reason="the worker returned no usable result")

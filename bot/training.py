@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
 
 from bot.embeds import progress_bar
 from bot.launch import delivery_for
 from bot.quotas import Limits
-from bot.tracking import failure_reason
+from bot.tracking import JobSnapshot, snapshot
 from worker.contract import ComposeRequest, enqueue_tracks, fetch_job
 from worker.training_contract import request_cancel
 
@@ -42,10 +43,10 @@ def is_admin(interaction: discord.Interaction, role_ids: frozenset[int]) -> bool
     return bool(role_ids & roles)
 
 
-def status_text(style: str, arch: str, base: str, progress: dict[str, Any], status: str) -> str:
+def status_text(style: str, arch: str, base: str, progress: dict[str, Any], waiting: bool) -> str:
     """The message while a fine-tune waits or trains."""
     head = f"🎛️ Fine-tuning **{style}** ({arch}, starting from {base})"
-    if status in ("queued", "deferred", "scheduled"):
+    if waiting:
         return f"{head} · waiting for a trainer…"
     if progress.get("stage") == "training" and progress.get("steps"):
         step, steps = int(progress.get("step", 0)), int(progress["steps"])
@@ -109,9 +110,10 @@ class TrainingFollower:
         self.bot = bot
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
-    def follow(self, interaction: discord.Interaction, job_id: str, base: str,
+    def follow(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
                early_refusals: list[tuple[str, str]]) -> None:
-        self.tasks[job_id] = asyncio.create_task(self._run(interaction, job_id, base, early_refusals),
+        """Follow the fine-tune ``job_id`` of ``what`` = (style, arch, base) until it ends."""
+        self.tasks[job_id] = asyncio.create_task(self._run(interaction, job_id, what, early_refusals),
                                                  name=f"tunesmith-ft-{job_id}")
 
     async def close(self) -> None:
@@ -119,10 +121,10 @@ class TrainingFollower:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def _run(self, interaction: discord.Interaction, job_id: str, base: str,
+    async def _run(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
                    early: list[tuple[str, str]]) -> None:
         try:
-            await self._follow(interaction, job_id, base, early)
+            await self._follow(interaction, job_id, what, early)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -130,28 +132,29 @@ class TrainingFollower:
         finally:
             self.tasks.pop(job_id, None)
 
-    async def _follow(self, interaction: discord.Interaction, job_id: str, base: str,
+    async def _follow(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
                       early: list[tuple[str, str]]) -> None:
         settings, last_text, last_edit = self.bot.settings, "", 0.0
+        job = None
         while True:
-            try:
-                job = await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
-                status = str(getattr(job.get_status(refresh=True), "value", ""))
-                progress = dict(job.get_meta(refresh=True).get("progress", {}))
+            try:  # the job's data holds the uploads (megabytes): fetch it once, then read only status and meta
+                job = job or await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
+                snap = await asyncio.to_thread(snapshot, job, dict)
+            except NoSuchJobError:
+                snap = JobSnapshot(status="missing", reason="the job disappeared from the queue")
             except (RedisError, OSError) as exc:
                 log.warning("fine-tune %s: Redis unreachable (%s)", job_id, exc)
                 await asyncio.sleep(settings.poll_interval_s * 4)
                 continue
-            if status.endswith("finished"):
-                await self._done(interaction, job.return_value() or {}, early)
+            if snap.finished:
+                await self._done(interaction, snap.result, early)
                 return
-            if status.endswith(("failed", "stopped", "canceled")):
-                reason = failure_reason(job.exc_info if hasattr(job, "exc_info") else None) or status
+            if snap.failed:
                 with contextlib.suppress(discord.HTTPException):
-                    await interaction.edit_original_response(content=f"❌ Fine-tune failed: {reason}", view=None)
+                    await interaction.edit_original_response(
+                        content=f"❌ Fine-tune failed: {snap.reason or snap.status}", view=None)
                 return
-            args = job.args[0] if job.args else {}
-            text = status_text(args.get("style", "?"), args.get("arch", "?"), base, progress, status.split(".")[-1])
+            text = status_text(*what, snap.progress, snap.waiting)
             if text != last_text and time.monotonic() - last_edit >= settings.edit_interval_s:
                 with contextlib.suppress(discord.HTTPException):
                     await interaction.edit_original_response(content=text, view=cancel_view(job_id))

@@ -16,7 +16,6 @@ from worker.training_contract import (
     MAX_VOTE_TRACKS,
     FinetuneRequest,
     cancel_requested,
-    publish_models,
     validate_finetune,
     vote_weight,
 )
@@ -64,6 +63,15 @@ def _sources(req: FinetuneRequest, root: Path) -> tuple[list, list[Refused], lis
     return sources, refused, names
 
 
+def _announce(job: Any) -> None:
+    """After a switch of versions: publish this worker's styles (a new style appears in autocomplete) and the
+    version lists for /models; nothing to tell outside an RQ job (the CLI)."""
+    if job is not None:
+        from worker.runner import announce_styles
+
+        announce_styles(job.connection)  # publishes the version lists too
+
+
 class _Reporter:
     """Step, loss and stage into ``job.meta["progress"]`` at most once a second; cancellation checks."""
 
@@ -97,7 +105,7 @@ def finetune(request: dict[str, Any]) -> dict[str, Any]:
 
     from models.finetune import Cancelled, FinetuneConfig, FinetuneError
     from models.finetune import finetune as run
-    from models.versions import activate, summary
+    from models.versions import activate, version_dir
     from worker.loss_plot import draw_loss
 
     job = get_current_job()
@@ -119,16 +127,10 @@ def finetune(request: dict[str, Any]) -> dict[str, Any]:
     except Cancelled:
         raise BadRequest("The fine-tune was cancelled; the serving version is unchanged.") from None
     version = int(meta["version"])
-    from models.versions import version_dir
-
     loss_png = draw_loss(meta["finetune"]["history"], version_dir(req.style, req.arch, version) / "loss.png",
                          title=f"{req.style}/{req.arch} v{version}")
     activate(req.style, req.arch, version, by=req.user_id or "")
-    if job is not None:
-        from worker.runner import announce_styles
-
-        announce_styles(job.connection)
-        publish_models(job.connection, summary())
+    _announce(job)
     ft = meta["finetune"]
     log.info("fine-tune %s: %s/%s v%d live (%d steps, %.2f min)", req.job_id, req.style, req.arch, version,
              ft["steps_run"], ft["minutes"])
@@ -149,7 +151,7 @@ def rollback(request: dict[str, Any]) -> dict[str, Any]:
     from rq import get_current_job
 
     from models import catalog
-    from models.versions import activate, list_versions, summary
+    from models.versions import activate, list_versions
 
     style, arch = str(request.get("style", "")).lower(), str(request.get("arch", "lstm")).lower()
     version = int(request.get("version", -1))
@@ -161,11 +163,6 @@ def rollback(request: dict[str, Any]) -> dict[str, Any]:
     if version == 0 and not any(e.arch == arch and style in e.styles for e in shipped):
         raise BadRequest(f"`{style}` has no shipped model to go back to; pick one of versions {known}.")
     activate(style, arch, version, by=str(request.get("user_id") or ""))
-    job = get_current_job()
-    if job is not None:
-        from worker.runner import announce_styles
-
-        announce_styles(job.connection)
-        publish_models(job.connection, summary())
+    _announce(get_current_job())
     log.info("%s/%s now serves version %d", style, arch, version)
     return {"style": style, "arch": arch, "version": version, "versions": known}
