@@ -14,10 +14,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.config import Settings
-from bot.store import Store
-from worker.contract import StyleInfo, compose_queue, read_features, read_styles
+from bot.storage.store import Store
+from worker.contract.tracks import StyleInfo, compose_queue, read_features, read_styles
 
 log = logging.getLogger(__name__)
+# One cog per feature (bot/cogs/), each with its ``setup()``.
+EXTENSIONS = ("bot.cogs.compose", "bot.cogs.info", "bot.cogs.finetune")
 
 
 def minimal_intents() -> discord.Intents:
@@ -61,17 +63,13 @@ class TunesmithBot(commands.Bot):
     async def setup_hook(self) -> None:
         from bot import observe
         from bot.buttons import TrackButton
-        from bot.commands import InfoCog
-        from bot.compose import ComposeCog
-        from bot.finetune import FinetuneCog
         from bot.training import CancelButton
 
         observe.install(self)  # log fields per interaction; command metrics
         await self.refresh_styles()
         self.add_dynamic_items(TrackButton, CancelButton)
-        await self.add_cog(ComposeCog(self))
-        await self.add_cog(InfoCog(self))
-        await self.add_cog(FinetuneCog(self))
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)  # a broken cog stops the start: better than a bot without it
         self._styles_task = asyncio.create_task(self._refresh_styles_forever(), name="tunesmith-styles")
         await self.poster.resume()
         await self.sync_commands()

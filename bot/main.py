@@ -16,9 +16,9 @@ import yarl
 from bot import metrics
 from bot.client import bot_class
 from bot.config import ConfigError, Settings
-from bot.db import Database, DatabaseError
-from bot.store import Store
-from worker.logfmt import setup_logging as setup_log_handler
+from bot.storage.db import Database, DatabaseError
+from bot.storage.store import Store
+from worker.contract.logfmt import setup_logging as setup_log_handler
 
 log = logging.getLogger("bot")
 

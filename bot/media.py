@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from bot.tracking import AUDIO_SUFFIXES, pick_attachments
-from worker.contract import ComposeResult
+from worker.contract.tracks import ComposeResult
 
 log = logging.getLogger(__name__)
 

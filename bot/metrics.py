@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from worker.contract import QUEUE_COMPOSE, QUEUE_TRAIN, compose_queue
+from worker.contract.tracks import QUEUE_COMPOSE, QUEUE_TRAIN, compose_queue
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsgiref.simple_server import WSGIServer

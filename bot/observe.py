@@ -3,16 +3,18 @@ deliveries feed the Prometheus metrics (bot.metrics)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import discord
+
 from bot import metrics
 from bot.buttons import ACTIONS, parse_custom_id
-from worker.logfmt import log_context, user_hash
+from worker.contract.logfmt import log_context, user_hash
 
 if TYPE_CHECKING:  # pragma: no cover
-    import discord
     from discord import app_commands
 
     from bot.client import TunesmithBot
@@ -54,3 +56,16 @@ def install(bot: TunesmithBot) -> None:
         metrics.count_command(command.qualified_name, interaction)
 
     bot.add_listener(on_app_command_completion)
+
+
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Log a command's failure and tell the user, ephemerally, without details."""
+    name = interaction.command.qualified_name if interaction.command else "?"
+    log.error("/%s failed", name, exc_info=error)
+    metrics.count_command(name, interaction, "error")
+    message = "❌ Something went wrong on my side; please try again."
+    with contextlib.suppress(discord.HTTPException):
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
-from worker.contract import ComposeResult, compose_queue, job_progress
+from worker.contract.tracks import ComposeResult, compose_queue, job_progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis import Redis
@@ -62,7 +62,7 @@ def failure_reason(exc_string: str | None) -> str | None:
         return "the worker ran out of time"
     if "Abandoned" in name or "WorkHorseKilled" in name or "Shutdown" in name:
         return "the worker stopped unexpectedly"
-    if name in SAFE_MESSAGES and message.strip():  # written for users (worker.contract, worker.tracks)
+    if name in SAFE_MESSAGES and message.strip():  # written for users (worker.contract.tracks, worker.jobs.tracks)
         return message.strip()[:200]
     if name in REASONS:
         return REASONS[name]
@@ -98,7 +98,7 @@ def snapshot(job: Job, parse: Callable[[dict[str, Any]], Any] = ComposeResult.fr
 
 
 def reap_abandoned(redis: Redis) -> None:
-    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.lease), so no
+    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.jobs.lease), so no
     job looks "started" for ever even when no worker is left to notice (blocking)."""
     from rq.registry import StartedJobRegistry
 

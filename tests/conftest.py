@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.redis_server import RedisServer
+from worker.cli.redis_server import RedisServer
 
 
 @pytest.fixture

@@ -38,8 +38,8 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
 
 def _models_dir(directory: Path) -> Path:
     """The shipped Irish model (linked) and a tiny, untrained Coconet for the 🎼 harmonize button."""
-    from models.checkpoint import SHIPPED_DIR, save_checkpoint
-    from models.coconet import Coconet, CoconetConfig
+    from models.coconet.model import Coconet, CoconetConfig
+    from models.core.checkpoint import SHIPPED_DIR, save_checkpoint
 
     directory.mkdir(parents=True, exist_ok=True)
     for path in SHIPPED_DIR.glob("irish-lstm.*"):

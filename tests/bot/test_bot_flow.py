@@ -15,8 +15,8 @@ from rq.registry import StartedJobRegistry
 from tests.fakes import driver, processes
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.processes import bot_env
-from worker.contract import compose_queue
-from worker.redis_server import RedisServer
+from worker.cli.redis_server import RedisServer
+from worker.contract.tracks import compose_queue
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.fakes import driver
 from tests.fakes.stack import Stack, user
-from worker.contract import compose_queue
-from worker.fairqueue import queue_owners
+from worker.contract.fairqueue import queue_owners
+from worker.contract.tracks import compose_queue
 
 pytestmark = pytest.mark.slow
 

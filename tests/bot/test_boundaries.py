@@ -1,4 +1,4 @@
-"""The bot must never import torch, the models package or the worker's job module."""
+"""The bot must never import torch, the models package or the worker's jobs: only the torch-free contract."""
 
 from __future__ import annotations
 
@@ -7,20 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-BOT_DIR = Path(__file__).resolve().parents[2] / "bot"
-FORBIDDEN = ("torch", "models", "worker.jobs", "worker.runner", "worker.cli")
+ROOT = Path(__file__).resolve().parents[2]
+BOT_DIR = ROOT / "bot"
+FORBIDDEN = ("torch", "models", "worker.jobs", "worker.output", "worker.cli", "worker.bench")
+_LOADED = ("bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or "
+           "any(m == f or m.startswith(f + '.') for f in ('worker.jobs', 'worker.output', 'worker.cli'))]; "
+           "assert not bad, bad")
 
 
-def test_importing_the_bot_loads_neither_torch_nor_models() -> None:
-    code = (
-        "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config, bot.commands, "
-        "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db, bot.finetune, "
-        "bot.training, bot.metrics, bot.observe, worker.training_contract; import sys; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or m == 'worker.jobs']; "
-        "assert not bad, bad"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=BOT_DIR.parent, capture_output=True, text=True,
-                          timeout=60)
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_importing_every_bot_module_loads_neither_torch_nor_models() -> None:
+    code = ("import importlib, pkgutil, sys, bot; "
+            "[importlib.import_module(i.name) for i in pkgutil.walk_packages(bot.__path__, 'bot.') "
+            "if not i.name.endswith('__main__')]; " + _LOADED)
+    proc = _run(code)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -38,26 +41,20 @@ def _imports(path: Path) -> list[str]:
 def test_no_bot_module_imports_forbidden_packages() -> None:
     files = sorted(BOT_DIR.rglob("*.py"))
     assert files
-    offenders = [
-        f"{path.name}: {name}"
-        for path in files
-        for name in _imports(path)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
-    ]
+    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in files for name in _imports(path)
+                 if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)]
     assert not offenders, offenders
 
 
 def test_bot_uses_only_the_worker_contract() -> None:
     worker_modules = {name for path in BOT_DIR.rglob("*.py") for name in _imports(path) if name.startswith("worker")}
-    assert {name.split(".")[1] for name in worker_modules if "." in name} <= {"contract", "training_contract",
-                                                                                "logfmt"}
+    assert worker_modules and {name.split(".")[1] for name in worker_modules if "." in name} == {"contract"}
 
 
-def test_the_shared_log_formatter_is_torch_free() -> None:
-    """worker.logfmt is the one other worker module the bot uses: it must load neither torch nor models."""
-    code = ("import worker.logfmt, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models', 'rq')"
-            " or m in ('worker.jobs', 'worker.runner')]; assert not bad, bad")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=BOT_DIR.parent, capture_output=True, text=True,
-                          timeout=60)
+def test_the_contract_is_torch_free() -> None:
+    """worker.contract is all of the worker the bot loads: it must load neither torch, models nor rq's jobs."""
+    code = ("import importlib, pkgutil, sys, worker.contract as c; "
+            "[importlib.import_module(i.name) for i in pkgutil.walk_packages(c.__path__, 'worker.contract.')]; "
+            + _LOADED)
+    proc = _run(code)
     assert proc.returncode == 0, proc.stderr
-    assert not [n for n in _imports(BOT_DIR.parent / "worker" / "logfmt.py") if n.split(".")[0] in ("torch", "models")]

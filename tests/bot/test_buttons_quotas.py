@@ -7,11 +7,11 @@ import pytest
 
 from bot.actions import extend_request, harmonize_request, reroll_request
 from bot.buttons import ButtonState, Card, message_track_ids, parse_custom_id, track_view
-from bot.compose import build_requests, instrument_program
 from bot.delivery import card_for
-from bot.quotas import Limits, Usage, left, next_free, refusal
-from bot.store import Track
-from worker.contract import BadRequest, ComposeRequest, ComposeResult, StyleInfo
+from bot.options import build_requests, instrument_program
+from bot.storage.quotas import Limits, Usage, left, next_free, refusal
+from bot.storage.store import Track
+from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult, StyleInfo
 
 TRACK = "0123456789abcdef0123456789abcdef"
 STYLES = {"irish": StyleInfo("irish", ["lstm", "gan"], "lstm", "jigs")}

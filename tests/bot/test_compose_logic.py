@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.compose import build_request, length_choices, style_choices
-from worker.contract import BadRequest, StyleInfo
+from bot.options import build_request, length_choices, style_choices
+from worker.contract.tracks import BadRequest, StyleInfo
 
 STYLES = {
     "irish": StyleInfo("irish", ["lstm", "gan"], "lstm", "Irish reels and jigs"),

@@ -46,7 +46,7 @@ def ft_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("ft")
     models = tmp / "checkpoints"
     models.mkdir()
-    from models.checkpoint import SHIPPED_DIR
+    from models.core.checkpoint import SHIPPED_DIR
 
     for path in SHIPPED_DIR.glob("irish-lstm.*"):
         (models / path.name).symlink_to(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import embeds
-from worker.contract import ComposeResult
+from worker.contract.tracks import ComposeResult
 
 
 def _result(**kw: object) -> ComposeResult:

@@ -18,7 +18,7 @@ from tests.fakes import driver
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.processes import bot_env
 from tests.fakes.stack import TUNESMITH, Stack, user
-from worker.redis_server import free_port
+from worker.cli.redis_server import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from tests.bot.conftest import Spawn
 from tests.fakes import driver
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.processes import REPO, bot_env
-from worker.redis_server import free_port
+from worker.cli.redis_server import free_port
 
 
 def test_missing_token_exits_with_a_clear_message() -> None:

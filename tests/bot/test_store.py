@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import votes
-from bot.db import MIGRATIONS, Database, DatabaseError, sqlite_path
-from bot.quotas import Limits
-from bot.store import Delivery, Store
-from worker.contract import ComposeRequest, ComposeResult
+from bot.storage import votes
+from bot.storage.db import MIGRATIONS, Database, DatabaseError, sqlite_path
+from bot.storage.quotas import Limits
+from bot.storage.store import Delivery, Store
+from worker.contract.tracks import ComposeRequest, ComposeResult
 
 NOW = 1_800_000_000.0
 

@@ -8,7 +8,7 @@ import pytest
 from rq import SimpleWorker
 
 from bot.tracking import failure_reason, pick_attachments, snapshot
-from worker.contract import SERIALIZER, ComposeRequest, compose_queue, fetch_job
+from worker.contract.tracks import SERIALIZER, ComposeRequest, compose_queue, fetch_job
 
 STAND_IN = "tests.fakes.stand_in_worker.compose"
 

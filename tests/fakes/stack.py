@@ -18,7 +18,7 @@ from redis import Redis
 from tests.fakes import discord_payloads as P
 from tests.fakes import driver, processes
 from tests.fakes.discord_server import FakeDiscord, Interaction, Recorded
-from worker.redis_server import RedisServer
+from worker.cli.redis_server import RedisServer
 
 TUNESMITH = str(processes.VENV_BIN / "tunesmith")
 

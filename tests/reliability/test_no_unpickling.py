@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.contract import SERIALIZER, ComposeRequest, enqueue_tracks
+from worker.contract.tracks import SERIALIZER, ComposeRequest, enqueue_tracks
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "worker", "models")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.harness import REAL, Fleet, compose
-from worker.contract import fetch_job
-from worker.render import find_soundfont
+from worker.contract.tracks import fetch_job
+from worker.output.render import find_soundfont
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from rq.registry import StartedJobRegistry
 from bot.poster import REAP_S
 from tests.fakes import driver
 from tests.reliability.harness import LEASE_S, REAL, Fleet, compose, until
-from worker.contract import compose_queue, fetch_job
+from worker.contract.tracks import compose_queue, fetch_job
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from models.generate import Composition
-from models.melody import Note
+from models.compose.types import Composition
+from models.music.melody import Note
 
 
 def make_composition(seconds: float = 8.0, *, qpm: float = 120.0, meter: str = "4/4", seed: int = 1,
@@ -36,16 +36,11 @@ def composition() -> Callable[..., Composition]:
 
 
 def _tiny_checkpoint(directory: Path) -> Path:
-    import models.generate as generate
-
-    if hasattr(generate, "tiny_checkpoint"):
-        generate.tiny_checkpoint(directory)
-        return directory
     import torch
 
-    from models.checkpoint import save_checkpoint
-    from models.lstm import LSTMConfig, MelodyLSTM
-    from models.tokens import Vocab
+    from models.core.checkpoint import save_checkpoint
+    from models.music.tokens import Vocab
+    from models.tokenlm.lstm import LSTMConfig, MelodyLSTM
 
     torch.manual_seed(1)
     vocab = Vocab()
@@ -59,8 +54,8 @@ def _tiny_checkpoint(directory: Path) -> Path:
 def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Make sure an irish/lstm checkpoint is found: the shipped one if present, else a tiny random one,
     exported as TUNESMITH_CHECKPOINT_DIR for this process and the workers it starts."""
-    from models.checkpoint import SHIPPED_DIR
-    from models.generate import available_styles
+    from models.compose.factory import available_styles
+    from models.core.checkpoint import SHIPPED_DIR
 
     directory = None
     if "lstm" not in available_styles().get("irish", {}).get("arches", []):

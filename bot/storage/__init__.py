@@ -1,0 +1,1 @@
+"""The bot's database: tracks, votes, deliveries and quotas."""

@@ -1,0 +1,1 @@
+"""The folk-rnn-style LSTM over ABC tokens: syntax, tokens, corpus, training and composing."""

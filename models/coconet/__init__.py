@@ -1,0 +1,1 @@
+"""Coconet: the convolutional four-voice harmonizer sampled by Gibbs, its training and evaluation."""

@@ -1,0 +1,1 @@
+"""The composition API the worker uses: the Composer protocol, the Composition type and the factory."""

@@ -1,0 +1,51 @@
+"""The composition factory used by the worker: which styles are served, and the composer for a style and arch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from models.compose.types import Composer
+from models.core import catalog
+from models.music.styles import STYLES, resolve_style, style_from_def
+
+
+def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
+    """Styles that have at least one checkpoint: name → plain dict of ``worker.contract.tracks.StyleInfo`` fields.
+
+    Plain dicts keep ``models`` free of any dependency on ``worker`` (dependencies point worker → models).
+    """
+    out = {}
+    found = catalog.entries(checkpoint_dir)  # read the checkpoints' metadata once (every compose job asks)
+    defined = {e.style_def["name"]: style_from_def(e.style_def) for e in found
+               if e.style_def and e.style_def.get("name")}
+    for name, arches in catalog.served(found=found).items():
+        style = STYLES.get(name) or defined.get(name)
+        if style is None:
+            continue
+        default = style.default_arch if style.default_arch in arches else arches[0]
+        out[name] = {"name": name, "arches": arches, "default_arch": default,
+                     "description": style.description, "tempo_range": style.tempo_range}
+    return out
+
+
+def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None) -> Composer:
+    """The composer for ``style`` and ``arch``: token models (lstm, wavenet, gan), the ABC model, or Coconet.
+
+    Raises:
+        LookupError: no checkpoint serves that pair; KeyError: unknown style.
+    """
+    if arch == "coconet":
+        from models.coconet.compose import CoconetComposer
+
+        return CoconetComposer(style, device=device, checkpoint_dir=checkpoint_dir)
+    if arch == "abc":
+        from models.abc.compose import AbcComposer
+
+        return AbcComposer(style, device=device, checkpoint_dir=checkpoint_dir)
+    if resolve_style(style, checkpoint_dir).voices > 1:
+        from models.compose.harmonized import HarmonizedComposer
+
+        return HarmonizedComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
+    from models.tokenlm.composer import TokenComposer
+
+    return TokenComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)

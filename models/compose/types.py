@@ -1,0 +1,70 @@
+"""The composition API's types: a Composition, the Composer protocol every model family implements, plan_length."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from models.music.melody import TICKS_PER_QUARTER, Note, meter_ticks
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass
+class Composition:
+    """A sampled piece: notes in seconds, exactly ``seconds`` long, ending at a bar line."""
+
+    notes: list[Note]
+    seconds: float
+    tempo_qpm: float
+    bars: int
+    meter: str
+    program: int
+    style: str
+    arch: str
+    seed: int
+    tokens: list[int] = field(default_factory=list)
+    extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"abc": "X:1..."} for the ABC model
+    # Polyphonic pieces: one (name, GM program, notes) per voice; ``notes`` then holds all of them.
+    parts: list[tuple[str, int, list[Note]]] = field(default_factory=list)
+    transpose: int = 0  # semitones the model's C-normalised tokens were moved by
+
+
+def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) -> tuple[int, float]:
+    """Whole bars and a tempo (qpm) such that the bars last exactly ``seconds``.
+
+    The tempo is the one nearest the middle of ``tempo_range`` that fits a whole number of bars; for very
+    short lengths it may leave the range, since the length is the user's request and the tempo is ours.
+    """
+    bar_quarters = meter_ticks(meter) / TICKS_PER_QUARTER
+    target = sum(tempo_range) / 2
+    best: tuple[float, int, float] | None = None
+    for bars in range(1, int(seconds * tempo_range[1] / 60 / bar_quarters) + 2):
+        qpm = bars * bar_quarters * 60.0 / seconds
+        penalty = abs(qpm - target) + (0 if tempo_range[0] <= qpm <= tempo_range[1] else 1000)
+        if best is None or penalty < best[0]:
+            best = (penalty, bars, qpm)
+    assert best is not None
+    return best[1], best[2]
+
+
+@runtime_checkable
+class Composer(Protocol):
+    """What the worker needs of a model family: sample a piece of an exact length at a given tempo.
+
+    Optional capabilities are declared, not probed: ``can_extend`` (``extend`` continues a piece's tokens),
+    ``can_harmonize`` (``harmonize`` writes voices under a melody), ``can_batch`` (token models sample many
+    pieces at once, ``models.tokenlm.batched``).
+    """
+
+    arch: str
+    checkpoint: str
+    can_extend: bool
+    can_harmonize: bool
+    can_batch: bool
+
+    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
+                tempo: float | None = None, on_progress: ProgressFn | None = None) -> Composition:
+        """A piece lasting exactly ``seconds`` ending on a bar line, at ``tempo`` qpm (or the style's own)."""
+        ...

@@ -1,0 +1,1 @@
+"""What every model family shares: checkpoints, the catalog of served styles, versions, data splits."""

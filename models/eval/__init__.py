@@ -1,0 +1,1 @@
+"""Evaluation: objective metrics, the n-gram baseline and ``tunesmith evaluate``."""

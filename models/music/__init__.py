@@ -1,0 +1,1 @@
+"""Torch-free music code: melodies, tokens, styles, corpora and MIDI import."""

@@ -1,0 +1,1 @@
+"""``tunesmith bench``: the speed figures written to BENCHMARKS.md."""

@@ -1,0 +1,1 @@
+"""The ``tunesmith`` command line."""

@@ -1,0 +1,181 @@
+"""The ``tunesmith`` command: compose through the queue, run the worker or the bot, and model commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from worker.cli.queue_client import CommandError, copy_files, err, run_job
+from worker.contract.tracks import (
+    QUEUE_COMPOSE,
+    QUEUE_TRAIN,
+    BadRequest,
+    ComposeRequest,
+    StyleInfo,
+    parse_length,
+    validate_request,
+)
+
+# Subcommands forwarded, with the rest of the command line, to ``worker.cli.models.<name>_main``.
+MODEL_COMMANDS = ("train", "styles", "evaluate", "bench")
+
+
+def _model_command(name: str, argv: list[str]) -> int:
+    if name == "train" and any(a == "--midi-dir" or a.startswith("--midi-dir=") for a in argv):
+        from worker.cli.train import finetune_main  # uploads are checked like /finetune's, by the worker
+
+        return finetune_main(argv)
+    if name == "bench":  # it measures the worker's rendering and job too, so it lives in the worker
+        from worker.bench.main import bench_main
+
+        return bench_main(argv)
+    try:
+        import worker.cli.models as model_cli
+    except ImportError as exc:
+        err(f"`{name}` needs the models package, which failed to import: {exc}")
+        return 2
+    func = getattr(model_cli, f"{name}_main", None)
+    if func is None:
+        err(f"`tunesmith {name}` is not available in this version.")
+        return 2
+    return int(func(argv) or 0)
+
+
+def _styles_for_cli(redis_url: str) -> dict[str, StyleInfo]:
+    from worker.jobs.context import local_styles
+
+    styles = local_styles()
+    if redis_url:  # a shared Redis: styles that remote workers published count too
+        from redis import Redis
+
+        from worker.contract.tracks import read_styles
+
+        try:
+            styles = {**read_styles(Redis.from_url(redis_url, socket_connect_timeout=5)), **styles}
+        except Exception as exc:  # noqa: BLE001 - reported below as "unreachable" when we enqueue
+            err(f"warning: could not read styles from {redis_url}: {exc}")
+    return styles
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    try:
+        seconds = parse_length(args.length)
+        request = ComposeRequest(style=args.style, seconds=seconds, arch=args.arch, seed=args.seed,
+                                 temperature=args.temperature, top_k=args.top_k)
+        styles = _styles_for_cli(redis_url)
+        if not styles:
+            raise BadRequest("No style has a trained model yet: train one with "
+                             "`tunesmith train --style irish` (or set TUNESMITH_CHECKPOINT_DIR).")
+        request = validate_request(request, styles)
+    except BadRequest as exc:
+        err(str(exc))
+        return 1
+    try:
+        result = run_job(request, redis_url, args.timeout)
+        files = copy_files(result, Path(args.out))
+    except CommandError as exc:
+        err(str(exc))
+        return 1
+    timings = {**result.timings, "job_s": result.timings.get("total_s", 0.0),
+               "total_s": round(time.perf_counter() - t0, 3)}
+    if args.json:
+        print(json.dumps({"style": result.style, "arch": result.arch, "seed": result.seed,
+                          "seconds": result.seconds, "tempo_qpm": result.tempo_qpm, "bars": result.bars,
+                          "track_id": result.track_id, "device": result.device, "files": files,
+                          "timings": timings}))
+        return 0
+    print(f"{result.style} ({result.arch}), seed {result.seed}: {result.seconds:.2f} s, {result.bars} bars "
+          f"at {result.tempo_qpm:.0f} qpm on {result.device}")
+    for kind, path in files.items():
+        print(f"  {kind:6s} {path}")
+    print("  " + ", ".join(f"{k[:-2]} {v:.2f}s" for k, v in timings.items() if k.endswith("_s")))
+    return 0
+
+
+def _harmonize(args: argparse.Namespace) -> int:
+    from worker.cli.harmonize import cmd_harmonize
+
+    return cmd_harmonize(args)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.jobs.runner import run_worker
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    return run_worker(args.redis_url or os.environ.get("REDIS_URL", ""), queues, burst=args.burst,
+                      log_level=args.log_level)
+
+
+def cmd_bot(argv: list[str]) -> int:
+    """Become ``python -m bot`` (exec: same pid and signals). The CLI launches the bot as a process and never
+    imports it, so dependencies keep pointing down (nothing imports ``bot`` but ``bot``)."""
+    os.execv(sys.executable, [sys.executable, "-m", "bot", *argv])
+    return 0  # not reached
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tunesmith")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tunesmith", description="Compose music on demand.")
+    parser.add_argument("--version", action="version", version=f"tunesmith {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compose", help="compose one track through the queue and a worker")
+    p.add_argument("style", help="a style with a trained model, e.g. irish")
+    p.add_argument("length", help="e.g. 30s, 45 or 1m30s")
+    p.add_argument("--arch", default=None, help="model architecture (default: the style's default)")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same notes (default: random)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")
+    p.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("harmonize", help="four voices for a MIDI melody (Coconet), through the queue and a worker")
+    p.add_argument("melody", help="a MIDI file; its top line becomes the soprano")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--timeout", type=float, default=900.0)
+    p.set_defaults(func=_harmonize)
+
+    p = sub.add_parser("worker", help="run a worker (needs REDIS_URL)")
+    p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    p.add_argument("--queues", default=f"{QUEUE_COMPOSE},{QUEUE_TRAIN}")
+    p.add_argument("--redis-url", default=None, help="default: $REDIS_URL")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=cmd_worker)
+
+    sub.add_parser("bot", help="run the Discord bot (see `tunesmith bot --help`)", add_help=False)
+    for name in MODEL_COMMANDS:
+        sub.add_parser(name, help=f"models: {name} (see `tunesmith {name} --help`)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tunesmith`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in MODEL_COMMANDS:
+        return _model_command(argv[0], argv[1:])
+    if argv and argv[0] == "bot":
+        return cmd_bot(argv[1:])
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

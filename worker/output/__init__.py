@@ -1,0 +1,1 @@
+"""Turning a composition into files: MIDI, audio through FluidSynth, pictures."""
