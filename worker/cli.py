@@ -228,6 +228,13 @@ def cmd_bot(argv: list[str]) -> int:
     return int(bot_main(argv) or 0)
 
 
+def cmd_web(argv: list[str]) -> int:
+    """The web playground (bot.web), imported only when asked for: the CLI itself never imports bot."""
+    from bot.web.server import main as web_main
+
+    return int(web_main(argv) or 0)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -270,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     sub.add_parser("bot", help="run the Discord bot (see `tunesmith bot --help`)", add_help=False)
+    sub.add_parser("web", help="the web playground on http://127.0.0.1:8080 (see `tunesmith web --help`)",
+                   add_help=False)
     for name in MODEL_COMMANDS:
         sub.add_parser(name, help=f"models: {name} (see `tunesmith {name} --help`)", add_help=False)
     return parser
@@ -282,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         return _model_command(argv[0], argv[1:])
     if argv and argv[0] == "bot":
         return cmd_bot(argv[1:])
+    if argv and argv[0] == "web":
+        return cmd_web(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
