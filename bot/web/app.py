@@ -30,6 +30,8 @@ MAX_STREAMS = 64  # open progress streams, all clients together
 PLAYGROUND = web.AppKey("playground", Playground)
 ALLOWED_HOSTS = web.AppKey("allowed_hosts", frozenset)
 STREAMS = web.AppKey("streams", list)
+CLIENT = web.RequestKey("client", str)  # the random id in the cookie
+USER = web.RequestKey("user", str)  # the user id it stands for in the database
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 # Files are the workers' output, shown in <img>/<audio> or downloaded; opened directly they run nothing.
@@ -79,18 +81,18 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
     fresh = not COOKIE_RE.fullmatch(client)
     if fresh:
         client = secrets.token_urlsafe(32)
-    request["client"] = client
-    request["user"] = user_for(client)
+    request[CLIENT] = client
+    request[USER] = user_for(client)
     try:
         if allowed and hostname(request.host) not in allowed:
             response: web.StreamResponse = _error(421, "This server only answers to its own address.")
         else:
             response = await handler(request)
     except web.HTTPException as exc:
-        if exc.status >= 400 and request.path.startswith(("/api/", "/files/")):
+        if request.path.startswith(("/api/", "/files/")):
             response = _error(exc.status, exc.reason)
         else:
-            response = exc
+            response = web.Response(status=exc.status, text=f"{exc.status}: {exc.reason}")
     except WebError as exc:
         response = _error(exc.status, exc.message)
     if not response.prepared:
@@ -160,12 +162,12 @@ async def options(request: web.Request) -> web.StreamResponse:
 
 
 async def me(request: web.Request) -> web.StreamResponse:
-    return web.json_response(await request.app[PLAYGROUND].quota(request["user"]))
+    return web.json_response(await request.app[PLAYGROUND].quota(request[USER]))
 
 
 async def compose(request: web.Request) -> web.StreamResponse:
     body = await _body(request)
-    ids = await request.app[PLAYGROUND].compose(request["user"], body)
+    ids = await request.app[PLAYGROUND].compose(request[USER], body)
     return web.json_response({"tracks": ids}, status=202)
 
 
@@ -176,18 +178,18 @@ async def action(request: web.Request) -> web.StreamResponse:
     playground = request.app[PLAYGROUND]
     track_id, name = request.match_info["track_id"], request.match_info["action"]
     if name == "vote":
-        return web.json_response(await playground.vote(request["user"], track_id, body.get("value")))
-    ids = await playground.act(request["user"], track_id, name, body)
+        return web.json_response(await playground.vote(request[USER], track_id, body.get("value")))
+    ids = await playground.act(request[USER], track_id, name, body)
     return web.json_response({"tracks": ids}, status=202)
 
 
 async def track(request: web.Request) -> web.StreamResponse:
-    return web.json_response(await request.app[PLAYGROUND].view(request.match_info["track_id"], request["user"]))
+    return web.json_response(await request.app[PLAYGROUND].view(request.match_info["track_id"], request[USER]))
 
 
 async def lists(request: web.Request) -> web.StreamResponse:
     query = request.query
-    rows = await request.app[PLAYGROUND].lists(request.match_info["which"], request["user"],
+    rows = await request.app[PLAYGROUND].lists(request.match_info["which"], request[USER],
                                                query.get("style") or None, query.get("period", "all"))
     return web.json_response({"tracks": rows})
 
@@ -209,7 +211,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         while time.monotonic() - started < SSE_MAX_S:
             current = await playground.track(found.id)
             if current.status != "pending":
-                view = await playground.view(found.id, request["user"])
+                view = await playground.view(found.id, request[USER])
                 await response.write(_event("done", view))
                 break
             state = await playground.progress(current)

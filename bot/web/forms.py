@@ -76,7 +76,7 @@ def _fields() -> list[Field]:
               suggestions=[f"{t} {m}" for m in KEY_MODES for t in KEY_TONICS], placeholder="model's choice",
               pattern=r"^[A-Ga-g][#b♯♭]?(?: [A-Za-z]{3,12})?$"),
         Field("meter", "Meter", "select", "str", "Time signature; default: the style's own.",
-              choices=[["", "style's own"]] + [[m, m] for m in METERS], pattern=r"^\d{1,2}/\d{1,2}$"),
+              choices=[["", "style's own"]] + [[m, m] for m in METERS]),
         Field("loop", "Loop", "checkbox", "bool", "End so that it loops seamlessly."),
         Field("instrument", "Instrument", "select", "str", "Who plays it (General MIDI).",
               choices=[["", "style's own"]] + [[n, n] for n in INSTRUMENTS]),

@@ -266,7 +266,7 @@ class Playground:
     # --- votes --------------------------------------------------------------------------------------------
     async def vote(self, user_id: str, track_id: str, value: Any) -> dict[str, int]:
         """Cast (or take back, or change) ``user_id``'s vote; returns ``{"up", "down", "mine"}``."""
-        if value not in (1, -1) or isinstance(value, bool):
+        if type(value) is not int or value not in (1, -1):  # not True, not 1.0
             raise WebError(400, "A vote is 1 (👍) or -1 (👎).")
         track = await self.finished_track(track_id)
         if track.user_id == user_id:

@@ -1,5 +1,4 @@
-// tunesmith playground. Everything shown is built with createElement/textContent: no data ever goes
-// through innerHTML. The form is built from /api/options, so new request fields need no change here.
+// tunesmith playground. Everything shown is built with createElement/textContent, never parsed as HTML. The form is built from /api/options, so new request fields need no change here.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
