@@ -32,8 +32,10 @@ ALLOWED_HOSTS = web.AppKey("allowed_hosts", frozenset)
 STREAMS = web.AppKey("streams", list)
 CLIENT = web.RequestKey("client", str)  # the random id in the cookie
 USER = web.RequestKey("user", str)  # the user id it stands for in the database
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
-       "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
 # Files are the workers' output, shown in <img>/<audio> or downloaded; opened directly they run nothing.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADERS = {
@@ -44,15 +46,31 @@ HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-FILE_TYPES = {".ogg": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg", ".wav": "audio/wav",
-              ".flac": "audio/flac", ".m4a": "audio/mp4", ".mid": "audio/midi", ".midi": "audio/midi",
-              ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-              ".webp": "image/webp", ".svg": "image/svg+xml", ".abc": "text/plain; charset=utf-8",
-              ".txt": "text/plain; charset=utf-8", ".musicxml": "application/vnd.recordare.musicxml+xml",
-              ".xml": "application/xml", ".mxl": "application/vnd.recordare.musicxml", ".pdf": "application/pdf",
-              ".zip": "application/zip", ".json": "application/json"}
-INLINE = frozenset({".ogg", ".opus", ".mp3", ".wav", ".flac", ".m4a", ".png", ".jpg", ".jpeg", ".gif", ".webp",
-                    ".svg"})
+FILE_TYPES = {
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".mid": "audio/midi",
+    ".midi": "audio/midi",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".abc": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".musicxml": "application/vnd.recordare.musicxml+xml",
+    ".xml": "application/xml",
+    ".mxl": "application/vnd.recordare.musicxml",
+    ".pdf": "application/pdf",
+    ".zip": "application/zip",
+    ".json": "application/json",
+}
+INLINE = frozenset({".ogg", ".opus", ".mp3", ".wav", ".flac", ".m4a", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"})
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -100,8 +118,15 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
             response.headers.setdefault(name, value)
         response.headers.setdefault("Content-Security-Policy", CSP)
         if fresh:
-            response.set_cookie(COOKIE, client, max_age=365 * 24 * 3600, path="/", httponly=True,
-                                samesite="Strict", secure=request.secure)
+            response.set_cookie(
+                COOKIE,
+                client,
+                max_age=365 * 24 * 3600,
+                path="/",
+                httponly=True,
+                samesite="Strict",
+                secure=request.secure,
+            )
     return response
 
 
@@ -189,8 +214,9 @@ async def track(request: web.Request) -> web.StreamResponse:
 
 async def lists(request: web.Request) -> web.StreamResponse:
     query = request.query
-    rows = await request.app[PLAYGROUND].lists(request.match_info["which"], request[USER],
-                                               query.get("style") or None, query.get("period", "all"))
+    rows = await request.app[PLAYGROUND].lists(
+        request.match_info["which"], request[USER], query.get("style") or None, query.get("period", "all")
+    )
     return web.json_response({"tracks": rows})
 
 
@@ -201,8 +227,15 @@ async def events(request: web.Request) -> web.StreamResponse:
     streams = request.app[STREAMS]
     if len(streams) >= MAX_STREAMS:
         raise WebError(503, "Too many open progress streams; reload the page in a minute.")
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no", "Content-Security-Policy": CSP, **HEADERS})
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            "Content-Security-Policy": CSP,
+            **HEADERS,
+        }
+    )
     await response.prepare(request)
     streams.append(response)
     started = last_sent = time.monotonic()
@@ -239,16 +272,18 @@ async def download(request: web.Request) -> web.StreamResponse:
     """A file recorded for a finished track, by the track's id and the file's kind (never by path)."""
     name, path = await request.app[PLAYGROUND].file(request.match_info["track_id"], request.match_info["kind"])
     suffix = path.suffix.lower()
-    response = web.FileResponse(path, headers={"Content-Security-Policy": FILE_CSP,
-                                               "Cache-Control": "private, max-age=3600"})
+    response = web.FileResponse(
+        path, headers={"Content-Security-Policy": FILE_CSP, "Cache-Control": "private, max-age=3600"}
+    )
     response.content_type = FILE_TYPES.get(suffix, "application/octet-stream")
     disposition = "inline" if suffix in INLINE and "download" not in request.query else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
     return response
 
 
-def make_app(playground: Playground, *, allowed_hosts: frozenset[str] = frozenset(),
-             manage: bool = True) -> web.Application:
+def make_app(
+    playground: Playground, *, allowed_hosts: frozenset[str] = frozenset(), manage: bool = True
+) -> web.Application:
     """The aiohttp application. ``allowed_hosts`` (host names without port; empty: any) guards against
     DNS rebinding; with ``manage`` the app starts and stops the playground's background task."""
     app = web.Application(middlewares=[security], client_max_size=MAX_BODY)
@@ -268,6 +303,7 @@ def make_app(playground: Playground, *, allowed_hosts: frozenset[str] = frozense
     app.router.add_get("/files/{track_id}/{kind}", download)
 
     if manage:
+
         async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
             await playground.start()
             yield

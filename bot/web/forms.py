@@ -64,28 +64,105 @@ class Field:
 def _fields() -> list[Field]:
     return [
         Field("style", "Style", "select", "str", "What the worker's model was trained on."),
-        Field("length", "Length", "text", "length", "5s to 5m, e.g. 30s, 45 or 1m30s.",
-              suggestions=list(LENGTH_SUGGESTIONS), placeholder="30s", target="seconds"),
-        Field("arch", "Architecture", "select", "str", "Which model (default: the style's best).",
-              choices=[["", "default"]], per_style="arches"),
-        Field("arrangement", "Arrangement", "select", "str", "A whole band, or the melody alone.",
-              choices=[["band", "band"], ["melody", "melody only"]]),
-        Field("tempo", "Tempo (BPM)", "number", "float", f"{MIN_TEMPO:g} to {MAX_TEMPO:g}; empty: the style's own.",
-              minimum=MIN_TEMPO, maximum=MAX_TEMPO, step=1, placeholder="style's own"),
-        Field("key", "Key", "text", "str", "Tonic and mode, e.g. D dorian; empty: the model's choice.",
-              suggestions=[f"{t} {m}" for m in KEY_MODES for t in KEY_TONICS], placeholder="model's choice",
-              pattern=r"^[A-Ga-g][#b♯♭]?(?: [A-Za-z]{3,12})?$"),
-        Field("meter", "Meter", "select", "str", "Time signature; default: the style's own.",
-              choices=[["", "style's own"]] + [[m, m] for m in METERS]),
+        Field(
+            "length",
+            "Length",
+            "text",
+            "length",
+            "5s to 5m, e.g. 30s, 45 or 1m30s.",
+            suggestions=list(LENGTH_SUGGESTIONS),
+            placeholder="30s",
+            target="seconds",
+        ),
+        Field(
+            "arch",
+            "Architecture",
+            "select",
+            "str",
+            "Which model (default: the style's best).",
+            choices=[["", "default"]],
+            per_style="arches",
+        ),
+        Field(
+            "arrangement",
+            "Arrangement",
+            "select",
+            "str",
+            "A whole band, or the melody alone.",
+            choices=[["band", "band"], ["melody", "melody only"]],
+        ),
+        Field(
+            "tempo",
+            "Tempo (BPM)",
+            "number",
+            "float",
+            f"{MIN_TEMPO:g} to {MAX_TEMPO:g}; empty: the style's own.",
+            minimum=MIN_TEMPO,
+            maximum=MAX_TEMPO,
+            step=1,
+            placeholder="style's own",
+        ),
+        Field(
+            "key",
+            "Key",
+            "text",
+            "str",
+            "Tonic and mode, e.g. D dorian; empty: the model's choice.",
+            suggestions=[f"{t} {m}" for m in KEY_MODES for t in KEY_TONICS],
+            placeholder="model's choice",
+            pattern=r"^[A-Ga-g][#b♯♭]?(?: [A-Za-z]{3,12})?$",
+        ),
+        Field(
+            "meter",
+            "Meter",
+            "select",
+            "str",
+            "Time signature; default: the style's own.",
+            choices=[["", "style's own"]] + [[m, m] for m in METERS],
+        ),
         Field("loop", "Loop", "checkbox", "bool", "End so that it loops seamlessly."),
-        Field("instrument", "Instrument", "select", "str", "Who plays it (General MIDI).",
-              choices=[["", "style's own"]] + [[n, n] for n in INSTRUMENTS]),
-        Field("seed", "Seed", "number", "int", "Same seed, same notes (0 to 2147483647).", minimum=0,
-              maximum=2**31 - 1, step=1, placeholder="random", advanced=True),
-        Field("temperature", "Temperature", "number", "float", "0.05 (safe) to 3.0 (wild).", minimum=0.05,
-              maximum=3.0, step=0.05, placeholder=f"{DEFAULT_TEMPERATURE:g}", advanced=True),
-        Field("takes", "Takes", "select", "int", "2 makes two versions side by side, for an A/B vote.",
-              choices=[["1", "1"], ["2", "2"]], target="-", advanced=True),
+        Field(
+            "instrument",
+            "Instrument",
+            "select",
+            "str",
+            "Who plays it (General MIDI).",
+            choices=[["", "style's own"]] + [[n, n] for n in INSTRUMENTS],
+        ),
+        Field(
+            "seed",
+            "Seed",
+            "number",
+            "int",
+            "Same seed, same notes (0 to 2147483647).",
+            minimum=0,
+            maximum=2**31 - 1,
+            step=1,
+            placeholder="random",
+            advanced=True,
+        ),
+        Field(
+            "temperature",
+            "Temperature",
+            "number",
+            "float",
+            "0.05 (safe) to 3.0 (wild).",
+            minimum=0.05,
+            maximum=3.0,
+            step=0.05,
+            placeholder=f"{DEFAULT_TEMPERATURE:g}",
+            advanced=True,
+        ),
+        Field(
+            "takes",
+            "Takes",
+            "select",
+            "int",
+            "2 makes two versions side by side, for an A/B vote.",
+            choices=[["1", "1"], ["2", "2"]],
+            target="-",
+            advanced=True,
+        ),
     ]
 
 
@@ -140,8 +217,9 @@ def convert(spec: Field, value: Any) -> Any:
         if spec.minimum is not None and out < spec.minimum or spec.maximum is not None and out > spec.maximum:
             raise BadRequest(f"{spec.label} must lie between {spec.minimum:g} and {spec.maximum:g}.")
     elif spec.type == "length":
-        out = parse_length(value if isinstance(value, int | float) and not isinstance(value, bool)
-                           else _text(spec.name, value))
+        out = parse_length(
+            value if isinstance(value, int | float) and not isinstance(value, bool) else _text(spec.name, value)
+        )
     else:
         out = _text(spec.name, value)
         if spec.pattern and not re.fullmatch(spec.pattern, out):

@@ -48,9 +48,19 @@ WEB_GUILD = "web"  # every web client together counts as one "server" for the gu
 TRACK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 FACTS = ("key", "arrangement", "meter", "voices", "parts", "chords", "loop")  # shown when the result has them
-FILE_LABELS = {"audio": "Audio", "midi": "MIDI", "abc": "ABC", "musicxml": "MusicXML", "mxl": "MusicXML",
-               "xml": "MusicXML", "image": "Piano roll", "pianoroll": "Piano roll", "score": "Score",
-               "stems": "Stems", "pdf": "Score (PDF)"}
+FILE_LABELS = {
+    "audio": "Audio",
+    "midi": "MIDI",
+    "abc": "ABC",
+    "musicxml": "MusicXML",
+    "mxl": "MusicXML",
+    "xml": "MusicXML",
+    "image": "Piano roll",
+    "pianoroll": "Piano roll",
+    "score": "Score",
+    "stems": "Stems",
+    "pdf": "Score (PDF)",
+}
 VARY_STRENGTHS = ("subtle", "strong")
 LIST_LIMIT = 12
 
@@ -93,9 +103,18 @@ def check_track_id(track_id: str) -> str:
 class Playground:
     """The playground's state: a Redis connection, the bot's store, the styles the workers offer."""
 
-    def __init__(self, store: Store, redis: Redis, data_dir: Path, limits: Limits | None = None, *,
-                 extend_s: float = 30.0, poll_s: float = 0.5, refresh_s: float = 3.0,
-                 job_wait_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        redis: Redis,
+        data_dir: Path,
+        limits: Limits | None = None,
+        *,
+        extend_s: float = 30.0,
+        poll_s: float = 0.5,
+        refresh_s: float = 3.0,
+        job_wait_s: float = 3600.0,
+    ) -> None:
         self.store = store
         self.redis = redis
         self.data_dir = Path(data_dir)
@@ -124,13 +143,17 @@ class Playground:
 
     async def refresh(self) -> bool:
         """Reload the styles, features and worker count; keep the old ones if Redis is unreachable."""
+
         def read() -> tuple[dict[str, StyleInfo], dict[str, str], int, float]:
             from rq import Worker
 
             job_s = self.redis.get(STATS_KEY)
-            return (read_styles(self.redis), read_features(self.redis),
-                    Worker.count(connection=self.redis, queue=compose_queue(self.redis)),
-                    float(job_s) if job_s else self.job_s)
+            return (
+                read_styles(self.redis),
+                read_features(self.redis),
+                Worker.count(connection=self.redis, queue=compose_queue(self.redis)),
+                float(job_s) if job_s else self.job_s,
+            )
 
         try:
             self.styles, self.features, self.workers, self.job_s = await asyncio.to_thread(read)
@@ -175,10 +198,19 @@ class Playground:
         if not await asyncio.to_thread(self.store.claim, delivery_id, "web-settling", WEB_STATE):
             return True
         results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
-        reasons = {t.id: (s.reason or "no reason given") if ended else "it was not ready in time"
-                   for t, s in zip(tracks, snaps, strict=True) if t.id not in results}
-        await asyncio.to_thread(self.store.finish, delivery_id, "posted" if results else "failed",
-                                results=results, reasons=reasons, via="web")
+        reasons = {
+            t.id: (s.reason or "no reason given") if ended else "it was not ready in time"
+            for t, s in zip(tracks, snaps, strict=True)
+            if t.id not in results
+        }
+        await asyncio.to_thread(
+            self.store.finish,
+            delivery_id,
+            "posted" if results else "failed",
+            results=results,
+            reasons=reasons,
+            via="web",
+        )
         log.info("web delivery %s: %d done, %d failed", delivery_id, len(results), len(reasons))
         return True
 
@@ -233,19 +265,34 @@ class Playground:
             raise WebError(409, "This version of the workers cannot make variations yet.")
         if strength not in VARY_STRENGTHS:
             raise BadRequest(f"A variation is {' or '.join(VARY_STRENGTHS)}.")
-        return ComposeRequest(**{**track.request.to_dict(), "seed": None, "track_id": uuid.uuid4().hex,
-                                 "kind": "compose", "parent": track.id, "vary": strength})
+        return ComposeRequest(
+            **{
+                **track.request.to_dict(),
+                "seed": None,
+                "track_id": uuid.uuid4().hex,
+                "kind": "compose",
+                "parent": track.id,
+                "vary": strength,
+            }
+        )
 
     async def launch(self, user_id: str, requests: list[ComposeRequest]) -> list[str]:
         """Check the quotas and record the tracks (one transaction), then enqueue them fairly."""
         requests = [dataclasses.replace(r, user_id=user_id) for r in requests]
         now = time.time()
-        delivery = Delivery(id=uuid.uuid4().hex, user_id=user_id, guild_id=WEB_GUILD, channel_id="web",
-                            application_id="web", token=None, interaction_id=uuid.uuid4().hex, size_limit=0,
-                            created_at=now)
+        delivery = Delivery(
+            id=uuid.uuid4().hex,
+            user_id=user_id,
+            guild_id=WEB_GUILD,
+            channel_id="web",
+            application_id="web",
+            token=None,
+            interaction_id=uuid.uuid4().hex,
+            size_limit=0,
+            created_at=now,
+        )
         try:
-            refusal = await asyncio.to_thread(self.store.reserve, delivery, requests, self.limits, now,
-                                              state=WEB_STATE)
+            refusal = await asyncio.to_thread(self.store.reserve, delivery, requests, self.limits, now, state=WEB_STATE)
         except Exception:  # noqa: BLE001 - any database failure gets the same answer
             log.exception("could not record a web request")
             raise WebError(503, "The database is unreachable right now; please try again soon.") from None
@@ -256,11 +303,14 @@ class Playground:
         except (RedisError, OSError) as exc:
             log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
             await asyncio.to_thread(self.store.claim, delivery.id, "web-settling", WEB_STATE)
-            await asyncio.to_thread(self.store.finish, delivery.id, "failed",
-                                    reasons={r.track_id: "the queue was unreachable" for r in requests})
+            await asyncio.to_thread(
+                self.store.finish,
+                delivery.id,
+                "failed",
+                reasons={r.track_id: "the queue was unreachable" for r in requests},
+            )
             raise WebError(503, "The composing queue is unreachable right now; please try again soon.") from None
-        log.info("web: queued %s (%s %s)", ", ".join(r.track_id for r in requests), requests[0].kind,
-                 requests[0].style)
+        log.info("web: queued %s (%s %s)", ", ".join(r.track_id for r in requests), requests[0].kind, requests[0].style)
         return [r.track_id for r in requests]
 
     # --- votes --------------------------------------------------------------------------------------------
@@ -291,12 +341,23 @@ class Playground:
         """What the page's form offers: the controls, the styles the workers publish, and what they can do."""
         return {
             "fields": [f.to_dict() for f in form_fields()],
-            "styles": [{"name": s.name, "arches": list(s.arches), "default_arch": s.default_arch,
-                        "description": s.description, "tempo_range": list(s.tempo_range)}
-                       for s in sorted(self.styles.values(), key=lambda s: s.name)],
+            "styles": [
+                {
+                    "name": s.name,
+                    "arches": list(s.arches),
+                    "default_arch": s.default_arch,
+                    "description": s.description,
+                    "tempo_range": list(s.tempo_range),
+                }
+                for s in sorted(self.styles.values(), key=lambda s: s.name)
+            ],
             "workers": self.workers,
-            "actions": {"reroll": True, "extend": True, "harmonize": "harmonize" in self.features,
-                        "vary": self.can_vary()},
+            "actions": {
+                "reroll": True,
+                "extend": True,
+                "harmonize": "harmonize" in self.features,
+                "vary": self.can_vary(),
+            },
             "extend_s": int(self.extend_s),
             "vary": list(VARY_STRENGTHS),
         }
@@ -318,19 +379,39 @@ class Playground:
     def describe(self, track: Track, tally: votes.Tally, mine: int, user_id: str) -> dict[str, Any]:
         req, result = track.request, track.result
         out: dict[str, Any] = {
-            "id": track.id, "kind": track.kind, "parent_id": track.parent_id, "style": track.style,
-            "status": track.status, "reason": track.reason, "created_at": track.created_at,
-            "arch": req.arch, "seconds": req.seconds, "own": track.user_id == user_id,
+            "id": track.id,
+            "kind": track.kind,
+            "parent_id": track.parent_id,
+            "style": track.style,
+            "status": track.status,
+            "reason": track.reason,
+            "created_at": track.created_at,
+            "arch": req.arch,
+            "seconds": req.seconds,
+            "own": track.user_id == user_id,
             "votes": {"up": tally.up, "down": tally.down, "mine": mine},
-            "request": {k: v for k, v in req.to_dict().items()
-                        if k in ("tempo", "instrument", "temperature", "seed", "arrangement", "key", "meter",
-                                 "loop", "vary") and v is not None},
-            "files": [], "audio": None, "images": [], "facts": {}, "actions": {},
+            "request": {
+                k: v
+                for k, v in req.to_dict().items()
+                if k in ("tempo", "instrument", "temperature", "seed", "arrangement", "key", "meter", "loop", "vary")
+                and v is not None
+            },
+            "files": [],
+            "audio": None,
+            "images": [],
+            "facts": {},
+            "actions": {},
         }
         if result is None:
             return out
-        out.update(arch=result.arch, seconds=result.seconds, seed=result.seed, tempo_qpm=result.tempo_qpm,
-                   bars=result.bars, device=result.device)
+        out.update(
+            arch=result.arch,
+            seconds=result.seconds,
+            seed=result.seed,
+            tempo_qpm=result.tempo_qpm,
+            bars=result.bars,
+            device=result.device,
+        )
         facts = {name: getattr(result, name) for name in FACTS if getattr(result, name, None) not in (None, "", [])}
         out["facts"] = facts
         for kind, name, path in self.files(track):
@@ -341,8 +422,9 @@ class Playground:
                 out["audio"] = {"url": url, "type": _MEDIA_TYPES.get(suffix, "")}
             if suffix in IMAGE_SUFFIXES or suffix == ".svg":
                 out["images"].append({"kind": kind, "label": label, "url": url})
-            out["files"].append({"kind": kind, "name": name, "label": label, "size": path.stat().st_size,
-                                 "url": url + "?download=1"})
+            out["files"].append(
+                {"kind": kind, "name": name, "label": label, "size": path.stat().st_size, "url": url + "?download=1"}
+            )
         out["actions"] = {
             "reroll": True,
             "extend": bool(result.extendable),
@@ -381,8 +463,9 @@ class Playground:
                 return name, path
         raise WebError(404, f"Track `{track_id}` has no `{kind[:20]}` file.")
 
-    async def lists(self, which: str, user_id: str, style: str | None = None,
-                    period: str = "all") -> list[dict[str, Any]]:
+    async def lists(
+        self, which: str, user_id: str, style: str | None = None, period: str = "all"
+    ) -> list[dict[str, Any]]:
         """The recent or the top-voted finished tracks, as the page's list rows."""
         if style is not None and style not in self.styles:
             style = None
@@ -391,6 +474,7 @@ class Playground:
                 raise WebError(400, f"The period is one of: {', '.join(votes.PERIODS)}.")
             pairs = await asyncio.to_thread(votes.top, self.store.db, style, period, LIST_LIMIT)
         elif which == "recent":
+
             def load() -> list[tuple[Track, votes.Tally]]:
                 tracks = self.store.recent_tracks(LIST_LIMIT, style)
                 tallies = votes.tallies(self.store.db, [t.id for t in tracks])
@@ -399,17 +483,31 @@ class Playground:
             pairs = await asyncio.to_thread(load)
         else:
             raise WebError(404, "The lists are `recent` and `top`.")
-        return [{"id": t.id, "style": t.style, "kind": t.kind,
-                 "arch": t.result.arch if t.result else t.request.arch,
-                 "seconds": t.result.seconds if t.result else t.request.seconds, "created_at": t.created_at,
-                 "up": tally.up, "down": tally.down, "own": t.user_id == user_id} for t, tally in pairs]
+        return [
+            {
+                "id": t.id,
+                "style": t.style,
+                "kind": t.kind,
+                "arch": t.result.arch if t.result else t.request.arch,
+                "seconds": t.result.seconds if t.result else t.request.seconds,
+                "created_at": t.created_at,
+                "up": tally.up,
+                "down": tally.down,
+                "own": t.user_id == user_id,
+            }
+            for t, tally in pairs
+        ]
 
     async def quota(self, user_id: str) -> dict[str, Any]:
         """The client's quota: tracks in the works and in the last 24 hours, and when the oldest frees up."""
         usage: Usage = await asyncio.to_thread(self.store.usage, user_id, None, time.time())
-        return {"inflight": usage.user_inflight, "inflight_limit": self.limits.user_inflight,
-                "day": len(usage.user_day), "day_limit": self.limits.user_daily,
-                "frees_at": usage.user_day[0] + DAY_S if usage.user_day else None}
+        return {
+            "inflight": usage.user_inflight,
+            "inflight_limit": self.limits.user_inflight,
+            "day": len(usage.user_day),
+            "day_limit": self.limits.user_daily,
+            "frees_at": usage.user_day[0] + DAY_S if usage.user_day else None,
+        }
 
     async def progress(self, track: Track) -> dict[str, Any]:
         """Where a pending track is: queue position, stage and percentage, and an estimated time left."""
@@ -421,12 +519,26 @@ class Playground:
         when = eta(snap, self.job_s, self.workers, now)
         stage = str(snap.progress.get("stage", "") or "")
         pct = progress_percent(snap.progress)
-        label = ("waiting in the queue" if snap.waiting else STAGE_LABELS.get(stage.lower(), stage.replace("_", " "))
-                 or "working")
-        return {"status": snap.status, "position": None if snap.position is None else snap.position + 1,
-                "stage": label[:80], "percent": None if pct is None else round(pct, 1),
-                "eta_s": None if when is None else max(0, round(when - now)), "workers": self.workers}
+        label = (
+            "waiting in the queue"
+            if snap.waiting
+            else STAGE_LABELS.get(stage.lower(), stage.replace("_", " ")) or "working"
+        )
+        return {
+            "status": snap.status,
+            "position": None if snap.position is None else snap.position + 1,
+            "stage": label[:80],
+            "percent": None if pct is None else round(pct, 1),
+            "eta_s": None if when is None else max(0, round(when - now)),
+            "workers": self.workers,
+        }
 
 
-_MEDIA_TYPES = {".ogg": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg", ".wav": "audio/wav",
-                ".flac": "audio/flac", ".m4a": "audio/mp4"}
+_MEDIA_TYPES = {
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+}

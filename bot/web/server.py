@@ -65,9 +65,15 @@ def embedded(data_dir: Path, workers: int, log_level: str) -> Iterator[str]:
     with RedisServer() as server:
         env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
         env.update(REDIS_URL=server.url, TUNESMITH_DATA_DIR=str(data_dir))
-        procs = [subprocess.Popen([sys.executable, "-m", "worker", "--queues", "compose", "--log-level", log_level],
-                                  env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-                 for _ in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "worker", "--queues", "compose", "--log-level", log_level],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+            for _ in range(workers)
+        ]
         try:
             yield server.url
         finally:
@@ -106,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tunesmith web", description="Serve the web playground.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="embedded mode only (no REDIS_URL): how many workers to start (default: 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="embedded mode only (no REDIS_URL): how many workers to start (default: 1)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -139,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             if not redis_url:
                 redis_url = stack.enter_context(embedded(data_dir, args.workers, "WARNING"))
-                log.info("embedded mode: a private redis-server and %d worker(s); tracks in %s", args.workers,
-                         data_dir)
+                log.info("embedded mode: a private redis-server and %d worker(s); tracks in %s", args.workers, data_dir)
             redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
             stack.callback(redis.close)
             playground = Playground(Store(db), redis, data_dir, limits)

@@ -23,8 +23,13 @@ from bot.web.playground import WEB_STATE, Playground, user_for
 from worker.contract import ComposeRequest, ComposeResult, StyleInfo, compose_queue, publish_features, publish_styles
 
 STATIC = Path(__file__).resolve().parents[3] / "bot" / "web" / "static"
-IRISH = StyleInfo(name="irish", arches=["lstm", "abc"], default_arch="lstm", description="Irish <b>dance</b> tunes",
-                  tempo_range=(120.0, 160.0))
+IRISH = StyleInfo(
+    name="irish",
+    arches=["lstm", "abc"],
+    default_arch="lstm",
+    description="Irish <b>dance</b> tunes",
+    tempo_range=(120.0, 160.0),
+)
 
 
 @pytest.fixture
@@ -62,8 +67,9 @@ async def post(client: TestClient, path: str, body: Any, **headers: str) -> tupl
     return response.status, await response.json()
 
 
-def finish(playground: Playground, track_id: str, *, files: dict[str, str] | None = None,
-           extendable: bool = False) -> ComposeResult:
+def finish(
+    playground: Playground, track_id: str, *, files: dict[str, str] | None = None, extendable: bool = False
+) -> ComposeResult:
     """Record a track as made, with small real files in its directory (what a worker would leave)."""
     folder = playground.data_dir / "tracks" / track_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,10 +77,22 @@ def finish(playground: Playground, track_id: str, *, files: dict[str, str] | Non
         (folder / f"{track_id}.ogg").write_bytes(b"OggS" + bytes(5000))
         (folder / f"{track_id}.mid").write_bytes(b"MThd" + bytes(20))
         (folder / f"{track_id}.png").write_bytes(b"\x89PNG" + bytes(20))
-        files = {k: str(folder / f"{track_id}.{ext}") for k, ext in (("audio", "ogg"), ("midi", "mid"),
-                                                                     ("image", "png"))}
-    result = ComposeResult(track_id=track_id, style="irish", arch="lstm", seed=7, seconds=10.0, tempo_qpm=140.0,
-                           bars=8, files=files, timings={"total_s": 1.0}, meter="6/8", extendable=extendable)
+        files = {
+            k: str(folder / f"{track_id}.{ext}") for k, ext in (("audio", "ogg"), ("midi", "mid"), ("image", "png"))
+        }
+    result = ComposeResult(
+        track_id=track_id,
+        style="irish",
+        arch="lstm",
+        seed=7,
+        seconds=10.0,
+        tempo_qpm=140.0,
+        bars=8,
+        files=files,
+        timings={"total_s": 1.0},
+        meter="6/8",
+        extendable=extendable,
+    )
     track = playground.store.track(track_id)
     assert track is not None
     playground.store.finish(track.delivery_id, "posted", results={track_id: result}, via="web")
@@ -154,27 +172,31 @@ def test_options_offer_the_published_styles_and_only_contract_fields(playground:
     run(playground, body)
 
 
-@pytest.mark.parametrize(("form", "needle"), [
-    ({"style": "irish", "length": "30h"}, "between 5s and 300s"),
-    ({"style": "irish", "length": "<img src=x onerror=alert(1)>"}, "Can't read the length `<img src=x"),
-    ({"style": "nosuch", "length": "30s"}, "Unknown style `nosuch`"),
-    ({"style": "irish", "length": "30s", "arch": "gan"}, "has no `gan` model"),
-    ({"style": "irish", "length": "30s", "tempo": 500}, "Tempo (BPM) must lie between 40 and 240"),
-    ({"style": "irish", "length": "30s", "tempo": "fast"}, "`tempo` must be a number"),
-    ({"style": "irish", "length": "30s", "tempo": "1e999"}, "`tempo` must be a number"),
-    ({"style": "irish", "length": "30s", "seed": 1.5}, "`seed` must be a whole number"),
-    ({"style": "irish", "length": "30s", "seed": True}, "`seed` must be a number"),
-    ({"style": "irish", "length": "30s", "instrument": "kazoo"}, "Instrument must be one of"),
-    ({"style": "irish", "length": "30s", "takes": "3"}, "Takes must be one of"),
-    ({"style": "irish" * 20, "length": "30s"}, "at most 60 printable characters"),
-    ({"style": "irish\n", "length": "30s\x00"}, "printable characters"),
-    ({"style": "irish", "length": ["30s"]}, "`length` must be text"),
-    ({"style": "irish", "length": "30s", "__class__": "x"}, "Unknown field(s): __class__"),
-    ({"length": "30s"}, "Pick a style"),
-    (["irish", "30s"], "JSON object"),
-])
-def test_bad_forms_are_refused_with_a_clear_message_and_nothing_queued(playground: Playground, form: Any,
-                                                                        needle: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "needle"),
+    [
+        ({"style": "irish", "length": "30h"}, "between 5s and 300s"),
+        ({"style": "irish", "length": "<img src=x onerror=alert(1)>"}, "Can't read the length `<img src=x"),
+        ({"style": "nosuch", "length": "30s"}, "Unknown style `nosuch`"),
+        ({"style": "irish", "length": "30s", "arch": "gan"}, "has no `gan` model"),
+        ({"style": "irish", "length": "30s", "tempo": 500}, "Tempo (BPM) must lie between 40 and 240"),
+        ({"style": "irish", "length": "30s", "tempo": "fast"}, "`tempo` must be a number"),
+        ({"style": "irish", "length": "30s", "tempo": "1e999"}, "`tempo` must be a number"),
+        ({"style": "irish", "length": "30s", "seed": 1.5}, "`seed` must be a whole number"),
+        ({"style": "irish", "length": "30s", "seed": True}, "`seed` must be a number"),
+        ({"style": "irish", "length": "30s", "instrument": "kazoo"}, "Instrument must be one of"),
+        ({"style": "irish", "length": "30s", "takes": "3"}, "Takes must be one of"),
+        ({"style": "irish" * 20, "length": "30s"}, "at most 60 printable characters"),
+        ({"style": "irish\n", "length": "30s\x00"}, "printable characters"),
+        ({"style": "irish", "length": ["30s"]}, "`length` must be text"),
+        ({"style": "irish", "length": "30s", "__class__": "x"}, "Unknown field(s): __class__"),
+        ({"length": "30s"}, "Pick a style"),
+        (["irish", "30s"], "JSON object"),
+    ],
+)
+def test_bad_forms_are_refused_with_a_clear_message_and_nothing_queued(
+    playground: Playground, form: Any, needle: str
+) -> None:
     async def body(client: TestClient, pg: Playground) -> None:
         status, data = await post(client, "/api/compose", form)
         assert status == 400 and needle in data["error"], data
@@ -187,8 +209,13 @@ def test_posts_must_be_same_origin_json(playground: Playground) -> None:
     async def body(client: TestClient, pg: Playground) -> None:
         form = {"style": "irish", "length": "10s"}
         cases = [
-            ({"data": "style=irish&length=10s", "headers": {"Content-Type": "application/x-www-form-urlencoded",
-                                                            **origin(client)}}, "Send JSON"),
+            (
+                {
+                    "data": "style=irish&length=10s",
+                    "headers": {"Content-Type": "application/x-www-form-urlencoded", **origin(client)},
+                },
+                "Send JSON",
+            ),
             ({"data": json.dumps(form), "headers": {"Content-Type": "text/plain", **origin(client)}}, "Send JSON"),
             ({"json": form, "headers": {"Origin": "http://attacker.example"}}, "Cross-origin"),
             ({"json": form, "headers": {"Origin": "null"}}, "Cross-origin"),
@@ -197,8 +224,9 @@ def test_posts_must_be_same_origin_json(playground: Playground) -> None:
         for kwargs, needle in cases:
             response = await client.post("/api/compose", **kwargs)
             assert response.status == 403 and needle in (await response.json())["error"], kwargs
-        response = await client.post("/api/compose", data="{not json", headers={"Content-Type": "application/json",
-                                                                                 **origin(client)})
+        response = await client.post(
+            "/api/compose", data="{not json", headers={"Content-Type": "application/json", **origin(client)}
+        )
         assert response.status == 400
         response = await client.post("/api/compose", data="x" * 20_000, headers={"Content-Type": "application/json"})
         assert response.status == 413
@@ -209,14 +237,22 @@ def test_posts_must_be_same_origin_json(playground: Playground) -> None:
 
 def test_compose_queues_a_json_job_and_the_quota_is_per_client(playground: Playground) -> None:
     async def body(client: TestClient, pg: Playground) -> None:
-        status, data = await post(client, "/api/compose", {"style": "Irish", "length": "10s", "tempo": "100",
-                                                           "instrument": "flute", "seed": "41", "takes": "2"})
+        status, data = await post(
+            client,
+            "/api/compose",
+            {"style": "Irish", "length": "10s", "tempo": "100", "instrument": "flute", "seed": "41", "takes": "2"},
+        )
         assert status == 202 and len(data["tracks"]) == 2, data
         jobs = compose_queue(pg.redis).jobs
         assert [j.id for j in jobs] == data["tracks"]
         request = ComposeRequest.from_dict(jobs[0].args[0])
         assert (request.style, request.seconds, request.tempo, request.instrument, request.seed) == (
-            "irish", 10.0, 100.0, 73, 41)
+            "irish",
+            10.0,
+            100.0,
+            73,
+            41,
+        )
         assert ComposeRequest.from_dict(jobs[1].args[0]).seed == 42
         client_id = client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE].value
         assert request.user_id == user_for(client_id) and client_id not in request.user_id
@@ -276,9 +312,14 @@ def test_progress_events_then_the_finished_track_and_its_files(playground: Playg
         assert "sandbox" in audio.headers["Content-Security-Policy"]
         midi = await client.get(f"/files/{track_id}/midi?download=1")
         assert midi.status == 200 and midi.headers["Content-Disposition"] == f'attachment; filename="{track_id}.mid"'
-        for path in (f"/files/{track_id}/json", f"/files/{track_id}/..%2f..%2ftunesmith.db",
-                     f"/files/{track_id}/audio/../../tunesmith.db", f"/files/..%2f{track_id}/audio",
-                     "/files/0123/audio", f"/files/{track_id.upper()}/audio"):
+        for path in (
+            f"/files/{track_id}/json",
+            f"/files/{track_id}/..%2f..%2ftunesmith.db",
+            f"/files/{track_id}/audio/../../tunesmith.db",
+            f"/files/..%2f{track_id}/audio",
+            "/files/0123/audio",
+            f"/files/{track_id.upper()}/audio",
+        ):
             response = await client.get(path)
             assert response.status == 404, path
 
@@ -295,9 +336,18 @@ def test_only_files_recorded_for_the_track_inside_its_own_directory_are_served(p
         folder.mkdir(parents=True)
         (folder / "link.ogg").symlink_to(secret)
         (folder / f"{track_id}.abc").write_text("X:1\nK:D\n")
-        await asyncio.to_thread(finish, pg, track_id, files={
-            "abc": str(folder / f"{track_id}.abc"), "evil": str(secret), "up": "../secret.txt",
-            "link": str(folder / "link.ogg"), "../x": str(folder / f"{track_id}.abc")})
+        await asyncio.to_thread(
+            finish,
+            pg,
+            track_id,
+            files={
+                "abc": str(folder / f"{track_id}.abc"),
+                "evil": str(secret),
+                "up": "../secret.txt",
+                "link": str(folder / "link.ogg"),
+                "../x": str(folder / f"{track_id}.abc"),
+            },
+        )
         view = await (await client.get(f"/api/tracks/{track_id}")).json()
         assert [f["kind"] for f in view["files"]] == ["abc"] and view["files"][0]["label"] == "ABC"
         for kind in ("evil", "up", "link"):

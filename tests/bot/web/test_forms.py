@@ -39,17 +39,29 @@ def test_the_form_offers_only_what_the_contract_has(monkeypatch: pytest.MonkeyPa
 def test_new_contract_fields_pass_through_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forms, "ComposeRequest", FutureRequest)
     monkeypatch.setattr(forms, "validate_request", lambda request, styles: request)
-    [request] = forms.parse_compose({"style": "irish", "length": "20s", "arrangement": "melody", "key": "D dorian",
-                                     "meter": "6/8", "loop": True}, STYLES, "web:x")
+    [request] = forms.parse_compose(
+        {"style": "irish", "length": "20s", "arrangement": "melody", "key": "D dorian", "meter": "6/8", "loop": True},
+        STYLES,
+        "web:x",
+    )
     assert isinstance(request, FutureRequest)
     assert (request.arrangement, request.key, request.meter, request.loop, request.seconds) == (
-        "melody", "D dorian", "6/8", True, 20.0)
-    [plain] = forms.parse_compose({"style": "irish", "length": "20s", "key": "", "meter": "", "loop": False},
-                                  STYLES, "web:x")
+        "melody",
+        "D dorian",
+        "6/8",
+        True,
+        20.0,
+    )
+    [plain] = forms.parse_compose(
+        {"style": "irish", "length": "20s", "key": "", "meter": "", "loop": False}, STYLES, "web:x"
+    )
     assert (plain.key, plain.meter, plain.arrangement) == (None, None, "band")
-    for form, needle in (({"arrangement": "orchestra"}, "Arrangement must be one of: band, melody"),
-                         ({"key": "H# <script>"}, "Can't read the key"), ({"meter": "x/y"}, "Meter must be one of"),
-                         ({"loop": "yes"}, "`loop` must be true or false")):
+    for form, needle in (
+        ({"arrangement": "orchestra"}, "Arrangement must be one of: band, melody"),
+        ({"key": "H# <script>"}, "Can't read the key"),
+        ({"meter": "x/y"}, "Meter must be one of"),
+        ({"loop": "yes"}, "`loop` must be true or false"),
+    ):
         with pytest.raises(BadRequest, match=needle.replace("(", r"\(")):
             forms.parse_compose({"style": "irish", "length": "20s", **form}, STYLES, "web:x")
 
@@ -63,11 +75,15 @@ def test_fields_are_absent_until_the_contract_has_them() -> None:
 
 
 def test_refusals_are_reworded_for_the_page() -> None:
-    text = web_text("📅 You have used your 30 tracks for the last 24 hours. Your next track is allowed "
-                    "<t:1000000:R>.", now=1000000 - 3600)
+    text = web_text(
+        "📅 You have used your 30 tracks for the last 24 hours. Your next track is allowed <t:1000000:R>.",
+        now=1000000 - 3600,
+    )
     assert "<t:" not in text and "at 13:46 UTC (in 60 min)" in text
-    text = web_text("⏳ You already have 2 track(s) in the works (the limit is 2 at once). You can ask for a track "
-                    "again as soon as one of them is posted; `/queue` shows where they are.")
+    text = web_text(
+        "⏳ You already have 2 track(s) in the works (the limit is 2 at once). You can ask for a track "
+        "again as soon as one of them is posted; `/queue` shows where they are."
+    )
     assert "/queue" not in text and "is finished" in text
 
 
@@ -77,12 +93,16 @@ def test_host_checks() -> None:
     assert allowed_hosts("127.0.0.1", {}) == {"127.0.0.1", "localhost", "[::1]"}
     assert allowed_hosts("0.0.0.0", {}) == frozenset(), "bound to all interfaces (Docker): any Host"
     assert allowed_hosts("0.0.0.0", {"TUNESMITH_WEB_HOSTS": "music.example, Other.example"}) == {
-        "music.example", "other.example"}
+        "music.example",
+        "other.example",
+    }
 
 
 def test_the_cli_forwards_web_and_imports_no_bot_code_itself() -> None:
-    code = ("import sys, worker.cli; "
-            "assert not [m for m in sys.modules if m == 'bot' or m.startswith('bot.')], 'the CLI imported bot'")
+    code = (
+        "import sys, worker.cli; "
+        "assert not [m for m in sys.modules if m == 'bot' or m.startswith('bot.')], 'the CLI imported bot'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert cli.main(["web", "--port", "70000"]) == 2
     assert "web" in cli.build_parser().format_help()
