@@ -228,11 +228,58 @@ def cmd_bot(argv: list[str]) -> int:
     return int(bot_main(argv) or 0)
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: an embedded worker gets SIGTERM if ``tunesmith web`` dies without stopping it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+    except Exception:  # noqa: BLE001 - not Linux: the explicit stop below still applies
+        pass
+
+
 def cmd_web(argv: list[str]) -> int:
-    """The web playground (bot.web), imported only when asked for: the CLI itself never imports bot."""
+    """The web playground (bot.web, imported only when asked for: the CLI itself never imports bot). Without
+    REDIS_URL, as ``tunesmith compose``, a private redis-server and ``--workers`` workers run beside it and
+    stop with it."""
+    from bot.web.server import bad_args, build_parser
     from bot.web.server import main as web_main
 
-    return int(web_main(argv) or 0)
+    if os.environ.get("REDIS_URL", "").strip():
+        return int(web_main(argv) or 0)
+    args = build_parser().parse_args(argv)  # --help and bad options end here, before anything starts
+    if (problem := bad_args(args)) is not None:
+        _err(problem)
+        return 2
+    workers = args.workers
+    from worker.redis_server import RedisServer
+
+    try:
+        server = RedisServer().start()
+    except RuntimeError as exc:
+        _err(str(exc))
+        return 1
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    env["REDIS_URL"] = server.url
+    procs: list[subprocess.Popen] = []
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen([sys.executable, "-m", "worker", "--queues", QUEUE_COMPOSE, "--log-level",
+                                           "WARNING"], env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent))
+        print(f"tunesmith web: a private redis-server and {workers} worker(s) (set REDIS_URL to use a deployment's)",
+              file=sys.stderr, flush=True)
+        return int(web_main(argv, redis_url=server.url) or 0)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()  # a warm shutdown: a job under way finishes first
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        server.stop()
 
 
 def _version() -> str:

@@ -1,19 +1,17 @@
-"""``tunesmith web`` / ``python -m bot.web``: serve the playground. With REDIS_URL it joins that deployment's
-queue, workers, database and data directory; without it (the embedded default, as ``tunesmith compose``)
-it starts a private redis-server and a worker of its own, and stops both when it stops."""
+"""``python -m bot.web`` (and ``tunesmith web``): serve the playground on the deployment at REDIS_URL: its
+queue, workers, database and data directory. ``tunesmith web`` without REDIS_URL (the embedded default, as
+``tunesmith compose``) first starts a private redis-server and a worker (worker.cli), then calls ``main``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import os
 import signal
-import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -47,45 +45,6 @@ def allowed_hosts(host: str, env: Mapping[str, str]) -> frozenset[str]:
     if extra:
         return frozenset([*extra, *(LOOPBACK_NAMES if loopback else ())])
     return LOOPBACK_NAMES if loopback else frozenset()
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the embedded worker gets SIGTERM if ``tunesmith web`` dies without stopping it."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def embedded(data_dir: Path, workers: int, log_level: str) -> Iterator[str]:
-    """A private redis-server and ``workers`` compose workers; yields the Redis URL."""
-    from worker.redis_server import RedisServer
-
-    with RedisServer() as server:
-        env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
-        env.update(REDIS_URL=server.url, TUNESMITH_DATA_DIR=str(data_dir))
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "worker", "--queues", "compose", "--log-level", log_level],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-            for _ in range(workers)
-        ]
-        try:
-            yield server.url
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()  # a warm shutdown: the job under way finishes first
-            for proc in procs:
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
 
 
 async def serve(playground: Playground, host: str, port: int, hosts: frozenset[str]) -> None:
@@ -122,13 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve until stopped; returns the exit code (2: bad settings, 1: could not start)."""
+def bad_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options (None: nothing)."""
+    if not 0 <= args.port <= 65535:
+        return f"--port must be 0 to 65535, not {args.port}"
+    if args.workers < 0:
+        return "--workers must be 0 or more"
+    return None
+
+
+def main(argv: list[str] | None = None, *, redis_url: str | None = None) -> int:
+    """Serve until stopped on the Redis at ``redis_url`` (default: REDIS_URL); returns the exit code (2: bad
+    settings, 1: could not start)."""
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level.upper(), stream=sys.stderr)
     env = os.environ
-    if not 0 <= args.port <= 65535 or args.workers < 0:
-        log.error("--port must be 0 to 65535 and --workers at least 0")
+    if (problem := bad_args(args)) is not None:
+        log.error("%s", problem)
         return 2
     try:
         limits = limits_from_env(env)
@@ -136,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     data_dir = data_path(env)
-    redis_url = env.get("REDIS_URL", "").strip()
+    redis_url = redis_url or env.get("REDIS_URL", "").strip()
+    if not redis_url:
+        log.error(
+            "REDIS_URL is not set: run `tunesmith web`, which starts a private redis-server and a worker, "
+            "or point REDIS_URL at the deployment's Redis"
+        )
+        return 2
     try:
         db = Database(env.get("DATABASE_URL", "").strip() or None, data_dir)
         db.migrate()
@@ -145,23 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from redis import Redis
 
+    redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
     try:
-        with contextlib.ExitStack() as stack:
-            if not redis_url:
-                redis_url = stack.enter_context(embedded(data_dir, args.workers, "WARNING"))
-                log.info("embedded mode: a private redis-server and %d worker(s); tracks in %s", args.workers, data_dir)
-            redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
-            stack.callback(redis.close)
-            playground = Playground(Store(db), redis, data_dir, limits)
-            asyncio.run(serve(playground, args.host, args.port, allowed_hosts(args.host, env)))
+        playground = Playground(Store(db), redis, data_dir, limits)
+        asyncio.run(serve(playground, args.host, args.port, allowed_hosts(args.host, env)))
     except OSError as exc:
         log.error("could not serve on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    except RuntimeError as exc:  # e.g. redis-server missing
-        log.error("%s", exc)
         return 1
     except KeyboardInterrupt:
         pass
     finally:
+        redis.close()
         db.close()
     return 0

@@ -1,4 +1,4 @@
-"""End to end in a real browser: `python -m bot.web` in its embedded default (no REDIS_URL: its own
+"""End to end in a real browser: `tunesmith web` in its embedded default (no REDIS_URL: its own
 redis-server and a real worker with the shipped models and FluidSynth), driven by Debian's headless chromium
 through chromedriver. Composes a track, plays it, votes, and checks that a hostile value is refused and shown
 as text. Writes the README's screenshot (docs/web-playground.png, or $TUNESMITH_SCREENSHOT)."""
@@ -25,6 +25,14 @@ pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = Path(os.environ.get("TUNESMITH_SCREENSHOT", "") or processes.REPO / "docs" / "web-playground.png")
 HOSTILE = '<img src=x onerror="window.pwned=1">'
+# `tunesmith web` of this tree (worker/cli.py's main; worker/cli/main.py's once the layout moves it there).
+LAUNCH = """import sys
+try:
+    from worker.cli.main import main
+except ModuleNotFoundError:
+    from worker.cli import main
+sys.exit(main())"""
+TUNESMITH = [sys.executable, "-c", LAUNCH]
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the dev extra: pip install -e '.[dev]'")
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):  # pragma: no cover
@@ -35,12 +43,12 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):  # pragma: no 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m bot.web` with no REDIS_URL, on a free port; yields its URL once a worker published styles."""
+    """`tunesmith web` with no REDIS_URL, on a free port; yields its URL once a worker published styles."""
     tmp = tmp_path_factory.mktemp("web")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TUNESMITH_", "REDIS_", "DATABASE_"))}
     env.update(TUNESMITH_DATA_DIR=str(tmp / "data"), TUNESMITH_TORCH_THREADS="1", PYTHONUNBUFFERED="1")
     port = free_port()
-    proc = processes.spawn([sys.executable, "-m", "bot.web", "--port", str(port)], env, tmp / "web.log")
+    proc = processes.spawn([*TUNESMITH, "web", "--port", str(port)], env, tmp / "web.log")
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -235,14 +243,14 @@ def test_compose_play_vote_and_refuse_in_a_real_browser(site: str, browser: Any)
 
 
 def test_the_server_stops_its_redis_and_worker(tmp_path: Path) -> None:
-    """SIGTERM stops `python -m bot.web` cleanly, and the redis-server and worker it started with it."""
+    """SIGTERM stops `tunesmith web` cleanly, and the redis-server it started with it."""
     if shutil.which("redis-server") is None:  # pragma: no cover
         pytest.skip("redis-server is not installed")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TUNESMITH_", "REDIS_", "DATABASE_"))}
     env.update(TUNESMITH_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.web", "--port", str(port), "--workers", "0"],
+        [*TUNESMITH, "web", "--port", str(port), "--workers", "0"],
         env=env,
         cwd=processes.REPO,
         stdout=subprocess.DEVNULL,
