@@ -106,3 +106,18 @@ def test_the_cli_forwards_web_and_imports_no_bot_code_itself() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert cli.main(["web", "--port", "70000"]) == 2
     assert "web" in cli.build_parser().format_help()
+
+
+def test_web_tracks_are_named_without_a_broken_discord_mention() -> None:
+    from bot.embeds import mention
+
+    assert mention("1234") == "<@1234>" and mention("web:abc") == "a web visitor"
+
+
+def test_python_m_bot_web_needs_a_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from bot.web import server
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
+    assert server.main(["--port", "0"]) == 2
+    assert server.main(["--port", "-1"]) == 2
