@@ -298,7 +298,7 @@ def make_app(
     app.router.add_post("/api/compose", compose)
     app.router.add_get("/api/lists/{which}", lists)
     app.router.add_get("/api/tracks/{track_id}", track)
-    app.router.add_get("/api/tracks/{track_id}/events", events)
+    app.router.add_get("/api/tracks/{track_id}/events", events, allow_head=False)
     app.router.add_post("/api/tracks/{track_id}/{action}", action)
     app.router.add_get("/files/{track_id}/{kind}", download)
 

@@ -191,13 +191,22 @@ def _number(name: str, value: Any, whole: bool) -> float | int:
         except ValueError:
             kind = "a whole number" if whole else "a number"
             raise BadRequest(f"`{name}` must be {kind}, not `{text[:20]}`.") from None
+    if not isinstance(value, int | float) or isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"`{name}` must be a number.")
     if whole and isinstance(value, float) and value.is_integer():
         value = int(value)
     if whole and not isinstance(value, int):
         raise BadRequest(f"`{name}` must be a whole number.")
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRequest(f"`{name}` must be a number.")
+    if not whole and isinstance(value, int):
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond any float: out of every range
+            raise BadRequest(f"`{name}` is far too large.") from None
     return value
+
+
+def _show(number: float | None) -> str:
+    return str(int(number)) if number is not None and float(number).is_integer() else f"{number:g}"
 
 
 def convert(spec: Field, value: Any) -> Any:
@@ -215,7 +224,7 @@ def convert(spec: Field, value: Any) -> Any:
     if spec.type in ("int", "float"):
         out: Any = _number(spec.name, value, spec.type == "int")
         if spec.minimum is not None and out < spec.minimum or spec.maximum is not None and out > spec.maximum:
-            raise BadRequest(f"{spec.label} must lie between {spec.minimum:g} and {spec.maximum:g}.")
+            raise BadRequest(f"{spec.label} must lie between {_show(spec.minimum)} and {_show(spec.maximum)}.")
     elif spec.type == "length":
         out = parse_length(
             value if isinstance(value, int | float) and not isinstance(value, bool) else _text(spec.name, value)

@@ -321,8 +321,23 @@ class Playground:
         track = await self.finished_track(track_id)
         if track.user_id == user_id:
             raise WebError(403, "You can't vote on your own track, but others can.")
+        cap = self.limits.guild_daily
+        if cap and await asyncio.to_thread(self.web_votes_today) >= cap:
+            raise WebError(
+                429, f"The playground's visitors have cast their {cap} votes for the last 24 hours; try again later."
+            )
         tally, mine = await asyncio.to_thread(votes.cast, self.store.db, track.id, user_id, value)
         return {"up": tally.up, "down": tally.down, "mine": mine}
+
+    def web_votes_today(self, now: float | None = None) -> int:
+        """Votes web visitors cast in the last 24 hours. A cookie is free to drop, so one vote per cookie alone
+        would let anyone stuff the ballot (and /top, and fine-tunes from votes); all web visitors together get
+        the per-server daily cap, as for tracks."""
+        since = (time.time() if now is None else now) - DAY_S
+        row = self.store.db.one(
+            "SELECT COUNT(*) AS n FROM votes WHERE user_id LIKE ? AND voted_at >= ?", ("web:%", since)
+        )
+        return int(row["n"]) if row else 0
 
     # --- reading ------------------------------------------------------------------------------------------
     async def track(self, track_id: str) -> Track:

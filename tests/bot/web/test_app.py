@@ -448,3 +448,23 @@ def test_extend_a_continuable_track(playground: Playground) -> None:
         assert (job.kind, job.parent_id, job.seconds) == ("extend", track_id, 20.0)
 
     run(playground, body)
+
+
+def test_all_web_visitors_together_have_a_daily_vote_cap(playground: Playground) -> None:
+    """Cookies are free: a new one per vote must not stuff the ballot beyond the per-server daily cap."""
+    playground.limits = Limits(user_inflight=2, user_daily=5, guild_daily=3)
+
+    async def body(client: TestClient, pg: Playground) -> None:
+        _, data = await post(client, "/api/compose", {"style": "irish", "length": "10s"})
+        track_id = data["tracks"][0]
+        await asyncio.to_thread(finish, pg, track_id)
+        outcomes = []
+        for _ in range(4):
+            become_another_client(client)
+            status, data = await post(client, f"/api/tracks/{track_id}/vote", {"value": 1})
+            outcomes.append((status, data.get("up", data.get("error", ""))))
+        assert outcomes[:3] == [(200, 1), (200, 2), (200, 3)]
+        assert outcomes[3][0] == 429 and "3 votes for the last 24 hours" in outcomes[3][1]
+        assert pg.web_votes_today() == 3
+
+    run(playground, body)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.web import forms
 from bot.web.app import hostname
@@ -121,3 +124,33 @@ def test_python_m_bot_web_needs_a_redis_url(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
     assert server.main(["--port", "0"]) == 2
     assert server.main(["--port", "-1"]) == 2
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+NAMES = [f.name for f in forms.form_fields()] + ["bogus"]
+VALUES = JSON | st.sampled_from(
+    ["irish", "IRISH ", "lstm", "30s", "1m", "5", "300", "-5s", "nan", "inf", "1e999", "flute", "2", "0", "", " "]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.dictionaries(st.sampled_from(NAMES), VALUES, max_size=8), JSON))
+def test_any_form_gives_valid_requests_or_a_clear_refusal(form: object) -> None:
+    """Whatever JSON a page (or anyone) posts: in-range, JSON-clean requests, or a short BadRequest."""
+    try:
+        requests = forms.parse_compose(form, STYLES, "web:x")
+    except BadRequest as exc:
+        assert 0 < len(str(exc)) < 400
+        return
+    assert 1 <= len(requests) <= 2
+    for request in requests:
+        json.dumps(request.to_dict(), allow_nan=False)
+        assert request.style == "irish" and request.arch == "lstm" and request.user_id == "web:x"
+        assert 5.0 <= request.seconds <= 300.0 and 0.05 <= request.temperature <= 3.0
+        assert request.tempo is None or 40.0 <= request.tempo <= 240.0
+        assert request.seed is None or 0 <= request.seed < 2**31
+        assert request.instrument is None or 0 <= request.instrument <= 127
