@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 WEB_STATE = "web"  # deliveries the playground follows itself (the bot's poster only takes "pending" ones)
+SETTLING = "web-settling"  # claimed by one playground process while it records the outcome
 WEB_GUILD = "web"  # every web client together counts as one "server" for the guild-wide caps
 TRACK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
@@ -132,8 +133,17 @@ class Playground:
 
     # --- background: what the workers offer, and recording finished tracks -------------------------------
     async def start(self) -> None:
+        await asyncio.to_thread(self.recover)
         await self.refresh()
         self._task = asyncio.create_task(self._forever(), name="playground")
+
+    def recover(self, stale_s: float = 60.0) -> int:
+        """Deliveries a stopped playground left between its claim and its record go back to be settled
+        again (else their tracks would count as in flight for ever); returns how many."""
+        return self.store.db.execute(
+            "UPDATE deliveries SET state = ? WHERE state = ? AND updated_at < ?",
+            (WEB_STATE, SETTLING, time.time() - stale_s),
+        )
 
     async def close(self) -> None:
         if self._task is not None:
@@ -195,7 +205,7 @@ class Playground:
         late = time.time() - delivery.created_at > self.job_wait_s
         if not (ended or late):
             return False
-        if not await asyncio.to_thread(self.store.claim, delivery_id, "web-settling", WEB_STATE):
+        if not await asyncio.to_thread(self.store.claim, delivery_id, SETTLING, WEB_STATE):
             return True
         results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
         reasons = {
@@ -302,7 +312,7 @@ class Playground:
             await asyncio.to_thread(enqueue_tracks, self.redis, requests)
         except (RedisError, OSError) as exc:
             log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
-            await asyncio.to_thread(self.store.claim, delivery.id, "web-settling", WEB_STATE)
+            await asyncio.to_thread(self.store.claim, delivery.id, SETTLING, WEB_STATE)
             await asyncio.to_thread(
                 self.store.finish,
                 delivery.id,

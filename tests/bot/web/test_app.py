@@ -468,3 +468,31 @@ def test_all_web_visitors_together_have_a_daily_vote_cap(playground: Playground)
         assert pg.web_votes_today() == 3
 
     run(playground, body)
+
+
+def test_tracks_are_recorded_with_no_page_open_and_after_a_restart(playground: Playground) -> None:
+    """The background follower records outcomes without any listener; a claim left by a stopped process
+    is taken up again at the next start."""
+
+    async def main() -> None:
+        pg = playground
+        await pg.refresh()
+        [first] = await pg.compose("web:a", {"style": "irish", "length": "10s"})
+        [second] = await pg.compose("web:b", {"style": "irish", "length": "10s"})
+        compose_queue(pg.redis).empty()  # both jobs gone: they end as failed
+        for track_id in (first, second):
+            pg.redis.delete(f"rq:job:{track_id}")
+        stuck = pg.store.track(second).delivery_id
+        pg.store.db.execute(
+            "UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ?", ("web-settling", time.time() - 600, stuck)
+        )
+        await pg.start()
+        try:
+            deadline = time.monotonic() + 5
+            while {pg.store.track(t).status for t in (first, second)} != {"failed"}:
+                assert time.monotonic() < deadline, [pg.store.track(t) for t in (first, second)]
+                await asyncio.sleep(0.05)
+        finally:
+            await pg.close()
+
+    asyncio.run(main())
