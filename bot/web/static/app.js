@@ -94,7 +94,7 @@ function updatePerStyle() {
   }
   const tempo = $("f-tempo");
   if (tempo && style && style.tempo_range) {
-    tempo.placeholder = `style's own (${style.tempo_range.map((t) => Math.round(t)).join("–")})`;
+    tempo.placeholder = style.tempo_range.map((t) => Math.round(t)).join("–");
   }
 }
 
