@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 WEB_STATE = "web"  # deliveries the playground follows itself (the bot's poster only takes "pending" ones)
+QUEUING = "web-new"  # recorded, not yet enqueued: not followed yet (its job does not exist for a moment)
 SETTLING = "web-settling"  # claimed by one playground process while it records the outcome
 WEB_GUILD = "web"  # every web client together counts as one "server" for the guild-wide caps
 TRACK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -138,11 +139,11 @@ class Playground:
         self._task = asyncio.create_task(self._forever(), name="playground")
 
     def recover(self, stale_s: float = 60.0) -> int:
-        """Deliveries a stopped playground left between its claim and its record go back to be settled
-        again (else their tracks would count as in flight for ever); returns how many."""
+        """Deliveries a stopped playground left between recording and enqueuing, or between its claim and its
+        record, go back to be followed (else their tracks would count as in flight for ever); returns how many."""
         return self.store.db.execute(
-            "UPDATE deliveries SET state = ? WHERE state = ? AND updated_at < ?",
-            (WEB_STATE, SETTLING, time.time() - stale_s),
+            "UPDATE deliveries SET state = ? WHERE state IN (?, ?) AND updated_at < ?",
+            (WEB_STATE, SETTLING, QUEUING, time.time() - stale_s),
         )
 
     async def close(self) -> None:
@@ -302,7 +303,7 @@ class Playground:
             created_at=now,
         )
         try:
-            refusal = await asyncio.to_thread(self.store.reserve, delivery, requests, self.limits, now, state=WEB_STATE)
+            refusal = await asyncio.to_thread(self.store.reserve, delivery, requests, self.limits, now, state=QUEUING)
         except Exception:  # noqa: BLE001 - any database failure gets the same answer
             log.exception("could not record a web request")
             raise WebError(503, "The database is unreachable right now; please try again soon.") from None
@@ -312,7 +313,7 @@ class Playground:
             await asyncio.to_thread(enqueue_tracks, self.redis, requests)
         except (RedisError, OSError) as exc:
             log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
-            await asyncio.to_thread(self.store.claim, delivery.id, SETTLING, WEB_STATE)
+            await asyncio.to_thread(self.store.claim, delivery.id, SETTLING, QUEUING)
             await asyncio.to_thread(
                 self.store.finish,
                 delivery.id,
@@ -320,6 +321,7 @@ class Playground:
                 reasons={r.track_id: "the queue was unreachable" for r in requests},
             )
             raise WebError(503, "The composing queue is unreachable right now; please try again soon.") from None
+        await asyncio.to_thread(self.store.claim, delivery.id, WEB_STATE, QUEUING)  # followed from now on
         log.info("web: queued %s (%s %s)", ", ".join(r.track_id for r in requests), requests[0].kind, requests[0].style)
         return [r.track_id for r in requests]
 

@@ -482,10 +482,11 @@ def test_tracks_are_recorded_with_no_page_open_and_after_a_restart(playground: P
         compose_queue(pg.redis).empty()  # both jobs gone: they end as failed
         for track_id in (first, second):
             pg.redis.delete(f"rq:job:{track_id}")
-        stuck = pg.store.track(second).delivery_id
-        pg.store.db.execute(
-            "UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ?", ("web-settling", time.time() - 600, stuck)
-        )
+        for track_id, state in ((first, "web-new"), (second, "web-settling")):  # a process died right there
+            pg.store.db.execute(
+                "UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ?",
+                (state, time.time() - 600, pg.store.track(track_id).delivery_id),
+            )
         await pg.start()
         try:
             deadline = time.monotonic() + 5

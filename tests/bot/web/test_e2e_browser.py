@@ -242,8 +242,12 @@ def test_compose_play_vote_and_refuse_in_a_real_browser(site: str, browser: Any)
 
     # 🔁 Reroll from the second browser: a new track of its own, same style, followed live to the end.
     by_id(browser, "reroll").click()
-    wait(browser, lambda d: d.execute_script("return location.hash") not in ("", f"#track={track_id}"), 60,
-         "the rerolled track")
+    wait(
+        browser,
+        lambda d: d.execute_script("return location.hash") not in ("", f"#track={track_id}"),
+        60,
+        "the rerolled track",
+    )
     assert "yours" in by_id(browser, "track-meta").text and "irish" in by_id(browser, "track-title").text
     wait(browser, lambda d: by_id(d, "player").get_attribute("data-duration"), 20, "the rerolled audio")
     print(f"\nbrowser test {time.monotonic() - started:.1f} s; screenshot {SCREENSHOT}")
