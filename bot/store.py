@@ -86,7 +86,8 @@ class Store:
         """Check the quotas and record the delivery and its tracks in one transaction.
 
         ``state`` is the delivery's first state: "pending" ones are the bot's to post; the web playground
-        (bot.web) records its own as "web", which the bot's poster never picks up.
+        (bot.web) records its own in states of its own ("web-new", "web", …), which the bot's poster never
+        picks up.
 
         Returns None when reserved, else the refusal to show the user (nothing is recorded then).
         """
