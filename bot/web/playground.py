@@ -526,9 +526,12 @@ class Playground:
         ]
 
     async def quota(self, user_id: str) -> dict[str, Any]:
-        """The client's quota: tracks in the works and in the last 24 hours, and when the oldest frees up."""
+        """The client's quota: tracks in the works and in the last 24 hours, when the oldest frees up, and the
+        ids of its tracks still being made (a reloaded page follows them again)."""
         usage: Usage = await asyncio.to_thread(self.store.usage, user_id, None, time.time())
+        pending = await asyncio.to_thread(self.store.pending_tracks, user_id)
         return {
+            "pending": [t.id for t in pending],
             "inflight": usage.user_inflight,
             "inflight_limit": self.limits.user_inflight,
             "day": len(usage.user_day),

@@ -348,6 +348,7 @@ async function refreshQuota() {
     if (q.inflight_limit) parts.push(`${q.inflight} of ${q.inflight_limit} in the works`);
     if (q.day_limit) parts.push(`${q.day} of ${q.day_limit} in the last 24 h`);
     $("quota").textContent = parts.join(" · ");
+    for (const id of q.pending || []) follow(id, "");  // e.g. after a reload
   } catch (_) { /* not essential */ }
 }
 

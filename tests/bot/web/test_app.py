@@ -260,7 +260,7 @@ def test_compose_queues_a_json_job_and_the_quota_is_per_client(playground: Playg
         assert rows == [{"state": WEB_STATE, "guild_id": "web"}]
         assert pg.store.open_deliveries() == [], "the Discord bot's poster must never pick up web deliveries"
         quota = await (await client.get("/api/me")).json()
-        assert quota["inflight"] == 2 and quota["inflight_limit"] == 2
+        assert quota["inflight"] == 2 and quota["inflight_limit"] == 2 and quota["pending"] == data["tracks"]
 
         status, data = await post(client, "/api/compose", {"style": "irish", "length": "10s"})
         assert status == 429 and "at most 2" not in data["error"] and "already have 2" in data["error"], data
