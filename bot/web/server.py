@@ -59,7 +59,7 @@ async def serve(playground: Playground, host: str, port: int, hosts: frozenset[s
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         shown = f"[{host}]" if ":" in host else host
-        bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port  # noqa: SLF001
+        bound = runner.addresses[0][1] if runner.addresses else port
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
         print(f"tunesmith web: open http://{shown}:{bound}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
         await stop.wait()
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="embedded mode only (no REDIS_URL): how many workers to start (default: 1)",
+        help="`tunesmith web` without REDIS_URL: how many workers to start beside it (default: 1)",
     )
     parser.add_argument("--log-level", default="INFO")
     return parser
