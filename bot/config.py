@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.quotas import Limits
+from bot.storage.quotas import Limits
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 

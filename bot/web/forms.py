@@ -1,5 +1,5 @@
 """The compose form, data-driven: which controls the page shows (only those the job contract has), and the
-strict parsing of what the page sends back into validated ComposeRequests (worker.contract's checks)."""
+strict parsing of what the page sends back into validated ComposeRequests (worker.contract.tracks's checks)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.compose import INSTRUMENTS, LENGTH_SUGGESTIONS, instrument_program
-from worker.contract import (
+from bot.options import INSTRUMENTS, LENGTH_SUGGESTIONS, instrument_program
+from worker.contract.tracks import (
     DEFAULT_TEMPERATURE,
     MAX_TEMPO,
     MIN_TEMPO,

@@ -1,5 +1,5 @@
 """What the web playground does, without HTTP: compose, reroll/extend/harmonize/vary, vote, follow progress,
-and show tracks, on the bot's own database (quotas, votes) and queue (worker.contract). Blocking calls run
+and show tracks, on the bot's own database (quotas, votes) and queue (worker.contract.tracks). Blocking calls run
 through asyncio.to_thread; every failure a user can fix is a WebError with a message for the page."""
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from bot import votes
 from bot.actions import extend_request, harmonize_request, reroll_request
 from bot.embeds import STAGE_LABELS, progress_percent
 from bot.poster import DEFAULT_JOB_S, STATS_KEY, eta, look
-from bot.quotas import DAY_S, Limits, Usage
-from bot.store import Delivery, Store, Track
+from bot.storage import votes
+from bot.storage.quotas import DAY_S, Limits, Usage
+from bot.storage.store import Delivery, Store, Track
 from bot.tracking import AUDIO_SUFFIXES, IMAGE_SUFFIXES, reap_abandoned
 from bot.web.forms import form_fields, parse_compose
-from worker.contract import (
+from worker.contract.tracks import (
     BadRequest,
     ComposeRequest,
     StyleInfo,

@@ -1,6 +1,6 @@
 """``python -m bot.web`` (and ``tunesmith web``): serve the playground on the deployment at REDIS_URL: its
 queue, workers, database and data directory. ``tunesmith web`` without REDIS_URL (the embedded default, as
-``tunesmith compose``) first starts a private redis-server and a worker (worker.cli), then calls ``main``."""
+``tunesmith compose``) first starts a private redis-server and a worker (worker.cli.main), then calls ``main``."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.config import ConfigError, limits_from_env
-from bot.db import Database, DatabaseError
-from bot.store import Store
+from bot.storage.db import Database, DatabaseError
+from bot.storage.store import Store
 from bot.web.app import LOOPBACK_NAMES, make_app
 from bot.web.playground import Playground
-from worker.logfmt import setup_logging
+from worker.contract.logfmt import setup_logging
 
 log = logging.getLogger("bot.web")
 

@@ -15,12 +15,19 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.db import Database
-from bot.quotas import Limits
-from bot.store import Store
+from bot.storage.db import Database
+from bot.storage.quotas import Limits
+from bot.storage.store import Store
 from bot.web.app import COOKIE, make_app
 from bot.web.playground import WEB_STATE, Playground, user_for
-from worker.contract import ComposeRequest, ComposeResult, StyleInfo, compose_queue, publish_features, publish_styles
+from worker.contract.tracks import (
+    ComposeRequest,
+    ComposeResult,
+    StyleInfo,
+    compose_queue,
+    publish_features,
+    publish_styles,
+)
 
 STATIC = Path(__file__).resolve().parents[3] / "bot" / "web" / "static"
 IRISH = StyleInfo(

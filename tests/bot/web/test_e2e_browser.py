@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import processes
-from worker.redis_server import free_port
+from worker.cli.redis_server import free_port
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -30,7 +30,7 @@ LAUNCH = """import sys
 try:
     from worker.cli.main import main
 except ModuleNotFoundError:
-    from worker.cli import main
+    from worker.cli.main import main
 sys.exit(main())"""
 TUNESMITH = [sys.executable, "-c", LAUNCH]
 

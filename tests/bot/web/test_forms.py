@@ -15,8 +15,8 @@ from bot.web import forms
 from bot.web.app import hostname
 from bot.web.playground import web_text
 from bot.web.server import allowed_hosts
-from worker import cli
-from worker.contract import BadRequest, ComposeRequest, StyleInfo
+from worker.cli import main as cli
+from worker.contract.tracks import BadRequest, ComposeRequest, StyleInfo
 
 STYLES = {"irish": StyleInfo(name="irish", arches=["lstm"], default_arch="lstm")}
 
@@ -103,7 +103,7 @@ def test_host_checks() -> None:
 
 def test_the_cli_forwards_web_and_imports_no_bot_code_itself() -> None:
     code = (
-        "import sys, worker.cli; "
+        "import sys, worker.cli.main; "
         "assert not [m for m in sys.modules if m == 'bot' or m.startswith('bot.')], 'the CLI imported bot'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
