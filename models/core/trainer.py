@@ -44,6 +44,7 @@ class Trainer:
     (``step``, ``loss``, ``losses``, ``last_eval``, ``evals``, ``best``, ``elapsed``, ``progress``, ``config``);
     an exception they raise (e.g. a cancellation) leaves ``fit`` at once with nothing restored.
     ``baseline`` is the score a state must beat to be kept (e.g. the model's own before fine-tuning).
+    ``train_step`` alone steps a second optimiser from the first's ``batch_fn`` (the GAN's discriminator).
     """
 
     def __init__(self, model: nn.Module, config: TrainerConfig, loss_fn: LossFn,
