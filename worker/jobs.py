@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from worker.contract import BadRequest, ComposeRequest, StyleInfo, validate_request
+from worker.faults import point
 
 __all__ = ["BadRequest", "compose", "get_composer", "local_styles", "resolve_device"]
 
@@ -118,6 +119,10 @@ class Progress:
         self._stage = ""
 
     def __call__(self, stage: str, stage_fraction: float = 0.0) -> None:
+        if stage == "sampling" and stage_fraction > 0:
+            point("mid_sample")
+        elif stage == "rendering":
+            point("mid_render")
         now = time.monotonic()
         if self.job is None or (stage == self._stage and now - self._last < self.min_interval):
             return

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worker.contract import BadRequest, ComposeRequest, ComposeResult
+from worker.faults import point
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.generate import Composition
@@ -117,6 +118,7 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
         result = _write_files(piece, req, stage, device=device, checkpoint=checkpoint, timings=timings,
                               progress=progress, t0=t0, extendable=extendable)
         _publish(stage, out)
+        point("after_files")
     except Exception as exc:
         if (refused := storage_error(exc)) is not None:
             raise refused from exc
