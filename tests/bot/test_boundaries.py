@@ -49,8 +49,17 @@ def test_no_bot_module_imports_forbidden_packages() -> None:
 
 def test_bot_uses_only_the_worker_contract() -> None:
     worker_modules = {name for path in BOT_DIR.rglob("*.py") for name in _imports(path) if name.startswith("worker")}
+    # claims (the reaper) and faults (the crash-test hook) are torch-free parts of the contract
     assert {name.split(".")[1] for name in worker_modules if "." in name} <= {"contract", "training_contract",
-                                                                                "logfmt"}
+                                                                                "logfmt", "claims", "faults"}
+
+
+def test_the_shared_claims_and_faults_are_torch_free() -> None:
+    code = ("import worker.claims, worker.faults, sys; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'models') or m in ('worker.jobs', 'worker.runner', 'worker.lease')]; assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=BOT_DIR.parent, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_the_shared_log_formatter_is_torch_free() -> None:
