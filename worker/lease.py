@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 LEASE_ENV = "TUNESMITH_JOB_LEASE_S"
 DEFAULT_LEASE_S = 30
 LOST_REDIS = ("redis.exceptions.ConnectionError", "redis.exceptions.TimeoutError")
-WAIT_S = 1.0  # an idle worker blocks this long at a time: it notices a stop request within about a second
+WAIT_S = 0.5  # an idle worker blocks this long at a time: it notices a stop request within half a second
 HEARTBEAT_S = 5.0  # how often an idle worker renews its own registration (RQ: every dequeue timeout)
 
 
@@ -55,7 +55,8 @@ class LeasedWorker(SimpleWorker):
     a Redis reply (losing a job just popped), or inside code that catches Exception (the batch claim), where
     it was swallowed and the worker went on; and its pub/sub thread, joined without a timeout, could keep an
     idle worker alive for a minute after "warm shut down requested". Here the handler only sets a flag: the
-    loop checks it between jobs and every ``WAIT_S``, and the pub/sub thread is stopped within a second.
+    loop checks it between jobs and every ``WAIT_S``, and the pub/sub thread is stopped within
+    ``WAIT_S`` too.
 
     RQ records a running job in its StartedJobRegistry with an expiry; whoever cleans that registry after the
     expiry (every worker's maintenance, and the bot's poster via ``bot.tracking.reap_abandoned``) retries the
@@ -190,7 +191,7 @@ class LeasedWorker(SimpleWorker):
             self.stop_scheduler()
 
     def subscribe(self) -> None:
-        """RQ's command channel, with a listener that notices a stop within a second (RQ's waits 60 s)."""
+        """RQ's command channel, with a listener that notices a stop within ``WAIT_S`` (RQ's waits 60 s)."""
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
