@@ -66,6 +66,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         metrics.note(interaction, "refused")
         await interaction.response.send_message(refusal, ephemeral=True)
         return False
+    point("before_acknowledge")
     try:
         response = await interaction.response.defer(thinking=True)
     except discord.HTTPException as exc:  # e.g. 10062: the interaction expired before we answered

@@ -5,8 +5,9 @@ SIGKILL itself the moment it reaches the ``after_dequeue`` boundary of a request
 at all, as a crash or an OOM kill), ``term`` (SIGTERM: the process's own warm shutdown) or ``exit`` (exit
 status 70 without clean-up). Unset, ``point`` costs one dictionary lookup. The points, in lifecycle order:
 
-bot: ``after_acknowledge`` (deferred, nothing queued yet), ``after_enqueue`` (queued, not yet followed),
-``mid_post`` (claimed for posting, message built, nothing sent), ``after_post`` (sent, not yet recorded);
+bot: ``before_acknowledge`` (recorded, not acknowledged), ``after_acknowledge`` (deferred, nothing queued
+yet), ``after_enqueue`` (queued, not yet followed), ``mid_post`` (claimed for posting, message built, nothing
+sent), ``after_post`` (sent, not yet recorded);
 worker: ``after_dequeue`` (popped and claimed, not started), ``inside_claim`` (batch members claimed, not
 started), ``after_start`` (recorded as started), ``mid_sample``, ``mid_render``, ``after_files`` (the track's
 files are in place, the result not yet recorded).
@@ -21,7 +22,7 @@ import signal
 log = logging.getLogger(__name__)
 
 FAULT_ENV = "TUNESMITH_FAULT"
-BOT_POINTS = ("after_acknowledge", "after_enqueue", "mid_post", "after_post")
+BOT_POINTS = ("before_acknowledge", "after_acknowledge", "after_enqueue", "mid_post", "after_post")
 WORKER_POINTS = ("after_dequeue", "inside_claim", "after_start", "mid_sample", "mid_render", "after_files")
 POINTS = BOT_POINTS + WORKER_POINTS
 ACTIONS = ("kill", "term", "exit")

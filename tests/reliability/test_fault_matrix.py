@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from rq.registry import StartedJobRegistry
 
+from tests.fakes import discord_payloads as P
 from tests.fakes import driver, processes
 from tests.fakes.stack import user
 from tests.reliability.harness import LEASE_S, REAL, STAND_IN, Fleet, until
@@ -91,7 +92,7 @@ def _healthy(fleet: Fleet) -> None:
 
 
 # --- the bot ----------------------------------------------------------------------------------------------
-BOT_POINTS = ["after_acknowledge", "after_enqueue", "mid_post", "after_post"]
+BOT_POINTS = ["before_acknowledge", "after_acknowledge", "after_enqueue", "mid_post", "after_post"]
 
 
 @pytest.mark.parametrize("point", [pytest.param(p, marks=_profile(p in LIGHT_BOT)) for p in BOT_POINTS])
@@ -102,15 +103,27 @@ def test_the_bot_killed_at_a_boundary_posts_once_after_a_restart(fleet: Fleet, p
     fleet.start_bot_with(TUNESMITH_FAULT=f"{point}:kill")
     who = f"bot-{point}"
     inter = fleet.fake.inject_slash("compose", {"style": "irish", "length": "10s"}, user=user(who))
-    fleet.fake.wait_for(driver.is_callback(inter), 10)
+    if point != "before_acknowledge":
+        fleet.fake.wait_for(driver.is_callback(inter), 10)
     assert fleet.reap_dead(fleet.bot, 60) == -signal.SIGKILL  # type: ignore[arg-type]
+    assert bool(fleet.fake.find(driver.is_callback(inter))) == (point != "before_acknowledge")
     track = fleet.db_rows("SELECT id FROM tracks WHERE user_id = ?", (user(who)["id"],))[0][0]
     posts_before = len(fleet.fake.find(lambda r: driver.is_followup(inter)(r) and r.files))
     assert posts_before == (1 if point == "after_post" else 0)
     restarted = time.monotonic()
     fleet.start_bot()
 
-    if point == "after_post":  # sent, not recorded: never sent again; the response says it is ready
+    if point == "before_acknowledge":  # Discord told the user it did not respond; the track still comes, once
+        post = fleet.wait(
+            lambda r: driver.is_channel_post(P.CHANNEL_ID)(r) and r.status == 200 and r.files and track in str(r.json),
+            60,
+            since=restarted,
+        )
+        assert post.json["content"].startswith(f"<@{user(who)['id']}>") and len(post.files) == 3
+        time.sleep(1.0)
+        assert len(fleet.fake.find(lambda r: driver.is_channel_post(P.CHANNEL_ID)(r) and track in str(r.json))) == 1
+        assert not fleet.fake.find(lambda r: driver.is_followup(inter)(r) and r.status == 200)
+    elif point == "after_post":  # sent, not recorded: never sent again; the response says it is ready
         ready = fleet.wait(
             lambda r: driver.is_edit(inter)(r) and "Ready" in str((r.json or {}).get("content")), 30, since=restarted
         )
