@@ -126,7 +126,6 @@ class LeasedWorker(SimpleWorker):
                     job, queue = self._claimed(*found)
                     if job is None:
                         continue
-                    self.hold([job.id])
                     faults.point("after_dequeue")
                     self.reorder_queues(reference_queue=queue)
                     self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
@@ -145,15 +144,18 @@ class LeasedWorker(SimpleWorker):
         return None
 
     def _claimed(self, queue_key: str, job_id: str) -> tuple[Any, Any]:
-        """The claimed job and its queue; (None, None) if its data is gone (its claim is dropped)."""
+        """The claimed job and its queue, its claim held; (None, None) if its data is gone (claim dropped).
+        Any other failure leaves the claim to run out, so the reaper gives the job back to its queue."""
+        self.hold([job_id])
         queue = next(q for q in self.queues if q.key == queue_key)
         try:
             job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
         except NoSuchJobError:
+            self.unhold([job_id])
             claims.release(self.connection, [job_id])
             return None, None
-        except Exception as exc:  # e.g. data that is not JSON: RQ's loop reports it; the claim is dropped
-            claims.release(self.connection, [job_id])
+        except Exception as exc:
+            self.unhold([job_id])
             exc.job_id, exc.queue = job_id, queue  # type: ignore[attr-defined]
             raise
         return job, queue
