@@ -4,7 +4,7 @@ hand the delivery to the poster.
 
 The database row, written before the acknowledgement, is the source of truth (an outbox): a bot that stops
 after acknowledging and before enqueueing leaves a pending delivery whose job Redis does not have, and the
-next bot's poster enqueues it from the row (``worker.contract.enqueue_tracks`` is idempotent), with the same
+next bot's poster enqueues it from the row (``worker.contract.tracks.enqueue_tracks`` is idempotent), with the same
 seed, so the same notes."""
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import discord
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.store import Delivery
-from worker.contract import ComposeRequest, enqueue_tracks
-from worker.faults import point
-from worker.logfmt import bind
+from bot.storage.store import Delivery
+from worker.contract.faults import point
+from worker.contract.logfmt import bind
+from worker.contract.tracks import ComposeRequest, enqueue_tracks
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

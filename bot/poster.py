@@ -4,7 +4,7 @@ position and an ETA, then sampling and rendering progress (throttled), then post
 
 The database is the source of truth (an outbox): a pending track whose job Redis does not have (the bot
 stopped between acknowledging and enqueueing, or Redis lost the write) is enqueued again from its row, same
-id, same seed (``worker.contract.enqueue_tracks`` is idempotent). While it follows a job the poster also
+id, same seed (``worker.contract.tracks.enqueue_tracks`` is idempotent). While it follows a job the poster also
 looks for jobs whose worker died (``bot.tracking.reap_abandoned``), so that works with no worker left.
 
 Posting is two steps: ``posting`` while the message is built (a bot that stops there posted nothing, and the
@@ -26,11 +26,11 @@ from rq.exceptions import NoSuchJobError
 
 from bot import embeds, metrics
 from bot.delivery import PermanentError, Sender, build_post
-from bot.store import Delivery, Track
+from bot.storage.store import Delivery, Track
 from bot.tracking import JobSnapshot, reap_abandoned, snapshot
-from worker.contract import enqueue_tracks, fetch_job
-from worker.faults import point
-from worker.logfmt import bind, user_hash
+from worker.contract.faults import point
+from worker.contract.logfmt import bind, user_hash
+from worker.contract.tracks import enqueue_tracks, fetch_job
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.db import Database
-from bot.quotas import Limits, Usage, refusal
-from worker.contract import ComposeRequest, ComposeResult
+from bot.storage.db import Database
+from bot.storage.quotas import Limits, Usage, refusal
+from worker.contract.tracks import ComposeRequest, ComposeResult
 
 DAY_S = 24 * 3600
 OPEN_STATES = ("pending", "posting", "sending")  # sending: handed to Discord, not yet recorded as posted

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
-from worker.contract import ComposeResult, compose_queue, job_progress
+from worker.contract.tracks import ComposeResult, compose_queue, job_progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis import Redis
@@ -62,7 +62,7 @@ def failure_reason(exc_string: str | None) -> str | None:
         return "the worker ran out of time"
     if "Abandoned" in name or "WorkHorseKilled" in name or "Shutdown" in name:
         return "the worker stopped unexpectedly"
-    if name in SAFE_MESSAGES and message.strip():  # written for users (worker.contract, worker.tracks)
+    if name in SAFE_MESSAGES and message.strip():  # written for users (worker.contract.tracks, worker.jobs.tracks)
         return message.strip()[:200]
     if name in REASONS:
         return REASONS[name]
@@ -98,12 +98,12 @@ def snapshot(job: Job, parse: Callable[[dict[str, Any]], Any] = ComposeResult.fr
 
 
 def reap_abandoned(redis: Redis) -> None:
-    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.lease), and
-    requeue or fail those a worker took off the queue and died with before starting (worker.claims), so no
+    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.jobs.lease), and
+    requeue or fail those a worker took off the queue and died with before starting (worker.contract.claims), so no
     job looks "started" or "queued" for ever even when no worker is left to notice (blocking)."""
     from rq.registry import StartedJobRegistry
 
-    from worker import claims
+    from worker.contract import claims
 
     StartedJobRegistry(queue=compose_queue(redis)).cleanup()
     claims.reap(redis)

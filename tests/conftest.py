@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.redis_server import RedisServer
+from worker.cli.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -36,10 +36,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(autouse=True)
 def _rq_workers_stop_promptly(monkeypatch: pytest.MonkeyPatch) -> None:
     """RQ's pub/sub listener polls every 60 s and redis-py 8 joins it with no timeout, so a plain in-process
-    burst worker could take a minute to return (the production worker fixes this in worker.lease: reuse it)."""
+    burst worker could take a minute to return (the production worker fixes this in worker.jobs.lease: reuse it)."""
     from rq.worker.base import BaseWorker
 
-    from worker.lease import LeasedWorker
+    from worker.jobs.lease import LeasedWorker
 
     monkeypatch.setattr(BaseWorker, "subscribe", LeasedWorker.subscribe)
     monkeypatch.setattr(BaseWorker, "unsubscribe", LeasedWorker.unsubscribe)

@@ -2,7 +2,7 @@
 architecture, samples all their pieces in one batch, then runs each as its own RQ job (own result or failure).
 
 ``execute`` is ComposeWorker's ``execute_job`` hook. The claimed jobs leave the queue atomically with a claim
-on them (``worker.claims.take``: a job another worker already popped is skipped), then get an RQ execution and
+on them (``worker.contract.claims.take``: a job another worker already popped is skipped), then get an RQ execution and
 the "started" status, their claims dropped in the same MULTI, and their leases are renewed until each runs, so
 a worker that dies at any point of a batch leaves them to be requeued or retried like its current job. A
 worker takes no more than its share of the queue (waiting jobs / workers on it), so a burst still spreads over
@@ -24,14 +24,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from worker import claims, faults
-from worker.contract import COMPOSE_JOB, ComposeRequest, validate_request
+from worker.contract import claims, faults
+from worker.contract.tracks import COMPOSE_JOB, ComposeRequest, validate_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
     from rq.queue import Queue
 
-    from models.generate import Composition
+    from models.compose.types import Composition
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ class Batch:
 
     def sample(self, own_id: str, own_progress: Callable[[float], None] | None) -> None:
         """Sample every piece at once (progress to each job's meta); on any error mark the batch failed."""
-        from models.batched import Ask, compose_batch
-        from worker import metrics
-        from worker.jobs import Progress, get_composer, local_styles, resolve_device, seconds_to_sample
+        from models.tokenlm.batched import Ask, compose_batch
+        from worker.jobs import metrics
+        from worker.jobs.context import Progress, get_composer, local_styles, resolve_device, seconds_to_sample
 
         t0 = time.perf_counter()
         try:
@@ -132,8 +132,8 @@ def claim(leader: Job, queue: Queue, limit: int, worker: Any = None) -> Batch | 
     from rq import Worker
     from rq.job import Job as RQJob
 
-    from models.batched import can_batch
-    from worker.jobs import get_composer, local_styles, resolve_device
+    from models.tokenlm.batched import can_batch
+    from worker.jobs.context import get_composer, local_styles, resolve_device
 
     styles = local_styles()
     lead = _request(leader, styles) if limit > 1 else None

@@ -7,9 +7,9 @@ the job "queued" in no queue and no registry, for ever. Here the pop and the cla
 
 - ``pop`` takes the first job of the first non-empty queue and records it in the ``tunesmith:claims`` sorted
   set (score: when its lease runs out) with its queue in ``tunesmith:claims:origin``;
-- ``take`` does the same for jobs picked out of the middle of a queue (worker.batching's batch members);
+- ``take`` does the same for jobs picked out of the middle of a queue (worker.jobs.batching's batch members);
 - ``release_in`` drops the claim inside the pipeline that records the job as started, so a job is always
-  in a queue, claimed, or in RQ's StartedJobRegistry (whose lease worker.lease renews);
+  in a queue, claimed, or in RQ's StartedJobRegistry (whose lease worker.jobs.lease renews);
 - ``renew`` pushes the lease of claims still held (a worker loading a model for a batch, say);
 - ``reap`` (every worker's maintenance, and the bot while it follows a job) gives an expired claim's job back
   to the front of its queue, spending its one retry, or fails it ("the worker stopped unexpectedly") when it
@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from worker.contract import SERIALIZER
+from worker.contract.tracks import SERIALIZER
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis import Redis

@@ -1,5 +1,5 @@
 """Crash recovery for track jobs: every job a worker holds is leased, from the moment it leaves its queue
-(an atomic claim, worker.claims) until it ends (RQ's StartedJobRegistry), and the lease is renewed while the
+(an atomic claim, worker.contract.claims) until it ends (RQ's StartedJobRegistry), and the lease is renewed while the
 worker lives, so a job whose worker died is retried once on another worker, or failed, within seconds instead
 of looking "queued" or "started" for ever."""
 
@@ -19,7 +19,7 @@ from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError, StopRequested
 from rq.utils import now
 
-from worker import claims, faults
+from worker.contract import claims, faults
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
@@ -46,10 +46,10 @@ class LeasedWorker(SimpleWorker):
     Dequeue: RQ's pops a job and records it as started only several Redis calls later; a worker killed in
     between lost the job (with one queue RQ's shared "intermediate" list kept it, but failed it a minute later;
     with two, as ``tunesmith worker`` listens by default, nothing kept it). Here a job leaves its queue only by
-    ``worker.claims.pop``, which records a claim with a lease in the same Lua script; the claim is dropped in
-    the pipeline that records the job as started, and renewed meanwhile; ``worker.claims.reap``, run by every
+    ``worker.contract.claims.pop``, which records a claim with a lease in the same Lua script; the claim is dropped in
+    the pipeline that records the job as started, and renewed meanwhile; ``worker.contract.claims.reap``, run by every
     worker's maintenance and by the bot, gives the job of an expired claim back to the front of its queue (once;
-    a second loss fails it). While idle the worker waits with ``worker.claims.wait``, which takes nothing.
+    a second loss fails it). While idle the worker waits with ``worker.contract.claims.wait``, which takes nothing.
 
     Stopping: RQ raised StopRequested from the signal handler when idle, wherever the main thread was: inside
     a Redis reply (losing a job just popped), or inside code that catches Exception (the batch claim), where
@@ -65,7 +65,7 @@ class LeasedWorker(SimpleWorker):
     worker's job looked "started" for up to 20 minutes. Here the lease is ``TUNESMITH_JOB_LEASE_S`` (30 s),
     renewed every third of it.
 
-    Track jobs are enqueued with ``Retry(max=1)`` (``worker.contract.enqueue_tracks``) and that retry is kept
+    Track jobs are enqueued with ``Retry(max=1)`` (``worker.contract.tracks.enqueue_tracks``) and that retry is kept
     for crashes and lost Redis connections: a job that raised otherwise, or timed out, fails at once, since it
     would fail the same way again.
 
@@ -108,7 +108,7 @@ class LeasedWorker(SimpleWorker):
                     log.warning("could not renew the claims of %s: %s", ", ".join(held), exc)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
-        """The next job, claimed (``worker.claims.pop``); None in burst mode when the queues are empty, after
+        """The next job, claimed (``worker.contract.claims.pop``); None in burst mode when the queues are empty, after
         ``max_idle_time`` idle, or once a stop was asked for."""
         self.set_state("idle")
         qnames = ",".join(self.queue_names())
@@ -274,7 +274,7 @@ class LeasedWorker(SimpleWorker):
     def handle_job_failure(self, job: Job, queue: Any, *args: Any, **kwargs: Any) -> None:
         """A track job that raised or timed out is not retried: the retry is kept for crashes, and for a job
         that failed because Redis went away."""
-        from worker.contract import JOB_FUNCS
+        from worker.contract.tracks import JOB_FUNCS
 
         exc_string = str(kwargs.get("exc_string") or (args[1] if len(args) > 1 else ""))
         try:

@@ -17,8 +17,8 @@ from typing import Any
 from redis import Redis
 from rq import SimpleWorker, get_current_job
 
-from worker.contract import SERIALIZER, ComposeRequest, ComposeResult, StyleInfo, compose_queue, publish_styles
-from worker.faults import point
+from worker.contract.faults import point
+from worker.contract.tracks import SERIALIZER, ComposeRequest, ComposeResult, StyleInfo, compose_queue, publish_styles
 
 STYLES = {
     "irish": StyleInfo("irish", ["lstm"], "lstm", "Irish reels and jigs", (100.0, 140.0)),

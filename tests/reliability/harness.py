@@ -21,8 +21,8 @@ from typing import Any
 from tests.fakes import discord_payloads as P
 from tests.fakes import driver, processes
 from tests.fakes.stack import TUNESMITH, Stack
-from worker.contract import fetch_job
-from worker.redis_server import RedisServer
+from worker.cli.redis_server import RedisServer
+from worker.contract.tracks import fetch_job
 
 STAND_IN = [sys.executable, "-m", "tests.reliability.harness"]
 REAL = [TUNESMITH, "worker", "--queues", "compose"]
@@ -207,9 +207,9 @@ def stand_in_worker() -> int:
     """Run the real worker loop on the stand-in job (see the module docstring); returns its exit code."""
     import types
 
-    import worker.runner as runner
+    import worker.jobs.runner as runner
     from tests.fakes import stand_in_worker as stand_in
-    from worker.contract import publish_styles
+    from worker.contract.tracks import publish_styles
 
     module = types.ModuleType("worker.jobs")
     module.compose = stand_in.compose  # type: ignore[attr-defined]

@@ -25,8 +25,8 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from tests.fakes.discord_records import DEADLINE_S
 from tests.fakes.stack import user
 from tests.reliability.harness import REAL, STAND_IN, Fleet
-from worker import claims
-from worker.contract import compose_queue
+from worker.contract import claims
+from worker.contract.tracks import compose_queue
 
 MARK_START, MARK_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
 QUOTA_MARKS = ("⏳", "📅")

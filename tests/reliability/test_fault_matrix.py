@@ -1,6 +1,6 @@
 """A crash at every boundary of a request's lifecycle, in the bot and in a worker, ends in exactly one posted
 track or one clear failure message: real processes (the real bot, real or stand-in workers, redis-server, the
-loopback Discord), each killed by the fault-injection hook (``TUNESMITH_FAULT=point:kill``, worker.faults) at
+loopback Discord), each killed by the fault-injection hook (``TUNESMITH_FAULT=point:kill``, worker.contract.faults) at
 the boundary, or stopped there with SIGTERM.
 
 The default run (``pytest -q``) is the light profile: the two windows that used to lose a track (the bot
@@ -25,8 +25,8 @@ from tests.fakes import discord_payloads as P
 from tests.fakes import driver, processes
 from tests.fakes.stack import user
 from tests.reliability.harness import LEASE_S, REAL, STAND_IN, Fleet, until
-from worker import claims
-from worker.contract import compose_queue, fetch_job
+from worker.contract import claims
+from worker.contract.tracks import compose_queue, fetch_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 

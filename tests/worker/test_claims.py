@@ -7,8 +7,8 @@ import time
 import pytest
 
 from bot.tracking import snapshot
-from worker import claims, faults
-from worker.contract import ComposeRequest, enqueue_tracks, fetch_job
+from worker.contract import claims, faults
+from worker.contract.tracks import ComposeRequest, enqueue_tracks, fetch_job
 
 QUEUE, TRAIN = "rq:queue:compose", "rq:queue:train"
 
