@@ -1,10 +1,17 @@
 """Starting tracks from an interaction (a /compose, or a reroll, extend or harmonize button): check the
-quotas and record the delivery, defer, enqueue fairly, and hand the delivery to the poster."""
+quotas and record the delivery with every request in full (seed included), then defer, enqueue fairly, and
+hand the delivery to the poster.
+
+The database row, written before the acknowledgement, is the source of truth (an outbox): a bot that stops
+after acknowledging and before enqueueing leaves a pending delivery whose job Redis does not have, and the
+next bot's poster enqueues it from the row (``worker.contract.tracks.enqueue_tracks`` is idempotent), with the same
+seed, so the same notes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -14,6 +21,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.storage.store import Delivery
+from worker.contract.faults import point
 from worker.contract.logfmt import bind
 from worker.contract.tracks import ComposeRequest, enqueue_tracks
 
@@ -43,7 +51,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
     """
     delivery = delivery_for(interaction)
     user = delivery.user_id
-    requests = [ComposeRequest(**{**r.to_dict(), "user_id": user}) for r in requests]
+    requests = [with_seed(ComposeRequest(**{**r.to_dict(), "user_id": user})) for r in requests]
     bind(track_id=",".join(r.track_id for r in requests), kind=requests[0].kind, style=requests[0].style,
          delivery=delivery.id)  # the rest of this interaction's lines, and its delivery's, carry them
     metrics.note(interaction, "error")  # until it is queued
@@ -58,6 +66,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         metrics.note(interaction, "refused")
         await interaction.response.send_message(refusal, ephemeral=True)
         return False
+    point("before_acknowledge")
     try:
         response = await interaction.response.defer(thinking=True)
     except discord.HTTPException as exc:  # e.g. 10062: the interaction expired before we answered
@@ -65,7 +74,10 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
                                 reasons={r.track_id: "the interaction expired" for r in requests})
         return False
-    try:  # enqueue first: the queue's order is the order in which requests were accepted
+    point("after_acknowledge")
+    message_id = getattr(response, "message_id", None)
+    await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
+    try:  # the queue's order is the order in which requests were accepted
         await asyncio.to_thread(enqueue_tracks, bot.redis, requests)
     except (RedisError, OSError) as exc:
         log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
@@ -76,10 +88,17 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         except discord.HTTPException:
             pass
         return False
-    message_id = getattr(response, "message_id", None)
-    await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
+    point("after_enqueue")
     log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
              requests[0].style, user)
     metrics.note(interaction, "queued")
     bot.poster.follow(delivery.id)
     return True
+
+
+def with_seed(request: ComposeRequest) -> ComposeRequest:
+    """``request`` with its seed fixed now (a random one when none was asked for), so a job run again after a
+    crash, or enqueued again from the database, makes the same notes."""
+    if request.seed is not None:
+        return request
+    return ComposeRequest(**{**request.to_dict(), "seed": random.SystemRandom().randrange(2**31)})

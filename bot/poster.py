@@ -1,6 +1,16 @@
 """Follows every pending delivery, resumed from the database when the bot starts: edits in the queue
 position and an ETA, then sampling and rendering progress (throttled), then posts the result exactly once
-(an atomic pending → posting claim) or reports the failure with the track id."""
+(an atomic pending → posting claim) or reports the failure with the track id.
+
+The database is the source of truth (an outbox): a pending track whose job Redis does not have (the bot
+stopped between acknowledging and enqueueing, or Redis lost the write) is enqueued again from its row, same
+id, same seed (``worker.contract.tracks.enqueue_tracks`` is idempotent). While it follows a job the poster also
+looks for jobs whose worker died (``bot.tracking.reap_abandoned``), so that works with no worker left.
+
+Posting is two steps: ``posting`` while the message is built (a bot that stops there posted nothing, and the
+next one posts), then ``sending`` just before the message goes to Discord. A bot that stops while sending
+cannot know whether Discord got it, so the next one never sends it again: it says the track is ready, with
+its id, and that ``/track`` posts it."""
 
 from __future__ import annotations
 
@@ -18,8 +28,9 @@ from bot import embeds, metrics
 from bot.delivery import PermanentError, Sender, build_post
 from bot.storage.store import Delivery, Track
 from bot.tracking import JobSnapshot, reap_abandoned, snapshot
+from worker.contract.faults import point
 from worker.contract.logfmt import bind, user_hash
-from worker.contract.tracks import fetch_job
+from worker.contract.tracks import enqueue_tracks, fetch_job
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot
@@ -29,7 +40,8 @@ log = logging.getLogger(__name__)
 STATS_KEY = "tunesmith:stats:job_s"
 DEFAULT_JOB_S = 20.0
 RETRY_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
-REAP_S = 5.0  # while a job runs, look this often for jobs whose worker died
+REAP_S = 5.0  # while a job waits or runs, look this often for jobs whose worker died
+MAX_REQUEUES = 3  # a job that keeps vanishing from Redis is enqueued again this often per bot run, then failed
 VERBS = {"compose": "Composing", "extend": "Extending", "harmonize": "Harmonizing"}
 
 
@@ -114,13 +126,19 @@ class Poster:
             return
         bind(delivery=delivery.id, track_id=",".join(t.id for t in tracks), kind=tracks[0].kind,
              user=user_hash(delivery.user_id))  # this task's lines
-        if delivery.state == "posting":  # the bot stopped while posting: never post twice
+        if delivery.state == "sending":  # the bot stopped while sending: never post twice
             await self._recover(delivery, tracks)
             return
-        last_edit, last_text, attempt = float("-inf"), "", 0
+        if delivery.state == "posting":  # the bot stopped before sending anything: post it now
+            await asyncio.to_thread(store.claim, delivery.id, "pending", "posting")
+        last_edit, last_text, attempt, requeued = float("-inf"), "", 0, 0
         while True:
             snaps = await asyncio.to_thread(look, self.bot.redis, [t.id for t in tracks])
-            if any(s.status == "started" for s in snaps):
+            missing = [t for t, s in zip(tracks, snaps, strict=True) if s.status == "missing"]
+            if missing and requeued < MAX_REQUEUES and await self._requeue(missing):
+                requeued += 1
+                continue
+            if not all(s.finished or s.failed for s in snaps):
                 await self._reap()
             now = time.time()
             if all(s.finished or s.failed for s in snaps):
@@ -141,8 +159,19 @@ class Poster:
                 last_edit, last_text = time.monotonic(), text
             await asyncio.sleep(settings.poll_interval_s)
 
+    async def _requeue(self, tracks: list[Track]) -> bool:
+        """Enqueue the tracks' jobs again from their rows (same ids, seeds and settings); False if Redis failed."""
+        try:
+            await asyncio.to_thread(enqueue_tracks, self.bot.redis, [t.request for t in tracks])
+        except (RedisError, OSError) as exc:
+            log.warning("could not enqueue %s again: %s", ", ".join(t.id for t in tracks), exc)
+            return False
+        log.warning("the job of %s was not in Redis: enqueued again from the database",
+                    ", ".join(t.id for t in tracks))
+        return True
+
     async def _reap(self) -> None:
-        """At most every REAP_S, retry or fail the jobs whose worker died (shared by all deliveries)."""
+        """At most every REAP_S, requeue, retry or fail the jobs whose worker died (shared by all deliveries)."""
         if time.monotonic() - self._reaped_at < REAP_S:
             return
         self._reaped_at = time.monotonic()
@@ -182,6 +211,7 @@ class Poster:
                    if t.id not in results}
         if not results:
             log.info("delivery %s failed: %s", delivery.id, reasons)
+            await asyncio.to_thread(store.claim, delivery.id, "sending", "posting")
             await self.sender.tell(delivery, "\n".join(embeds.failure_text(t, r) for t, r in reasons.items()))
             await asyncio.to_thread(store.finish, delivery.id, "failed", reasons=reasons)
             return True
@@ -189,6 +219,13 @@ class Poster:
         try:
             post = await build_post(self.bot, list(results.values()), user_id=delivery.user_id,
                                     size_limit=delivery.size_limit, notes=notes)
+        except OSError as exc:
+            log.warning("preparing delivery %s failed (%s); will retry", delivery.id, exc)
+            await asyncio.to_thread(store.claim, delivery.id, "pending", "posting")
+            return False
+        point("mid_post")
+        await asyncio.to_thread(store.claim, delivery.id, "sending", "posting")
+        try:
             message_id, via = await self.sender.post(delivery, post)
         except PermanentError as exc:
             log.error("delivery %s cannot be posted: %s", delivery.id, exc)
@@ -196,8 +233,9 @@ class Poster:
             return True
         except (discord.HTTPException, OSError) as exc:
             log.warning("posting delivery %s failed (%s); will retry", delivery.id, exc)
-            await asyncio.to_thread(store.claim, delivery.id, "pending", "posting")
+            await asyncio.to_thread(store.claim, delivery.id, "pending", "sending")
             return False
+        point("after_post")
         await asyncio.to_thread(store.finish, delivery.id, "posted", results=results, reasons=reasons,
                                 message_id=message_id, via=via)
         log.info("posted %s via %s (message %s)", ", ".join(results), via, message_id)
@@ -216,8 +254,15 @@ class Poster:
             await asyncio.to_thread(self.bot.redis.set, STATS_KEY, f"{self.job_s:.3f}")
 
     async def _recover(self, delivery: Delivery, tracks: list[Track]) -> None:
+        """A delivery left ``sending``: record it; say it is ready (or failed) in the deferred response only,
+        an edit, so that nothing new appears twice whether or not Discord got the first message."""
         snaps = await asyncio.to_thread(look, self.bot.redis, [t.id for t in tracks])
         results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
+        if not results:
+            reasons = {t.id: s.reason or "no reason given" for t, s in zip(tracks, snaps, strict=True)}
+            await asyncio.to_thread(self.bot.store.finish, delivery.id, "failed", reasons=reasons)
+            await self.sender.edit_status(delivery, "\n".join(embeds.failure_text(t, r) for t, r in reasons.items()))
+            return
         await asyncio.to_thread(self.bot.store.finish, delivery.id, "posted", results=results, via="unknown")
         ids = ", ".join(f"`{t.id}`" for t in tracks)
         await self.sender.edit_status(delivery, f"✅ Ready: {ids}. If the track is not posted below, "

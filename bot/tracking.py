@@ -98,11 +98,15 @@ def snapshot(job: Job, parse: Callable[[dict[str, Any]], Any] = ComposeResult.fr
 
 
 def reap_abandoned(redis: Redis) -> None:
-    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.jobs.lease), so no
-    job looks "started" for ever even when no worker is left to notice (blocking)."""
+    """Retry (once) or fail the compose jobs whose worker stopped renewing their lease (worker.jobs.lease), and
+    requeue or fail those a worker took off the queue and died with before starting (worker.contract.claims), so no
+    job looks "started" or "queued" for ever even when no worker is left to notice (blocking)."""
     from rq.registry import StartedJobRegistry
 
+    from worker.contract import claims
+
     StartedJobRegistry(queue=compose_queue(redis)).cleanup()
+    claims.reap(redis)
 
 
 def _kind(path: Path) -> int:

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 
 from bot.embeds import progress_bar
-from bot.launch import delivery_for
+from bot.launch import delivery_for, with_seed
 from bot.storage.quotas import Limits
 from bot.tracking import JobSnapshot, snapshot
 from worker.contract.tracks import ComposeRequest, enqueue_tracks, fetch_job
@@ -178,8 +178,8 @@ class TrainingFollower:
     async def _sample(self, interaction: discord.Interaction, result: dict[str, Any]) -> None:
         """A first track from the new version, posted like any /compose (votes, reroll, extend work)."""
         delivery = delivery_for(interaction)
-        request = ComposeRequest(style=result["style"], seconds=SAMPLE_SECONDS, arch=result["arch"],
-                                 user_id=delivery.user_id)
+        request = with_seed(ComposeRequest(style=result["style"], seconds=SAMPLE_SECONDS, arch=result["arch"],
+                                           user_id=delivery.user_id))
         try:
             if await asyncio.to_thread(self.bot.store.reserve, delivery, [request], UNLIMITED) is None:
                 await asyncio.to_thread(enqueue_tracks, self.bot.redis, [request])

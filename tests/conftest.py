@@ -31,3 +31,15 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("TUNESMITH_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _rq_workers_stop_promptly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RQ's pub/sub listener polls every 60 s and redis-py 8 joins it with no timeout, so a plain in-process
+    burst worker could take a minute to return (the production worker fixes this in worker.jobs.lease: reuse it)."""
+    from rq.worker.base import BaseWorker
+
+    from worker.jobs.lease import LeasedWorker
+
+    monkeypatch.setattr(BaseWorker, "subscribe", LeasedWorker.subscribe)
+    monkeypatch.setattr(BaseWorker, "unsubscribe", LeasedWorker.unsubscribe)

@@ -12,7 +12,7 @@ from bot.storage.quotas import Limits, Usage, refusal
 from worker.contract.tracks import ComposeRequest, ComposeResult
 
 DAY_S = 24 * 3600
-OPEN_STATES = ("pending", "posting")
+OPEN_STATES = ("pending", "posting", "sending")  # sending: handed to Discord, not yet recorded as posted
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from redis import Redis
 from rq import SimpleWorker, get_current_job
 
+from worker.contract.faults import point
 from worker.contract.tracks import SERIALIZER, ComposeRequest, ComposeResult, StyleInfo, compose_queue, publish_styles
 
 STYLES = {
@@ -37,6 +38,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
         if job is not None:
             job.meta["progress"] = {"stage": stage, "fraction": fraction}
             job.save_meta()
+        point({"sampling": "mid_sample", "rendering": "mid_render"}.get(stage, "-"))
         time.sleep(step)
     if req.style == "broken":
         raise RuntimeError("stand-in failure /secret/path/should/not/leak")
@@ -47,6 +49,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     files["audio"].write_bytes(b"OggS" + bytes(2000))
     files["midi"].write_bytes(MIDI)
     files["image"].write_bytes(PNG)
+    point("after_files")
     return ComposeResult(
         track_id=req.track_id, style=req.style, arch=req.arch or "lstm", seed=req.seed or 1234,
         seconds=req.seconds, tempo_qpm=120.0, bars=int(req.seconds / 2), files={k: str(v) for k, v in files.items()},

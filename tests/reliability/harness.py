@@ -70,16 +70,39 @@ class Fleet(Stack):
 
     def swap_worker(self, args: list[str] | None = None, timeout: float = 60.0, **env: str) -> subprocess.Popen:
         """Stop every worker (warm shutdown), start one (``args``, extra ``env``), return once it listens."""
-        from rq import Worker
-
         for proc in list(self.workers):
             processes.stop(proc)
             self.workers.remove(proc)
         proc = self.add_worker(args, **env)
+        self.await_registered(proc, timeout)
+        return proc
+
+    def await_registered(self, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+        """Until worker ``proc`` has registered with RQ (it is about to listen)."""
+        from rq import Worker
+
         until(lambda: any(w.name.endswith(f"-{proc.pid}") for w in Worker.all(connection=self.redis))
               or proc.poll() is not None, timeout, "the new worker to register")
         assert proc.poll() is None, processes.tail(proc)
-        return proc
+
+    def reap_dead(self, proc: subprocess.Popen, timeout: float = 30.0) -> int:
+        """Wait for ``proc`` (a worker or the bot) to exit by itself, forget it; returns its exit status."""
+        code = proc.wait(timeout)
+        processes.stop(proc)
+        if proc in self.workers:
+            self.workers.remove(proc)
+        if proc is self.bot:
+            self.bot = None
+        return code
+
+    def start_bot_with(self, **env: str) -> subprocess.Popen:
+        """Start a bot with extra environment (e.g. a fault to inject); later bots start without it."""
+        plain = self.env
+        self.env = {**plain, **env}
+        try:
+            return self.start_bot()
+        finally:
+            self.env = plain
 
     def kill_worker(self, proc: subprocess.Popen) -> float:
         """SIGKILL a worker's whole process group (no warm shutdown, nothing cleaned up); returns when."""
@@ -182,7 +205,6 @@ def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def stand_in_worker() -> int:
     """Run the real worker loop on the stand-in job (see the module docstring); returns its exit code."""
-
     import worker.jobs
     import worker.jobs.runner as runner
     from tests.fakes import stand_in_worker as stand_in
@@ -196,7 +218,9 @@ def stand_in_worker() -> int:
         return sorted(stand_in.STYLES)
 
     runner.announce_styles = announce
-    return runner.run_worker(os.environ["REDIS_URL"], log_level=os.environ.get("STAND_IN_LOG_LEVEL", "WARNING"))
+    queues = os.environ.get("STAND_IN_QUEUES", "compose,train").split(",")  # as `tunesmith worker` by default
+    return runner.run_worker(os.environ["REDIS_URL"], queues,
+                             log_level=os.environ.get("STAND_IN_LOG_LEVEL", "WARNING"))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from tests.fakes.discord_records import DEADLINE_S
 from tests.fakes.stack import user
 from tests.reliability.harness import REAL, STAND_IN, Fleet
+from worker.contract import claims
 from worker.contract.tracks import compose_queue
 
 MARK_START, MARK_END = "<!-- bench:load:start -->", "<!-- bench:load:end -->"
@@ -99,7 +100,7 @@ def check(fleet: Fleet, result: dict[str, dict[str, Any]]) -> tuple[dict[str, An
     queue = compose_queue(fleet.redis)
     states = dict(fleet.db_rows("SELECT state, COUNT(*) FROM deliveries GROUP BY state"))
     lost = {"queued": queue.count, "started": StartedJobRegistry(queue=queue).count,
-            "failed": FailedJobRegistry(queue=queue).count,
+            "failed": FailedJobRegistry(queue=queue).count, "claimed": len(claims.claimed(fleet.redis)),
             "not posted": sum(n for state, n in states.items() if state != "posted")}
     return figures, problems + [f"{n} job(s) {what} at the end" for what, n in lost.items() if n]
 

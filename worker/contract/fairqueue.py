@@ -55,17 +55,39 @@ return positions
 
 
 def fair_enqueue(queue: Queue, datas: list[EnqueueData], owners: list[str]) -> list[Job]:
-    """Enqueue ``datas`` (from ``Queue.prepare_data``) for ``owners`` (one per job), each at its fair place."""
+    """Enqueue ``datas`` (from ``Queue.prepare_data``) for ``owners`` (one per job), each at its fair place.
+
+    Idempotent: a job whose id Redis already holds (queued, running, done or failed) is left as it is, checked
+    under WATCH in the same transaction, so the bot may enqueue a request again whenever it cannot tell whether
+    it was (its outbox, bot.poster) without a job ever running twice because of it. Returns the jobs enqueued.
+    """
+    from redis.exceptions import WatchError
+
     if len(datas) != len(owners):
         raise ValueError("one owner per job")
     script = queue.connection.register_script(FAIR_INSERT)
     prefix = queue.job_class.redis_job_namespace_prefix
+    keys = [prefix + str(d.job_id) for d in datas if d.job_id]
     with queue.connection.pipeline() as pipe:
-        jobs = queue.enqueue_many(datas, pipeline=pipe)
-        pairs = [value for job, owner in zip(jobs, owners, strict=True) for value in (job.id, owner)]
-        script(keys=[queue.key], args=[prefix, *pairs], client=pipe)
-        pipe.execute()
-    return jobs
+        while True:
+            try:
+                if keys:
+                    pipe.watch(*keys)
+                    present = {prefix + str(d.job_id) for d in datas if d.job_id and pipe.exists(prefix + d.job_id)}
+                else:
+                    present = set()
+                todo = [(d, o) for d, o in zip(datas, owners, strict=True) if prefix + str(d.job_id) not in present]
+                if not todo:
+                    pipe.reset()
+                    return []
+                pipe.multi()
+                jobs = queue.enqueue_many([d for d, _ in todo], pipeline=pipe)
+                pairs = [value for job, (_, owner) in zip(jobs, todo, strict=True) for value in (job.id, owner)]
+                script(keys=[queue.key], args=[prefix, *pairs], client=pipe)
+                pipe.execute()
+                return jobs
+            except WatchError:  # another enqueue of the same ids got there first: look again
+                continue
 
 
 def queue_owners(queue: Queue) -> list[tuple[str, str]]:

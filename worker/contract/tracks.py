@@ -220,7 +220,11 @@ def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 6
 
 def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: int = 600) -> list[Job]:
     """Enqueue several track jobs at once; each goes after every other user's jobs of the same round
-    (``worker.contract.fairqueue``), atomically, so one user's many requests do not starve the others."""
+    (``worker.contract.fairqueue``), atomically, so one user's many requests do not starve the others.
+
+    Idempotent (the job id is the track id): a request whose job Redis already holds is not enqueued again,
+    so the bot can enqueue from its database whenever it is unsure (its outbox, ``bot.poster``); the returned
+    jobs, one per request, are then the existing ones."""
     from rq import Retry
 
     from worker.contract.fairqueue import fair_enqueue
@@ -231,7 +235,8 @@ def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: i
                                 timeout=timeout_s, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
                                 retry=Retry(max=1, enqueue_at_front=True))
              for r in requests]
-    return fair_enqueue(queue, datas, [r.user_id or "" for r in requests])
+    added = {job.id: job for job in fair_enqueue(queue, datas, [r.user_id or "" for r in requests])}
+    return [added.get(r.track_id) or fetch_job(redis, r.track_id) for r in requests]
 
 
 def compose_queue(redis: Redis, name: str = QUEUE_COMPOSE) -> Queue:

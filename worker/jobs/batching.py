@@ -1,9 +1,10 @@
 """Batched sampling: a worker that pops a compose job claims up to B-1 more waiting ones of the same style and
 architecture, samples all their pieces in one batch, then runs each as its own RQ job (own result or failure).
 
-``execute`` is ComposeWorker's ``execute_job`` hook. The claimed jobs leave the queue atomically (``LREM``: a
-job another worker already popped is skipped), get an RQ execution and the "started" status at once, and their
-leases are renewed until each runs, so a worker that dies mid-batch leaves them to be retried like its current
+``execute`` is ComposeWorker's ``execute_job`` hook. The claimed jobs leave the queue atomically with a claim
+on them (``worker.contract.claims.take``: a job another worker already popped is skipped), then get an RQ
+execution and the "started" status, their claims dropped in the same MULTI, and their leases are renewed until
+each runs, so a worker that dies at any point of a batch leaves them to be requeued or retried like its current
 job. A worker takes no more than its share of the queue (waiting jobs / workers on it), so a burst still
 spreads over all workers. The batch is sampled inside the first of its jobs to run (under that job's timeout);
 every job then takes its own piece from it in ``worker.jobs.compose`` (``take``: the batch rides on the Job
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from worker.contract import claims, faults
 from worker.contract.tracks import COMPOSE_JOB, ComposeRequest, validate_request
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,10 +125,10 @@ def fair_share(limit: int, waiting: int, workers: int) -> int:
     return max(1, min(limit, math.ceil((waiting + 1) / max(1, workers))))
 
 
-def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
+def claim(leader: Job, queue: Queue, limit: int, worker: Any = None) -> Batch | None:
     """Claim up to ``limit - 1`` waiting compose jobs with ``leader``'s style and arch, front of the queue
     first, and no more than this worker's fair share of the queue; None when the leader cannot batch or
-    nothing else matched."""
+    nothing else matched. The claims are held (renewed) by ``worker`` until the jobs start."""
     from rq import Worker
     from rq.job import Job as RQJob
 
@@ -143,16 +145,24 @@ def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
         return None
     ids = [i.decode() if isinstance(i, bytes) else i for i in conn.lrange(queue.key, 0, limit * WINDOW_PER_SLOT - 1)]
     batch = Batch(lead.style, lead.arch or "", {leader.id: lead}, {leader.id: leader})
-    for job in RQJob.fetch_many(ids, connection=conn, serializer=queue.serializer):
-        if len(batch.requests) >= limit:
-            break
-        req = _request(job, styles)
-        if req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
-            continue
-        if conn.lrem(queue.key, 1, job.id) == 1:  # atomic: a job another worker popped meanwhile is not ours
-            batch.requests[job.id], batch.jobs[job.id] = req, job
+    try:
+        for job in RQJob.fetch_many(ids, connection=conn, serializer=queue.serializer):
+            if len(batch.requests) >= limit:
+                break
+            req = _request(job, styles)
+            if req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
+                continue
+            if claims.take(conn, queue.key, [job.id], float(getattr(worker, "lease_s", 30))) == [job.id]:
+                batch.requests[job.id], batch.jobs[job.id] = req, job  # atomic: one another worker took is not ours
+                if worker is not None:
+                    worker.hold([job.id])
+    except Exception:
+        if worker is not None:  # their claims run out and the reaper gives them back to the queue
+            worker.unhold([tid for tid in batch.requests if tid != leader.id])
+        raise
     if len(batch.requests) == 1:
         return None
+    faults.point("inside_claim")
     batch.seeds = {tid: r.seed if r.seed is not None else random.SystemRandom().randrange(2**31)
                    for tid, r in batch.requests.items()}
     return batch
@@ -162,7 +172,7 @@ def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue
     """Run ``job`` (just popped) with whatever it can be batched with; ``run_alone`` is the worker's own
     ``execute_job``. Never lets a batching problem fail a job: on any error the job runs alone."""
     try:
-        batch = claim(job, queue, batch_size())
+        batch = claim(job, queue, batch_size(), worker)
     except Exception:  # noqa: BLE001 - e.g. no checkpoint: the job itself will say so
         log.debug("no batch for job %s", job.id, exc_info=True)
         batch = None
@@ -176,7 +186,9 @@ def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue
     with queue.connection.pipeline() as pipe:
         for member in members:
             member.prepare_for_execution(worker.name, pipeline=pipe)
+        claims.release_in(pipe, [m.id for m in members])
         pipe.execute()
+    worker.unhold([m.id for m in members])
     waiting, stop = set(executions), threading.Event()
     keeper = threading.Thread(target=_keep_leases, args=(worker, members, executions, waiting, stop),
                               name="batch-leases", daemon=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
+from worker.contract.faults import point
 from worker.contract.tracks import StyleInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,6 +115,10 @@ class Progress:
         self._stage = ""
 
     def __call__(self, stage: str, stage_fraction: float = 0.0) -> None:
+        if stage == "sampling" and stage_fraction > 0:
+            point("mid_sample")
+        elif stage == "rendering":
+            point("mid_render")
         now = time.monotonic()
         if self.job is None or (stage == self._stage and now - self._last < self.min_interval):
             return

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from worker.contract.faults import point
 from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,6 +104,7 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
         result = _write_files(piece, req, stage, device=device, checkpoint=checkpoint, timings=timings,
                               progress=progress, t0=t0, extendable=extendable)
         _publish(stage, out)
+        point("after_files")
     except Exception as exc:
         if (refused := storage_error(exc)) is not None:
             raise refused from exc
