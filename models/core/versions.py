@@ -25,7 +25,6 @@ from pathlib import Path
 DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
 ACTIVE = "active.json"
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
-STYLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,23}$")
 
 
 def data_root() -> Path:
