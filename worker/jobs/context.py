@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from worker.contract.tracks import StyleInfo
-from worker.jobs.settings import settings
+from worker.jobs.settings import settings, use_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
@@ -94,10 +94,11 @@ def get_composer(style: str, arch: str, device: str) -> Composer:
 
 
 def clear_cache() -> None:
-    """Forget the loaded models and the chosen device (for tests)."""
+    """Forget the loaded models, the chosen device and the settings read (for tests that change them)."""
     global _device
     _composers.clear()
     _device = None
+    use_settings(None)
 
 
 class Progress:
