@@ -1,4 +1,5 @@
-"""Bot settings, read once from the environment into a frozen dataclass."""
+"""Bot settings, read once from the environment into frozen dataclasses: the bot's only reader of ``os.environ``
+(tests/test_settings_read_once.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.storage.quotas import Limits
+from worker.contract.logfmt import LOG_FORMAT_ENV
+from worker.contract.redact import redact_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -72,8 +75,27 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     if not raw:
         return None
     if not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, got {raw!r}")
+        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, "
+                          f"got {redact_url(raw)!r}")
     return raw
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How the bot logs. Read on its own, before the rest, so that a bad setting is itself logged; never fails
+    (an unknown format logs text, with a warning)."""
+
+    level: str = "INFO"  # TUNESMITH_LOG_LEVEL
+    fmt: str = "text"  # TUNESMITH_LOG_FORMAT: text or json
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # masked in every line: the Discord token
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LogSettings:
+        """Read ``env`` (default: ``os.environ``)."""
+        env = os.environ if env is None else env
+        token = env.get("DISCORD_TOKEN", "").strip()
+        return cls(level=env.get("TUNESMITH_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+                   fmt=env.get(LOG_FORMAT_ENV, "").strip().lower() or "text", secrets=(token,) if token else ())
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,7 @@ class Settings:
     metrics_port: int | None = None  # serve Prometheus metrics here (None: off)
     sharded: bool = False  # run on discord.AutoShardedClient
     shard_count: int | None = None  # None with sharded: Discord's recommendation
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def data_path(self) -> Path:
@@ -124,7 +147,8 @@ class Settings:
         data_raw = env.get("TUNESMITH_DATA_DIR", "").strip()
         redis_url = env.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
         if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://, "
+                              f"got {redact_url(redis_url)!r}")
         return cls(
             discord_token=token,
             redis_url=redis_url,
@@ -149,4 +173,5 @@ class Settings:
             metrics_port=_port(env, "TUNESMITH_METRICS_PORT"),
             sharded=_shards(env, "TUNESMITH_SHARDS")[0],
             shard_count=_shards(env, "TUNESMITH_SHARDS")[1],
+            log=LogSettings.from_env(env),
         )

@@ -85,7 +85,7 @@ def announce_styles(conn: Redis) -> list[str]:
 
     styles = local_styles()
     publish_styles(conn, styles)
-    publish_models(conn, summary())
+    publish_models(conn, summary(settings().data_dir))
     if harmonizer_available():
         publish_features(conn, {"harmonize": f"{HARMONIZER_STYLE}/{HARMONIZER_ARCH}"})
     return sorted(styles)
