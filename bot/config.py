@@ -80,6 +80,20 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw
 
 
+def limits_from_env(env: Mapping[str, str]) -> Limits:
+    """The quota caps from TUNESMITH_USER_INFLIGHT, _USER_DAILY, _GUILD_INFLIGHT and _GUILD_DAILY.
+
+    Raises:
+        ConfigError: a value is not a whole number.
+    """
+    return Limits(
+        user_inflight=_int(env, "TUNESMITH_USER_INFLIGHT", Limits.user_inflight),
+        user_daily=_int(env, "TUNESMITH_USER_DAILY", Limits.user_daily),
+        guild_inflight=_int(env, "TUNESMITH_GUILD_INFLIGHT", Limits.guild_inflight),
+        guild_daily=_int(env, "TUNESMITH_GUILD_DAILY", Limits.guild_daily),
+    )
+
+
 @dataclass(frozen=True)
 class LogSettings:
     """How the bot logs. Read on its own, before the rest, so that a bad setting is itself logged; never fails
@@ -162,12 +176,7 @@ class Settings:
             edit_interval_s=_float(env, "TUNESMITH_EDIT_INTERVAL_S", 3.0),
             job_wait_s=_float(env, "TUNESMITH_JOB_WAIT_S", 3600.0, minimum=1.0),
             database_url=env.get("DATABASE_URL", "").strip() or None,
-            limits=Limits(
-                user_inflight=_int(env, "TUNESMITH_USER_INFLIGHT", Limits.user_inflight),
-                user_daily=_int(env, "TUNESMITH_USER_DAILY", Limits.user_daily),
-                guild_inflight=_int(env, "TUNESMITH_GUILD_INFLIGHT", Limits.guild_inflight),
-                guild_daily=_int(env, "TUNESMITH_GUILD_DAILY", Limits.guild_daily),
-            ),
+            limits=limits_from_env(env),
             extend_s=_float(env, "TUNESMITH_EXTEND_S", 30.0, minimum=5.0),
             admin_role_ids=_ids(env, "TUNESMITH_ADMIN_ROLE_IDS"),
             metrics_port=_port(env, "TUNESMITH_METRICS_PORT"),

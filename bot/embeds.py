@@ -105,9 +105,14 @@ def done_text(track_id: str, *more: str) -> str:
     return f"✅ Track `{track_id}` is ready."
 
 
+def mention(user_id: str) -> str:
+    """How to name a track's maker: a Discord mention, or "a web visitor" for the web playground's (bot.web)."""
+    return "a web visitor" if user_id.startswith("web:") else f"<@{user_id}>"
+
+
 def describe(result: ComposeResult, user_id: str | None = None) -> str:
     """One sentence on how a track was made: composed, continued from, or harmonized from another."""
-    who = f" for <@{user_id}>" if user_id else ""
+    who = f" for {mention(user_id)}" if user_id else ""
     if result.kind == "extend" and result.parent_id:
         return f"Track `{result.parent_id}` continued by the `{result.arch}` model{who}."
     if result.kind == "harmonize" and result.parent_id:

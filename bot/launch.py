@@ -48,7 +48,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
          delivery=delivery.id)  # the rest of this interaction's lines, and its delivery's, carry them
     metrics.note(interaction, "error")  # until it is queued
     try:
-        refusal = await asyncio.to_thread(bot.storage.store.reserve, delivery, requests, bot.settings.limits)
+        refusal = await asyncio.to_thread(bot.store.reserve, delivery, requests, bot.settings.limits)
     except Exception:  # noqa: BLE001 - any database failure gets the same answer
         log.exception("could not record a request of user %s", user)
         await interaction.response.send_message(DB_DOWN, ephemeral=True)
@@ -62,14 +62,14 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         response = await interaction.response.defer(thinking=True)
     except discord.HTTPException as exc:  # e.g. 10062: the interaction expired before we answered
         log.warning("could not defer interaction %s: %s", interaction.id, exc)
-        await asyncio.to_thread(bot.storage.store.finish, delivery.id, "failed",
+        await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
                                 reasons={r.track_id: "the interaction expired" for r in requests})
         return False
     try:  # enqueue first: the queue's order is the order in which requests were accepted
         await asyncio.to_thread(enqueue_tracks, bot.redis, requests)
     except (RedisError, OSError) as exc:
         log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
-        await asyncio.to_thread(bot.storage.store.finish, delivery.id, "failed",
+        await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
                                 reasons={r.track_id: "the queue was unreachable" for r in requests})
         try:
             await interaction.edit_original_response(content=QUEUE_DOWN)
@@ -77,7 +77,7 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
             pass
         return False
     message_id = getattr(response, "message_id", None)
-    await asyncio.to_thread(bot.storage.store.set_message, delivery.id, str(message_id) if message_id else None)
+    await asyncio.to_thread(bot.store.set_message, delivery.id, str(message_id) if message_id else None)
     log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
              requests[0].style, user)
     metrics.note(interaction, "queued")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.embeds import EMBED_COLOUR, format_seconds, progress_percent
+from bot.embeds import EMBED_COLOUR, format_seconds, mention, progress_percent
 from bot.storage.votes import Summary, Tally
 from bot.tracking import JobSnapshot
 from worker.contract.tracks import MAX_SECONDS, MIN_SECONDS, StyleInfo
@@ -47,7 +47,7 @@ def top_embed(ranked: list[tuple[Track, Tally]], style: str | None, period: str)
     for rank, (track, tally) in enumerate(ranked, start=1):
         seconds = track.result.seconds if track.result else track.request.seconds
         lines.append(f"**{rank}.** {track.style} · {format_seconds(seconds)} · 👍 {tally.up} 👎 {tally.down} · "
-                     f"by <@{track.user_id}> · `{track.id}`")
+                     f"by {mention(track.user_id)} · `{track.id}`")
     embed.description = "\n".join(lines)[:4000]
     embed.set_footer(text="/track <id> posts a track again with its buttons")
     return embed

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fluidsynth fluid-soundfont-gm redis-server ffmpeg)
+# chromium + chromium-driver (and an emoji font for its screenshots): the web playground's browser test.
+APT_PACKAGES=(fluidsynth fluid-soundfont-gm redis-server ffmpeg chromium chromium-driver fonts-noto-color-emoji)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 

@@ -91,9 +91,17 @@ def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
         assert compose["services"][name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
+def test_web_playground_service(compose: dict[str, Any]) -> None:
+    web = compose["services"]["web"]
+    assert web["profiles"] == ["web"], "opt-in: a Discord deployment does not grow a web page"
+    assert web["command"][:2] == ["tunesmith", "web"] and web["environment"]["DISCORD_TOKEN"] == ""
+    assert all(port.startswith("127.0.0.1:") for port in web["ports"]), "no accounts: loopback only"
+    assert web["depends_on"]["redis"]["condition"] == "service_healthy" and "/healthz" in str(web["healthcheck"])
+
+
 def test_bot_and_workers_share_the_data_volume(compose: dict[str, Any]) -> None:
     mounts = {}
-    for name in ("bot", *WORKERS):
+    for name in ("bot", "web", *WORKERS):
         service = compose["services"][name]
         data_dir = service["environment"]["TUNESMITH_DATA_DIR"]
         volume = [v for v in service["volumes"] if v.split(":")[1] == data_dir]
@@ -166,7 +174,7 @@ def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.strip().lstrip("v").startswith("2."), version
     env_file = tmp_path / "ci.env"
     env_file.write_text(ENV_EXAMPLE.read_text())
-    for profiles in ((), ("cpu", "dashboard")):
+    for profiles in ((), ("cpu", "dashboard", "web")):
         run = compose_config(command, COMPOSE, env_file, *profiles)
         assert run.returncode == 0, run.stderr
     broken = tmp_path / "docker-compose.yml"  # the check can fail: Compose refuses a misspelt key

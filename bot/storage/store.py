@@ -82,8 +82,12 @@ class Store:
         return Usage(user_inflight=user_open, user_day=user_day, guild_inflight=guild_open, guild_day=guild_day)
 
     def reserve(self, delivery: Delivery, requests: list[ComposeRequest], limits: Limits,
-                now: float | None = None) -> str | None:
+                now: float | None = None, *, state: str = "pending") -> str | None:
         """Check the quotas and record the delivery and its tracks in one transaction.
+
+        ``state`` is the delivery's first state: "pending" ones are the bot's to post; the web playground
+        (bot.web) records its own in states of its own ("web-new", "web", …), which the bot's poster never
+        picks up.
 
         Returns None when reserved, else the refusal to show the user (nothing is recorded then).
         """
@@ -96,7 +100,7 @@ class Store:
                 "INSERT INTO deliveries (id, user_id, guild_id, channel_id, application_id, token, interaction_id,"
                 f" message_id, size_limit, state, created_at, updated_at) VALUES ({_marks(12)})",
                 (delivery.id, delivery.user_id, delivery.guild_id, delivery.channel_id, delivery.application_id,
-                 delivery.token, delivery.interaction_id, delivery.message_id, delivery.size_limit, "pending",
+                 delivery.token, delivery.interaction_id, delivery.message_id, delivery.size_limit, state,
                  now, now))
             for take, req in enumerate(requests):
                 self.db.execute(
@@ -159,6 +163,16 @@ class Store:
         """Tracks whose id starts with ``prefix`` (a hex string; checked by the caller)."""
         rows = self.db.rows("SELECT * FROM tracks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
                             (prefix, prefix + "~", limit))
+        return [Track.from_row(r) for r in rows]
+
+    def recent_tracks(self, limit: int = 10, style: str | None = None) -> list[Track]:
+        """The newest finished tracks (of one style, or any), newest first."""
+        if style is None:
+            rows = self.db.rows("SELECT * FROM tracks WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                                ("done", limit))
+        else:
+            rows = self.db.rows("SELECT * FROM tracks WHERE status = ? AND style = ? ORDER BY created_at DESC"
+                                " LIMIT ?", ("done", style, limit))
         return [Track.from_row(r) for r in rows]
 
     def pending_tracks(self, user_id: str | None = None) -> list[Track]:

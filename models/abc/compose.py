@@ -107,6 +107,10 @@ def sample_ids(model, vocab: AbcVocab, generator: torch.Generator, *, temperatur
 class AbcComposer:
     """A style's ABC checkpoint; composes pieces of an exact length and hands back their ABC."""
 
+    can_extend = True
+    can_harmonize = False
+    can_batch = False
+
     def __init__(self, style: str, device: str = "cpu", checkpoint_dir: Path | None = None,
                  arch: str = ARCH) -> None:
         self.style = get_style(style)
@@ -120,7 +124,7 @@ class AbcComposer:
         self.checkpoint = f"{entry.name}-{arch}@{self.meta.get('date', '?')}"
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: Callable[[float], None] | None = None) -> Composition:
+                tempo: float | None = None, on_progress: Callable[[float], None] | None = None) -> Composition:
         """Sample a tune, play it round until exactly ``seconds`` (ending on a bar line); same seed, same piece.
 
         An unusable tune (no whole bars, or ABC music21 cannot read) is replaced by the next one drawn from
@@ -134,13 +138,13 @@ class AbcComposer:
         plan: dict[str, float] = {}
 
         def bars_for(meter: str) -> int:
-            plan["bars"], plan["qpm"] = plan_length(seconds, meter, self.style.tempo_range)
+            plan["bars"], plan["qpm"] = plan_length(seconds, meter, self.style.tempo_range, tempo)
             return int(plan["bars"])
 
         played = [self._playable(torch.Generator().manual_seed(seed), pc, bars_for, temperature, top_k,
                                  on_progress, None, seed)]
-        return dataclasses.replace(self._finish(played, plan["qpm"], pc, seed, temperature, top_k, on_progress),
-                                   seconds=float(seconds))
+        piece = self._finish(played, plan["qpm"], pc, seed, temperature, top_k, on_progress)
+        return piece if tempo is not None else dataclasses.replace(piece, seconds=float(seconds))
 
     def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
                seed: int, temperature: float = 1.0, top_k: int = 0,

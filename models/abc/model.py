@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +21,10 @@ from models.abc.syntax import AbcError
 from models.abc.tokens import tokenize
 from models.core.checkpoint import save_checkpoint
 from models.core.data import SPLITS_DIR, hash_split, lm_chunks
+from models.core.trainer import Trainer, TrainerConfig
 from models.music.styles import Style
 from models.tokenlm.lstm import LSTMConfig, MelodyLSTM
-from models.tokenlm.train import TrainConfig, heldout_nll, lm_step
+from models.tokenlm.train import TrainConfig, heldout_nll, lm_loss
 
 log = logging.getLogger(__name__)
 
@@ -107,36 +107,40 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
     model = build_abc_model(args).to(config.device)
     params = sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(config.seed)
-    n_chunks = len(lm_chunks(seqs["train"], config.seq_len, vocab.pad))
+    chunks, history = lm_chunks(seqs["train"], config.seq_len, vocab.pad), []  # [N, L+1]
+    n_chunks = len(chunks)  # the same every epoch: the tunes are only reordered
     steps_per_epoch = math.ceil(n_chunks / config.batch)
     log.info("%s/abc: %d params, vocab %d, %d train tunes, %d chunks of %d", style.name, params, len(vocab),
              len(seqs["train"]), n_chunks, config.seq_len)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    plan = [config.epochs]  # epochs the schedule anneals over: as many of them as the time budget fits
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s / (plan[0] * steps_per_epoch)))
-    start, best, best_state, step, history, epoch = time.monotonic(), float("inf"), None, 0, [], 0
-    while epoch < plan[0]:
-        model.train()
-        order = torch.randperm(len(seqs["train"]), generator=gen).tolist()
-        chunks = lm_chunks([seqs["train"][i] for i in order], config.seq_len, vocab.pad)  # [N, L+1]
-        running = 0.0
-        for i in range(0, len(chunks), config.batch):
-            batch = chunks[i: i + config.batch].to(config.device)  # [B, L+1]
-            step, running = step + 1, running + lm_step(model, batch, opt, sched, vocab.pad, config.clip)
-        epoch += 1
-        valid = heldout_nll(model, seqs["valid"], config.device)
-        minutes = (time.monotonic() - start) / 60
-        history.append({"epoch": epoch, "train": round(running / steps_per_epoch, 4), "valid": round(valid, 4),
+
+    def batch(step: int) -> torch.Tensor:  # each epoch chunks the training tunes in a new order
+        nonlocal chunks
+        i = step % steps_per_epoch * config.batch
+        if i == 0:
+            order = torch.randperm(len(seqs["train"]), generator=gen).tolist()
+            chunks = lm_chunks([seqs["train"][j] for j in order], config.seq_len, vocab.pad)  # [N, L+1]
+        return chunks[i: i + config.batch].to(config.device)  # [B, L+1]
+
+    def end_epoch(t: Trainer) -> None:  # anneal over as many epochs as the time budget fits
+        epoch, minutes, plan = t.step // steps_per_epoch, t.elapsed / 60, t.config.max_steps // steps_per_epoch
+        train, valid = sum(t.losses[-steps_per_epoch:]) / steps_per_epoch, t.evals[-1][1]
+        history.append({"epoch": epoch, "train": round(train, 4), "valid": round(valid, 4),
                         "minutes": round(minutes, 2)})
-        log.info("epoch %d/%d train %.4f valid %.4f nats/token", epoch, plan[0], running / steps_per_epoch, valid)
-        if valid < best:
-            best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
+        log.info("epoch %d/%d train %.4f valid %.4f nats/token", epoch, plan, train, valid)
         fits = max(epoch, min(config.epochs, epoch + int((config.max_minutes - minutes) / (minutes / epoch))))
-        if fits != plan[0]:
+        if fits != plan:
             log.info("time budget of %.1f min fits %d epochs: annealing by then", config.max_minutes, fits)
-            plan[0] = fits
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            t.config.max_steps = fits * steps_per_epoch
+
+    budget = TrainerConfig(max_steps=config.epochs * steps_per_epoch, lr=config.lr, weight_decay=config.weight_decay,
+                           grad_clip=config.clip, eval_every=steps_per_epoch)
+    trainer = Trainer(model, budget, lambda m, b: lm_loss(m, b, vocab.pad), batch,
+                      eval_fn=lambda m: heldout_nll(m, seqs["valid"], config.device),
+                      scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(
+                          opt, lambda s: _lr_factor(s / budget.max_steps)))
+    trainer.add_callback("on_eval", end_epoch)
+    trainer.fit()
+    step, best = trainer.step, trainer.best
     test = heldout_nll(model, seqs["test"], config.device)
     lengths = [len(s) for s in seqs["train"]]
     meta = {
@@ -154,7 +158,7 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
                    "normalisation": "tonic C (mode kept), L:1/8"},
         "train": {**config.__dict__, "steps": step, "epochs_run": len(history), "params": params,
                   "schedule": "warm-up 5 %, cosine to 0.02 lr over the epochs that fit max_minutes",
-                  "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
+                  "minutes": round(trainer.elapsed / 60, 2), "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(model, meta, out_dir, style.name, ARCH)

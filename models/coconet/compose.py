@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from models.coconet.model import Coconet, CoconetConfig, generate, harmonize
-from models.compose.types import Composition, ProgressFn, plan_length
+from models.compose.types import Composition, ProgressFn, plan_length, planned_seconds
 from models.core.checkpoint import load_metadata, load_weights
 from models.music.chorales import PROGRAM, STEPS_PER_QUARTER, TICKS_PER_STEP, grid_to_parts, notes_to_voice
 from models.music.melody import Note, meter_ticks
@@ -51,6 +51,9 @@ class CoconetComposer:
     lower voices under a given melody. The same seed gives the same notes."""
 
     arch = ARCH
+    can_extend = False
+    can_harmonize = True
+    can_batch = False
 
     def __init__(self, style: str = "bach", device: str = "cpu", checkpoint_dir: Path | None = None,
                  steps: int = DEFAULT_STEPS) -> None:
@@ -79,15 +82,17 @@ class CoconetComposer:
                            seed=seed, parts=parts, transpose=transpose)
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: ProgressFn | None = None, steps: int | None = None) -> Composition:
-        """Four voices lasting exactly ``seconds`` (whole bars of a training meter, tempo in the style's range)."""
+                tempo: float | None = None, on_progress: ProgressFn | None = None,
+                steps: int | None = None) -> Composition:
+        """Four voices of whole bars of a training meter: exactly ``seconds`` at a tempo in the style's range, or
+        at exactly ``tempo`` (see ``plan_length``)."""
         meter = self._meter(random.Random(seed))
-        bars, qpm = plan_length(seconds, meter, self.tempo_range)
+        bars, qpm = plan_length(seconds, meter, self.tempo_range, tempo)
         length = bars * meter_ticks(meter) // TICKS_PER_STEP
         pitch, onset = generate(self.model, length, seed=seed, steps=self.steps if steps is None else steps,
                                 temperature=temperature, top_k=top_k, on_progress=on_progress)
         piece = self._composition(pitch, onset, qpm, meter, seed)
-        piece.seconds = float(seconds)
+        piece.seconds = planned_seconds(seconds, tempo, bars, meter, qpm)
         return piece
 
     def harmonize(self, melody_notes: list[Note], tempo_qpm: float, meter: str, *, seed: int,

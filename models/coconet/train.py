@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import torch
 
 from models.coconet.model import VOICES, Coconet, CoconetConfig, masked_loss, orderless_mask, to_arrays
 from models.core.checkpoint import save_checkpoint
+from models.core.trainer import Trainer, TrainerConfig
 from models.music.chorales import VOICES as VOICE_NAMES
 from models.music.chorales import Chorale, split_chorales
 from models.music.grid_corpus import corpus_split, grid_corpus, load_grids
@@ -121,37 +121,42 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
     model = Coconet(model_cfg).to(config.device)
     params = sum(p.numel() for p in model.parameters())
     log.info("coconet: %d params, %s %s pieces", params, {k: len(v) for k, v in data.items()}, style)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng, gen = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
-    start, best, best_state, history, running = time.monotonic(), math.inf, None, [], []
-    step, frac = 0, 0.0
-    while frac < 1:
-        for group in opt.param_groups:  # cosine decay over whichever budget runs out first
-            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * frac))
-        model.train()
+    history: list[dict] = []
+    valid: dict[str, float] = {}
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pitch, onset = random_batch(data["train"], config.batch, config.crop, rng, model_cfg.classes,
                                     config.transpose, config.edge_frac)
         mask = orderless_mask(tuple(pitch.shape), gen, config.voice_frac)
-        pitch, onset, mask = pitch.to(config.device), onset.to(config.device), mask.to(config.device)
-        loss, _ = masked_loss(*model.predict(pitch, onset, mask), pitch, onset, mask)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step, running = step + 1, running + [loss.item()]
-        frac = max(step / config.steps, (time.monotonic() - start) / 60 / config.max_minutes)
-        if step % config.eval_every == 0 or frac >= 1:  # always score the final weights too
-            valid = masked_nll(model, data["valid"], device=config.device, max_windows=config.valid_windows)
-            history.append({"step": step, "train": float(np.mean(running)), "valid": valid["total"],
-                            "minutes": round((time.monotonic() - start) / 60, 2)})
-            log.info("step %d train %.4f valid %.4f (pitch %.4f onset %.4f) nats/cell", step, np.mean(running),
-                     valid["total"], valid["pitch"], valid["onset"])
-            running = []
-            if valid["total"] < best:
-                best, best_state = valid["total"], {k: v.detach().clone() for k, v in model.state_dict().items()}
-    train_minutes = round((time.monotonic() - start) / 60, 2)
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        return pitch.to(config.device), onset.to(config.device), mask.to(config.device)
+
+    def loss(model: Coconet, b: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        pitch, onset, mask = b
+        return masked_loss(*model.predict(pitch, onset, mask), pitch, onset, mask)[0]
+
+    def score(model: Coconet) -> float:
+        valid.update(masked_nll(model, data["valid"], device=config.device, max_windows=config.valid_windows))
+        return valid["total"]
+
+    def anneal(t: Trainer) -> None:  # cosine decay over whichever budget runs out first
+        for group in t.optimizer.param_groups:
+            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * t.progress))
+
+    def report(t: Trainer) -> None:
+        running = t.losses[t.evals[-2][0] if len(t.evals) > 1 else 0:]  # since the last evaluation
+        history.append({"step": t.step, "train": float(np.mean(running)), "valid": valid["total"],
+                        "minutes": round(t.elapsed / 60, 2)})
+        log.info("step %d train %.4f valid %.4f (pitch %.4f onset %.4f) nats/cell", t.step, np.mean(running),
+                 valid["total"], valid["pitch"], valid["onset"])
+
+    trainer = Trainer(model, TrainerConfig(max_steps=config.steps, max_seconds=config.max_minutes * 60, lr=config.lr,
+                                           weight_decay=config.weight_decay, eval_every=config.eval_every),
+                      loss, batch, eval_fn=score)  # the last step is always scored, whichever budget ended it
+    trainer.add_callback("on_batch_start", anneal)
+    trainer.add_callback("on_eval", report)
+    trainer.fit()
+    step, train_minutes = trainer.step, round(trainer.elapsed / 60, 2)
     model.eval()
     heldout: dict = {"unit": "nats per cell (masked: orderless loss; notewise) / per frame (framewise)",
                      "valid_masked": masked_nll(model, data["valid"], device=config.device),

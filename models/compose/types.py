@@ -31,13 +31,18 @@ class Composition:
     transpose: int = 0  # semitones the model's C-normalised tokens were moved by
 
 
-def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) -> tuple[int, float]:
-    """Whole bars and a tempo (qpm) such that the bars last exactly ``seconds``.
+def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float],
+                tempo: float | None = None) -> tuple[int, float]:
+    """Whole bars and a tempo (qpm) for a piece of about ``seconds``.
 
-    The tempo is the one nearest the middle of ``tempo_range`` that fits a whole number of bars; for very
-    short lengths it may leave the range, since the length is the user's request and the tempo is ours.
+    Without ``tempo`` the bars last exactly ``seconds``: the tempo is the one nearest the middle of
+    ``tempo_range`` that fits a whole number of bars; for very short lengths it may leave the range, since the
+    length is the user's request and the tempo is ours. With ``tempo`` (the user's BPM) the tempo is exact and
+    the piece is the whole number of bars nearest ``seconds`` (at least one): within half a bar of it.
     """
     bar_quarters = meter_ticks(meter) / TICKS_PER_QUARTER
+    if tempo is not None:
+        return max(1, round(seconds * float(tempo) / 60.0 / bar_quarters)), float(tempo)
     target = sum(tempo_range) / 2
     best: tuple[float, int, float] | None = None
     for bars in range(1, int(seconds * tempo_range[1] / 60 / bar_quarters) + 2):
@@ -66,5 +71,11 @@ class Composer(Protocol):
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
                 tempo: float | None = None, on_progress: ProgressFn | None = None) -> Composition:
-        """A piece lasting exactly ``seconds`` ending on a bar line, at ``tempo`` qpm (or the style's own)."""
+        """A piece ending on a bar line: exactly ``seconds`` long at a tempo of the style's, or whole bars at
+        exactly ``tempo`` qpm (see ``plan_length``); the same seed gives the same notes."""
         ...
+
+
+def planned_seconds(seconds: float, tempo: float | None, bars: int, meter: str, qpm: float) -> float:
+    """The length a composer reports: exactly the asked ``seconds`` when it chose the tempo, else its bars'."""
+    return float(seconds) if tempo is None else bars * meter_ticks(meter) / TICKS_PER_QUARTER * 60.0 / qpm

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.compose.types import Composition
+from models.compose.types import Composition, planned_seconds
 from models.music.tokens import PITCH_MAX, PITCH_MIN, Vocab
 from models.tokenlm.composer import TokenComposer
 from models.tokenlm.sampling import BatchGrammar, filter_logits
@@ -26,12 +26,13 @@ class Ask:
     temperature: float = 1.0
     top_k: int = 0
     on_progress: ProgressFn | None = None
+    tempo: float | None = None  # the user's BPM, exact (see models.compose.types.plan_length)
 
 
 def can_batch(composer: object) -> bool:
     """Whether ``composer``'s pieces can share a batch: a plain token model whose random draws all come from the
     sampler (the GAN draws per-step noise from its own generator, so its pieces would depend on their batch)."""
-    return type(composer) is TokenComposer and not hasattr(composer.model, "reseed")
+    return isinstance(composer, TokenComposer) and composer.can_batch
 
 
 class RowGrammar(BatchGrammar):
@@ -99,9 +100,10 @@ def compose_batch(composer: TokenComposer, asks: Sequence[Ask]) -> list[Composit
     """
     if not can_batch(composer):
         raise ValueError(f"{type(composer).__name__} ({composer.arch}) cannot sample several pieces in one batch")
-    plans = [composer.plan(ask.seconds, ask.seed) for ask in asks]
+    plans = [composer.plan(ask.seconds, ask.seed, ask.tempo) for ask in asks]
     ranges = [(PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)) for _, shift, _, _ in plans]
     rows = sample_rows(composer.model, composer.vocab, [p[0] for p in plans], [p[2] for p in plans], asks, ranges,
                        prefix=composer.style_meta.get("prefix", []), device=composer.device)
-    return [dataclasses.replace(composer._finish(ids, meter, qpm, shift, ask.seed), seconds=float(ask.seconds))
-            for ids, (meter, shift, _, qpm), ask in zip(rows, plans, asks, strict=True)]
+    return [dataclasses.replace(composer._finish(ids, meter, qpm, shift, ask.seed),
+                                seconds=planned_seconds(ask.seconds, ask.tempo, bars, meter, qpm))
+            for ids, (meter, shift, bars, qpm), ask in zip(rows, plans, asks, strict=True)]

@@ -6,7 +6,7 @@ import dataclasses
 import random
 from pathlib import Path
 
-from models.compose.types import Composition, ProgressFn, plan_length
+from models.compose.types import Composition, ProgressFn, plan_length, planned_seconds
 from models.core import catalog
 from models.core.checkpoint import load_metadata, load_weights
 from models.music.melody import TICKS_PER_QUARTER, meter_ticks, tune_to_notes
@@ -18,6 +18,9 @@ from models.tokenlm.sampling import sample_bars
 
 class TokenComposer:
     """A loaded token model (lstm, wavenet, gan) serving a style; samples pieces of an exact length."""
+
+    can_extend = True
+    can_harmonize = False
 
     def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
                  checkpoint_dir: Path | None = None) -> None:
@@ -32,29 +35,37 @@ class TokenComposer:
         version = f" v{self.meta['version']}" if "version" in self.meta else ""  # a fine-tuned version
         self.checkpoint = f"{entry.name}-{arch}{version}@{self.meta.get('date', '?')}"
 
+    @property
+    def can_batch(self) -> bool:
+        """Pieces can share a batch unless the model draws noise of its own (the GAN: a piece would depend on
+        its batch)."""
+        return not hasattr(self.model, "reseed")
+
     def _meter(self, rng: random.Random) -> str:
         meters = self.style_meta.get("meters") or {"4/4": 1.0}
         return rng.choices(list(meters), weights=list(meters.values()))[0]
 
-    def plan(self, seconds: float, seed: int) -> tuple[str, int, int, float]:
+    def plan(self, seconds: float, seed: int, tempo: float | None = None) -> tuple[str, int, int, float]:
         """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo."""
         rng = random.Random(seed)
         meter = self._meter(rng)
         key = rng.choice(self.style.keys)
-        bars, qpm = plan_length(seconds, meter, self.style.tempo_range)
+        bars, qpm = plan_length(seconds, meter, self.style.tempo_range, tempo)
         return meter, key if key <= 6 else key - 12, bars, qpm
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: ProgressFn | None = None) -> Composition:
-        """Sample a piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
-        meter, shift, bars, qpm = self.plan(seconds, seed)
+                tempo: float | None = None, on_progress: ProgressFn | None = None) -> Composition:
+        """Sample a piece that ends on a bar line, lasting exactly ``seconds`` (or whole bars at exactly
+        ``tempo``, see ``plan_length``); same seed, same notes."""
+        meter, shift, bars, qpm = self.plan(seconds, seed, tempo)
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
         if hasattr(self.model, "reseed"):
             self.model.reseed(seed)
         ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
                           device=self.device, pitch_range=(low, high), on_progress=on_progress,
                           prefix=self.style_meta.get("prefix", []))[0]
-        return dataclasses.replace(self._finish(ids, meter, qpm, shift, seed), seconds=float(seconds))
+        return dataclasses.replace(self._finish(ids, meter, qpm, shift, seed),
+                                   seconds=planned_seconds(seconds, tempo, bars, meter, qpm))
 
     def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
                seed: int, temperature: float = 1.0, top_k: int = 0,

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import math
 import statistics
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,11 +17,12 @@ import torch
 from models.core import catalog, versions
 from models.core.checkpoint import load_metadata, load_weights, save_checkpoint
 from models.core.data import encode_tunes, lm_chunks
+from models.core.trainer import Trainer, TrainerConfig
 from models.music.melody import Tune
 from models.music.styles import STYLES, resolve_style
 from models.music.tokens import Vocab
 from models.tokenlm.registry import build_model
-from models.tokenlm.train import heldout_nll, lm_step
+from models.tokenlm.train import heldout_nll, lm_loss
 
 log = logging.getLogger(__name__)
 
@@ -136,27 +136,37 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
     model = load_weights(build_model(arch, meta_base["args"]), entry.directory, entry.name, arch, config.device)
     before = round(heldout_nll(model, held, config.device), 4) if held else None
     chunks = lm_chunks(train, config.seq_len, vocab.pad)  # [N, L+1]
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config))
     gen = torch.Generator().manual_seed(config.seed)
-    start, history, best, best_state, step = time.monotonic(), [], math.inf, None, 0
-    while step < config.steps and (time.monotonic() - start) / 60 < config.max_minutes:
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"cancelled at step {step}")
-        model.train()
+    history: list[dict] = []
+
+    def batch(step: int) -> torch.Tensor:
         rows = torch.randint(len(chunks), (min(config.batch, len(chunks)),), generator=gen)
-        loss = lm_step(model, chunks[rows].to(config.device), opt, sched, vocab.pad, 1.0)  # batch [B, L+1]
-        step += 1
-        point: dict = {"step": step, "train": round(loss, 4)}
-        if held and (step % config.eval_every == 0 or step == config.steps):
-            point["valid"] = round(heldout_nll(model, held, config.device), 4)
-            if point["valid"] < best:
-                best, best_state = point["valid"], {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return chunks[rows].to(config.device)  # [B, L+1]
+
+    def cancel(t: Trainer) -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"cancelled at step {t.step}")
+
+    def record(t: Trainer) -> None:
+        point: dict = {"step": t.step, "train": round(t.loss or 0.0, 4)}
+        if t.evals and t.evals[-1][0] == t.step:
+            point["valid"] = t.evals[-1][1]
         history.append(point)
         if on_step is not None:
-            on_step(step, config.steps, loss)
-    if best_state is not None and before is not None and best < before:
-        model.load_state_dict(best_state)
+            on_step(t.step, config.steps, t.loss or 0.0)
+
+    # scored every eval_every steps and at the last (not when the time budget cuts it short), rounded as reported;
+    # the best state is kept only if it beats the base model's held-out NLL
+    budget = TrainerConfig(max_steps=config.steps, max_seconds=config.max_minutes * 60, lr=config.lr,
+                           weight_decay=1e-5, grad_clip=1.0, eval_every=config.eval_every, eval_at_timeout=False)
+    trainer = Trainer(model, budget, lambda m, b: lm_loss(m, b, vocab.pad), batch,
+                      eval_fn=(lambda m: round(heldout_nll(m, held, config.device), 4)) if held else None,
+                      scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
+                      baseline=before if before is not None else math.inf)
+    trainer.add_callback("on_batch_start", cancel)
+    trainer.add_callback("on_batch_end", record)
+    trainer.fit()
+    step = trainer.step
     model.eval()
     after = round(heldout_nll(model, held, config.device), 4) if held else None
     meters = Counter(t.meter for t in train_tunes)
@@ -173,7 +183,7 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
                      "config": asdict(config), "files": [s.name for s in sources if s.heldout_ok],
                      "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
                      "heldout_nll_before": before, "heldout_nll_after": after,
-                     "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
+                     "minutes": round(trainer.elapsed / 60, 2), "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     if style not in STYLES:  # a new style: its tempo, instrument and keys come from the uploads

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.core.trainer import Trainer, TrainerConfig
 from models.music.tokens import Vocab
 from models.tokenlm.gan import MelodyGAN, discriminator_loss, generator_loss
 from models.tokenlm.sampling import BatchGrammar
@@ -54,32 +54,45 @@ def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, 
     usable = [s for s in seqs if len(s) >= head + length]
     if not usable:
         raise ValueError(f"no training sequence has {head + length} tokens")
-    opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=d_lr or 5 * lr, betas=(0.5, 0.999))
-    history, start = [], time.monotonic()
-    for step in range(steps):
-        model.train()
-        rows = torch.tensor([rng.choice(usable)[: head + length] for _ in range(batch)], device=device)  # [B, P+L]
-        meters = [vocab.value(int(r[head - 1])) for r in rows.cpu()]
-        real = F.one_hot(rows[:, head:], len(vocab)).float()  # [B, L, V]
-        fake = rollout(model, rows[:, :head], meters, length, vocab)  # [B, L, V]
-        d_loss, d_acc = discriminator_loss(model, real, fake)
-        if d_acc < 0.9:
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
+    stats: dict[str, float] = {}
+    history: list[dict] = []
+
+    def d_loss_fn(model: MelodyGAN, b: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor | None:
+        d_loss, d_acc = discriminator_loss(model, b[1], b[2])
+        stats.update(d_loss=d_loss.item(), d_acc=d_acc)
+        return d_loss if d_acc < 0.9 else None  # no update while it wins
+
+    def g_loss_fn(model: MelodyGAN, b: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        rows, real, fake = b
         logits, _ = model(rows[:, :-1])  # [B, P+L-1, V]
         mle = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), rows[:, 1:].reshape(-1))
-        opt_g.zero_grad()
         g_loss = generator_loss(model, real, fake)  # against the discriminator as just updated
-        (g_loss + mle_weight * mle).backward()
-        nn.utils.clip_grad_norm_(model.generator.parameters(), 1.0)
-        opt_g.step()
-        history.append({"step": step + 1, "d_loss": d_loss.item(), "g_loss": g_loss.item(), "mle": mle.item(),
-                        "d_acc": d_acc})
-        if (step + 1) % 25 == 0:
-            log.info("gan step %d d %.3f g %.3f mle %.3f d_acc %.2f", step + 1, d_loss.item(), g_loss.item(),
-                     mle.item(), d_acc)
-        if (time.monotonic() - start) / 60 > max_minutes:
-            break
+        stats.update(g_loss=g_loss.item(), mle=mle.item())
+        return g_loss + mle_weight * mle
+
+    # Two trainers in turn: the generator's drives the loop, and each of its batches (real tunes and a rollout)
+    # first gives the discriminator its step, so the generator then plays against the updated discriminator.
+    d_trainer = Trainer(model, TrainerConfig(lr=d_lr or 5 * lr, optimizer="adam", betas=(0.5, 0.999), grad_clip=0.0),
+                        d_loss_fn, params=model.discriminator.parameters())
+
+    def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = torch.tensor([rng.choice(usable)[: head + length] for _ in range(batch)], device=device)
+        meters = [vocab.value(int(r[head - 1])) for r in rows.cpu()]  # rows [B, P+L]
+        real = F.one_hot(rows[:, head:], len(vocab)).float()  # [B, L, V]
+        fake = rollout(model, rows[:, :head], meters, length, vocab)  # [B, L, V]
+        d_trainer.train_step((rows, real, fake))
+        return rows, real, fake
+
+    def record(t: Trainer) -> None:
+        history.append({"step": t.step, "d_loss": stats["d_loss"], "g_loss": stats["g_loss"], "mle": stats["mle"],
+                        "d_acc": stats["d_acc"]})
+        if t.step % 25 == 0:
+            log.info("gan step %d d %.3f g %.3f mle %.3f d_acc %.2f", t.step, stats["d_loss"], stats["g_loss"],
+                     stats["mle"], stats["d_acc"])
+
+    g_trainer = Trainer(model, TrainerConfig(max_steps=steps, max_seconds=max_minutes * 60, lr=lr, optimizer="adam",
+                                             betas=(0.5, 0.999), grad_clip=1.0),
+                        g_loss_fn, next_batch, params=model.generator.parameters())
+    g_trainer.add_callback("on_batch_end", record)
+    g_trainer.fit()
     return history

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from torch import nn
 
 from models.core.checkpoint import save_checkpoint
 from models.core.data import encode_tunes, lm_chunks, load_or_freeze_split
+from models.core.trainer import Trainer, TrainerConfig
 from models.music.melody import Tune
 from models.music.styles import Style
 from models.music.tokens import Vocab
@@ -122,43 +122,43 @@ def train_tokens(
     return meta
 
 
-def lm_step(model: nn.Module, batch: torch.Tensor, opt: torch.optim.Optimizer,
-            sched: torch.optim.lr_scheduler.LRScheduler, pad: int, clip: float) -> float:
-    """One next-token training step on batch [B, L+1] (loss over targets, padding ignored); returns the loss."""
+def lm_loss(model: nn.Module, batch: torch.Tensor, pad: int) -> torch.Tensor:
+    """Next-token cross-entropy of batch [B, L+1]: the loss over its targets, padding ignored."""
     logits, _ = model(batch[:, :-1])  # [B, L, V]
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
                                        ignore_index=pad)
-    opt.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), clip)
-    opt.step()
-    sched.step()
-    return loss.item()
 
 
 def fit_lm(model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab: Vocab,
            config: TrainConfig) -> list[dict]:
-    """Maximum-likelihood training on chunks [N, L+1] with AdamW and one-cycle LR; keeps the best epoch."""
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(chunks) / config.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch)
-    start, best, best_state, history = time.monotonic(), float("inf"), None, []
-    for epoch in range(config.epochs):
-        model.train()
-        order = torch.randperm(len(chunks))
-        running = 0.0
-        for i in range(0, len(chunks), config.batch):
-            batch = chunks[order[i: i + config.batch]].to(config.device)  # [B, L+1]
-            running += lm_step(model, batch, opt, sched, vocab.pad, config.clip)
-        valid_nll = heldout_nll(model, valid, config.device)
-        history.append({"epoch": epoch + 1, "train": round(running / steps_per_epoch, 4), "valid": round(valid_nll, 4),
-                        "minutes": round((time.monotonic() - start) / 60, 2)})
-        log.info("epoch %d train %.4f valid %.4f nats/token", epoch + 1, running / steps_per_epoch, valid_nll)
-        if valid_nll < best:
-            best, best_state = valid_nll, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if (time.monotonic() - start) / 60 > config.max_minutes:
-            log.info("stopping after %d epochs: time budget of %.1f min spent", epoch + 1, config.max_minutes)
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    """Maximum-likelihood training on chunks [N, L+1] with AdamW and one-cycle LR, shuffled each epoch, scored
+    after each; stops after the epoch that spends the time budget and keeps the best epoch."""
+    per_epoch = math.ceil(len(chunks) / config.batch)
+    total = config.epochs * per_epoch
+    order, history = torch.arange(0), []
+
+    def batch(step: int) -> torch.Tensor:
+        nonlocal order
+        if step % per_epoch == 0:
+            order = torch.randperm(len(chunks))
+        i = step % per_epoch * config.batch
+        return chunks[order[i: i + config.batch]].to(config.device)  # [B, L+1]
+
+    def end_epoch(t: Trainer) -> bool:
+        epoch, train, valid_nll = t.step // per_epoch, sum(t.losses[-per_epoch:]) / per_epoch, t.evals[-1][1]
+        history.append({"epoch": epoch, "train": round(train, 4), "valid": round(valid_nll, 4),
+                        "minutes": round(t.elapsed / 60, 2)})
+        log.info("epoch %d train %.4f valid %.4f nats/token", epoch, train, valid_nll)
+        if t.elapsed / 60 > config.max_minutes:
+            log.info("stopping after %d epochs: time budget of %.1f min spent", epoch, config.max_minutes)
+            return True
+        return False
+
+    trainer = Trainer(model, TrainerConfig(max_steps=total, lr=config.lr, weight_decay=config.weight_decay,
+                                           grad_clip=config.clip, eval_every=per_epoch),
+                      lambda m, b: lm_loss(m, b, vocab.pad), batch,
+                      eval_fn=lambda m: heldout_nll(m, valid, config.device),
+                      scheduler=lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=total))
+    trainer.add_callback("on_eval", end_epoch)
+    trainer.fit()
     return history

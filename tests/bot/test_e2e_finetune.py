@@ -79,26 +79,42 @@ def served_checkpoint(stack: Stack, style: str, who: str) -> tuple[str, Recorded
     return post.json["embeds"][0]["footer"]["text"], post
 
 
-def test_admin_creates_a_style_from_uploads_and_everyone_can_compose_it(ft_stack: Stack) -> None:
-    stack, fake = ft_stack, ft_stack.fake
+def model_files(stack: Stack) -> list[str]:
+    root = stack.data_dir / "models"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+@pytest.fixture(scope="module")
+def chorale_v1(ft_stack: Stack) -> dict:
+    """The ``chorale`` style made once from five chorales, a non-MIDI file and a zip bomb, by whichever test
+    asks first (so every test stands alone, in any order)."""
     midis = chorale_midis()
     files = {f"file{i + 1}": (name, data) for i, (name, data) in enumerate(midis.items())}
     files["file6"] = ("notes.mid", b"this is not a MIDI file at all")
     files["file7"] = ("bomb.zip", zip_bomb())
+    started = time.monotonic()
+    inter, defer = finetune(ft_stack, {"style": "chorale", "steps": 20, "base": "irish"}, files)
+    summary = wait_summary(ft_stack, inter)
+    return {"inter": inter, "defer": defer, "summary": summary, "took": time.monotonic() - started}
 
+
+def test_a_member_cannot_fine_tune(ft_stack: Stack) -> None:
+    stack, fake = ft_stack, ft_stack.fake
     synced = fake.commands[P.GUILD_ID]
     assert {str(synced[name]["default_member_permissions"]) for name in ("finetune", "rollback")} == {"32"}
     assert synced["models"].get("default_member_permissions") is None  # hidden from members: only the admin ones
-    _, refused = finetune(stack, {"style": "chorale", "steps": 20}, files, who="mallory", permissions=P.PERMISSIONS)
+    before, queued = model_files(stack), stack.redis.llen("rq:queue:train")
+    files = {"file1": ("a.mid", next(iter(chorale_midis().values())))}
+    _, refused = finetune(stack, {"style": "chorale2", "steps": 20}, files, who="mallory", permissions=P.PERMISSIONS)
     assert refused.json["type"] == 4 and refused.json["data"]["flags"] == 64
     assert "Manage Server" in refused.json["data"]["content"]
-    assert stack.redis.llen("rq:queue:train") == 0 and not (stack.data_dir / "models").exists()
+    assert stack.redis.llen("rq:queue:train") == queued and model_files(stack) == before
 
-    started = time.monotonic()
-    inter, defer = finetune(stack, {"style": "chorale", "steps": 20, "base": "irish"}, files)
-    assert defer.json == {"type": 5}
-    summary = wait_summary(stack, inter)
-    took = time.monotonic() - started
+
+def test_admin_creates_a_style_from_uploads_and_everyone_can_compose_it(ft_stack: Stack, chorale_v1: dict) -> None:
+    stack, fake = ft_stack, ft_stack.fake
+    inter, summary = chorale_v1["inter"], chorale_v1["summary"]
+    assert chorale_v1["defer"].json == {"type": 5}
     text = summary.json["content"]
     assert "**chorale** (lstm) version 1 is live" in text and "held-out NLL" in text
     assert "`notes.mid`" in text and "`bomb.zip" in text, text  # each refused file is listed with why
@@ -110,19 +126,18 @@ def test_admin_creates_a_style_from_uploads_and_everyone_can_compose_it(ft_stack
     assert driver.embed_fields(sample)["Style"] == "chorale"
     assert "chorale" in driver.style_choices(fake, stack.bot, "cho")  # autocomplete knows it at once
 
+    served = json.loads((stack.data_dir / "models/chorale-lstm/active.json").read_text())
     footer, post = served_checkpoint(stack, "chorale", "bob")
-    assert "model chorale-lstm v1" in footer
+    assert f"model chorale-lstm v{served['version']}" in footer
     assert float(driver.embed_fields(post)["Length"].split()[0]) == pytest.approx(20.0, abs=0.5)
     listing = fake.inject_slash("models", {"style": "chorale"}, user=user("bob"))
     content = stack.wait(driver.is_callback(listing), 5).json["data"]["content"]
-    assert "serving v1" in content and "v1 ·" in content
-    print(f"\nfine-tune of 5 chorales (20 steps) to summary: {took:.1f} s")
+    assert f"serving v{served['version']}" in content and "v1 ·" in content
+    print(f"\nfine-tune of 5 chorales (20 steps) to summary: {chorale_v1['took']:.1f} s")
 
 
-def test_rollback_and_a_fine_tune_from_votes(ft_stack: Stack) -> None:
+def test_rollback_and_a_fine_tune_from_votes(ft_stack: Stack, chorale_v1: dict) -> None:
     stack, fake = ft_stack, ft_stack.fake
-    if not (stack.data_dir / "models" / "chorale-lstm").exists():
-        pytest.skip("needs the style made by the previous test")  # pragma: no cover
     footer, post = served_checkpoint(stack, "chorale", "carol")
     message = driver.message_of(fake, post)
     stack.click(message, driver.button(message, "👍"), user("dave"))  # dave likes carol's chorale: score +1

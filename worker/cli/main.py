@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -119,6 +121,66 @@ def cmd_bot(argv: list[str]) -> int:
     return 0  # not reached
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: an embedded worker gets SIGTERM if ``tunesmith web`` dies without stopping it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+    except Exception:  # noqa: BLE001 - not Linux: the explicit stop below still applies
+        pass
+
+
+def cmd_web(argv: list[str]) -> int:
+    """The web playground, run as its own process (``python -m bot.web``: the CLI never imports bot). Without
+    REDIS_URL, as ``tunesmith compose``, a private redis-server and ``--workers`` workers run beside it and
+    stop with it."""
+    web = [sys.executable, "-m", "bot.web", *argv]
+    if os.environ.get("REDIS_URL", "").strip() or any(a in ("-h", "--help") for a in argv):
+        os.execv(sys.executable, web)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--workers", type=int, default=1)
+    workers = pre.parse_known_args(argv)[0].workers
+    if workers < 0:
+        err("--workers must be 0 or more")
+        return 2
+    from worker.cli.redis_server import RedisServer
+
+    try:
+        server = RedisServer().start()
+    except RuntimeError as exc:
+        err(str(exc))
+        return 1
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    env["REDIS_URL"] = server.url
+    procs: list[subprocess.Popen] = []
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen([sys.executable, "-m", "worker", "--queues", QUEUE_COMPOSE, "--log-level",
+                                           "WARNING"], env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent))
+        print(f"tunesmith web: a private redis-server and {workers} worker(s) (set REDIS_URL to use a deployment's)",
+              file=sys.stderr, flush=True)
+        page = subprocess.Popen(web, env=env, preexec_fn=_die_with_parent)
+        forward = {sig: signal.signal(sig, lambda n, _f: page.send_signal(n)) for sig in (signal.SIGTERM,
+                                                                                          signal.SIGINT)}
+        try:
+            return page.wait()
+        finally:
+            for sig, old in forward.items():
+                signal.signal(sig, old)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()  # a warm shutdown: a job under way finishes first
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        server.stop()
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -161,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     sub.add_parser("bot", help="run the Discord bot (see `tunesmith bot --help`)", add_help=False)
+    sub.add_parser("web", help="the web playground on http://127.0.0.1:8080 (see `tunesmith web --help`)",
+                   add_help=False)
     for name in MODEL_COMMANDS:
         sub.add_parser(name, help=f"models: {name} (see `tunesmith {name} --help`)", add_help=False)
     return parser
@@ -173,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         return _model_command(argv[0], argv[1:])
     if argv and argv[0] == "bot":
         return cmd_bot(argv[1:])
+    if argv and argv[0] == "web":
+        return cmd_web(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

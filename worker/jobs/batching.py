@@ -6,9 +6,10 @@ job another worker already popped is skipped), get an RQ execution and the "star
 leases are renewed until each runs, so a worker that dies mid-batch leaves them to be retried like its current
 job. A worker takes no more than its share of the queue (waiting jobs / workers on it), so a burst still
 spreads over all workers. The batch is sampled inside the first of its jobs to run (under that job's timeout);
-every job then takes its own piece from it in ``worker.jobs.compose`` (``take``), renders it and reports its
-own progress. If the batch cannot be sampled, each job samples alone. Token models whose draws depend on the
-batch (the GAN), the ABC model, Coconet and two-model styles are never batched: they run one by one as before.
+every job then takes its own piece from it in ``worker.jobs.compose`` (``take``: the batch rides on the Job
+object), renders it and reports its own progress. If the batch cannot be sampled, each job samples alone.
+Token models whose draws depend on the batch (the GAN), the ABC model, Coconet and two-model styles are never
+batched: they run one by one as before.
 """
 
 from __future__ import annotations
@@ -59,16 +60,14 @@ class Batch:
         """Sample every piece at once (progress to each job's meta); on any error mark the batch failed."""
         from models.tokenlm.batched import Ask, compose_batch
         from worker.jobs import metrics
-        from worker.jobs.context import Progress, get_composer, local_styles, resolve_device, seconds_to_sample
+        from worker.jobs.context import Progress, get_composer, resolve_device
 
         t0 = time.perf_counter()
         try:
-            tempo_range = local_styles()[self.style].tempo_range
             asks = []
             for tid, req in self.requests.items():
                 progress = own_progress if tid == own_id else Progress(self.jobs[tid]).sampling()
-                asks.append(Ask(seconds_to_sample(req.seconds, req.tempo, tempo_range), self.seeds[tid],
-                                req.temperature, req.top_k, progress))
+                asks.append(Ask(req.seconds, self.seeds[tid], req.temperature, req.top_k, progress, req.tempo))
             pieces = compose_batch(get_composer(self.style, self.arch, resolve_device()), asks)
         except Exception:  # noqa: BLE001 - every job then samples alone and fails, if at all, on its own
             log.exception("batch of %d %s/%s jobs could not be sampled; sampling them one by one",
@@ -81,18 +80,19 @@ class Batch:
         log.info("sampled %d %s/%s pieces in one batch in %.2fs", len(pieces), self.style, self.arch, self.sample_s)
 
 
-_current: Batch | None = None
+BATCH_ATTR = "tunesmith_batch"  # the Batch a claimed job belongs to, set on the very Job object the worker runs
 
 
-def take(track_id: str, on_progress: Callable[[float], None] | None = None) -> tuple[Composition, float, int] | None:
-    """The piece sampled for ``track_id`` in the running batch (sampling the batch on first use), with the
-    batch's sampling time and size; None when the job is not in a batch or the batch failed."""
-    batch = _current
-    if batch is None or track_id not in batch.requests:
+def take(job: Job | None, on_progress: Callable[[float], None] | None = None) -> tuple[Composition, float, int] | None:
+    """The piece sampled for ``job`` in its batch (sampling the batch on first use), with the batch's sampling
+    time and size; None when the job is not in a batch or the batch failed. The batch travels with the job
+    object (``execute`` sets it; RQ hands the same object to ``get_current_job()``), not through a global."""
+    batch: Batch | None = getattr(job, BATCH_ATTR, None)
+    if job is None or batch is None or job.id not in batch.requests:
         return None
     if not batch.pieces and not batch.failed:
-        batch.sample(track_id, on_progress)
-    piece = batch.pieces.pop(track_id, None)
+        batch.sample(job.id, on_progress)
+    piece = batch.pieces.pop(job.id, None)
     return None if piece is None else (piece, batch.sample_s, len(batch.requests))
 
 
@@ -151,7 +151,6 @@ def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
 def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue], Any]) -> None:
     """Run ``job`` (just popped) with whatever it can be batched with; ``run_alone`` is the worker's own
     ``execute_job``. Never lets a batching problem fail a job: on any error the job runs alone."""
-    global _current
     try:
         batch = claim(job, queue, batch_size())
     except Exception:  # noqa: BLE001 - e.g. no checkpoint: the job itself will say so
@@ -172,14 +171,16 @@ def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue
     keeper = threading.Thread(target=_keep_leases, args=(worker, members, executions, waiting, stop),
                               name="batch-leases", daemon=True)
     keeper.start()
-    _current = batch
+    for member in batch.jobs.values():
+        setattr(member, BATCH_ATTR, batch)
     try:
         run_alone(job, queue)
         for member in members:
             waiting.discard(member.id)
             worker.perform_job(member, queue, executions[member.id])
     finally:
-        _current = None
+        for member in batch.jobs.values():
+            setattr(member, BATCH_ATTR, None)
         stop.set()
         keeper.join(5)
         worker.set_state("idle")

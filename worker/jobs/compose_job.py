@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from worker.contract.tracks import ComposeRequest, validate_request
-from worker.jobs.context import Progress, data_dir, get_composer, local_styles, resolve_device, seconds_to_sample
+from worker.jobs.context import Progress, data_dir, get_composer, local_styles, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     from rq import get_current_job
 
     from worker.jobs.batching import take
-    from worker.jobs.tracks import check_track_id, retime, timed, with_instrument, write_track
+    from worker.jobs.tracks import check_track_id, timed, with_instrument, write_track
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -38,21 +38,18 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     t = timed(timings, "load_s", t0)
 
     progress("sampling", 0.0)
-    asked = seconds_to_sample(req.seconds, req.tempo, styles[req.style].tempo_range)
-    if (batched := take(req.track_id, progress.sampling())) is not None:  # sampled with others of its style
+    if (batched := take(get_current_job(), progress.sampling())) is not None:  # sampled with others of its style
         piece, timings["batch_sample_s"], timings["batch"] = batched[0], round(batched[1], 3), float(batched[2])
         seed = piece.seed
     else:
-        piece = composer.compose(asked, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                                 on_progress=progress.sampling())
-    if req.tempo is not None:
-        piece = retime(piece, req.tempo)
+        piece = composer.compose(req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
+                                 tempo=req.tempo, on_progress=progress.sampling())
     piece = with_instrument(piece, req.instrument)
     timed(timings, "sample_s", t)
 
     result = write_track(piece, req, data_dir() / "tracks" / req.track_id, device=device,
                          checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
-                         t0=t0, extendable=hasattr(composer, "extend"))
+                         t0=t0, extendable=composer.can_extend)
     result = dataclasses.replace(result, seed=seed)
     log.info("composed %s: %s/%s seed %d, %.2fs in %.2fs", req.track_id, piece.style, piece.arch, seed,
              result.seconds, timings["total_s"])

@@ -127,11 +127,3 @@ class Progress:
 
     def sampling(self) -> Callable[[float], None]:
         return lambda fraction: self("sampling", fraction)
-
-
-def seconds_to_sample(seconds: float, tempo: float | None, tempo_range: tuple[float, float]) -> float:
-    """How long to ask the composer for, so that played at ``tempo`` the piece lasts about ``seconds``: the
-    composer picks a tempo near the middle of the style's range, and retiming scales the length by the ratio."""
-    if tempo is None:
-        return seconds
-    return seconds * float(tempo) / (sum(tempo_range) / 2)

@@ -1,5 +1,5 @@
-"""The RQ jobs that start from a finished track: ``worker.jobs.track_jobs.extend`` continues it by N seconds,
-``worker.jobs.track_jobs.harmonize`` writes alto, tenor and bass under its melody with the Coconet model."""
+"""The RQ jobs that start from a finished track: ``worker.jobs.extend`` continues it by N seconds,
+``worker.jobs.harmonize`` writes alto, tenor and bass under its melody with the Coconet model."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     if float(parent.get("seconds", 0)) + req.seconds > MAX_SECONDS + 1:
         raise BadRequest(f"An extended track may last at most {MAX_SECONDS:g}s.")
     composer = get_composer(parent["style"], parent["arch"], device)
-    if not hasattr(composer, "extend"):
+    if not composer.can_extend:
         raise BadRequest(f"The `{parent['arch']}` model cannot continue a track.")
     timings = {"load_s": round(time.perf_counter() - t0, 3)}
     t = time.perf_counter()
@@ -100,7 +100,7 @@ def get_harmonizer(device: str) -> Any:
         composer = get_composer(HARMONIZER_STYLE, HARMONIZER_ARCH, device)
     except Exception:  # noqa: BLE001 - fall back to the Coconet composer itself
         composer = None
-    if not hasattr(composer, "harmonize"):
+    if composer is None or not composer.can_harmonize:
         try:
             from models.coconet.compose import CoconetComposer
 

@@ -42,20 +42,6 @@ def track_dir(root: Path, track_id: str) -> Path:
     return root / "tracks" / check_track_id(track_id)
 
 
-def retime(piece: Composition, tempo_qpm: float) -> Composition:
-    """The same notes played at ``tempo_qpm``: every time scales by old/new tempo, whole bars stay whole."""
-    factor = float(piece.tempo_qpm) / float(tempo_qpm)
-    if abs(factor - 1.0) < 1e-9:
-        return piece
-
-    def scaled(notes: list) -> list:
-        return [dataclasses.replace(n, start=n.start * factor, end=n.end * factor) for n in notes]
-
-    return dataclasses.replace(piece, notes=scaled(piece.notes), seconds=piece.seconds * factor,
-                               tempo_qpm=float(tempo_qpm),
-                               parts=[(name, prog, scaled(notes)) for name, prog, notes in piece.parts])
-
-
 def with_instrument(piece: Composition, program: int | None) -> Composition:
     """The piece played on General MIDI ``program`` (every voice of a polyphonic piece); unchanged if None."""
     if program is None:

@@ -27,12 +27,14 @@ STYLES = {"irish": StyleInfo("irish", ["lstm"], "lstm")}
 
 class StandInComposer:
     checkpoint = "irish-lstm@test"
+    can_extend, can_harmonize, can_batch = True, False, False
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
 
-    def compose(self, seconds, *, seed, temperature=1.0, top_k=0, on_progress=None):
-        self.calls.append({"seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k})
+    def compose(self, seconds, *, seed, temperature=1.0, top_k=0, tempo=None, on_progress=None):
+        self.calls.append({"seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k,
+                           "tempo": tempo})
         for i in range(5):
             if on_progress:
                 on_progress(i / 4)
