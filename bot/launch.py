@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,7 +14,6 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.storage.store import Delivery
-from worker.contract.ids import new_track_id
 from worker.contract.logfmt import bind
 from worker.contract.tracks import ComposeRequest, enqueue_tracks
 
@@ -29,7 +29,7 @@ QUEUE_DOWN = "❌ The composing queue is unreachable right now; please try again
 def delivery_for(interaction: discord.Interaction) -> Delivery:
     """Everything needed to post the result later, even after a restart or once the token has expired."""
     return Delivery(
-        id=new_track_id(), user_id=str(interaction.user.id),
+        id=uuid.uuid4().hex, user_id=str(interaction.user.id),
         guild_id=str(interaction.guild_id) if interaction.guild_id else None,
         channel_id=str(interaction.channel_id), application_id=str(interaction.application_id),
         token=interaction.token, interaction_id=str(interaction.id),
