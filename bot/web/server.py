@@ -23,6 +23,7 @@ from worker.contract.logfmt import setup_logging
 
 log = logging.getLogger("bot.web")
 
+
 def allowed_hosts(host: str, extra: Iterable[str] = ()) -> frozenset[str]:
     """Host names to answer (ports aside): the loopback names when bound to loopback (so a page elsewhere
     cannot rebind a DNS name onto it), plus ``extra`` (TUNESMITH_WEB_HOSTS); empty (any) when bound elsewhere
