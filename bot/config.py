@@ -76,8 +76,7 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     if not raw:
         return None
     if not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, "
-                          f"got {redact_url(raw)!r}")
+        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, got {redact_url(raw)!r}")
     return raw
 
 
@@ -119,8 +118,11 @@ class LogSettings:
         """Read ``env`` (default: ``os.environ``)."""
         env = os.environ if env is None else env
         token = env.get("DISCORD_TOKEN", "").strip()
-        return cls(level=env.get("TUNESMITH_LOG_LEVEL", "INFO").strip().upper() or "INFO",
-                   fmt=env.get(LOG_FORMAT_ENV, "").strip().lower() or "text", secrets=(token,) if token else ())
+        return cls(
+            level=env.get("TUNESMITH_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            fmt=env.get(LOG_FORMAT_ENV, "").strip().lower() or "text",
+            secrets=(token,) if token else (),
+        )
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,9 @@ class Settings:
             raise ConfigError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")
         redis_url = env.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
         if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://, "
-                              f"got {redact_url(redis_url)!r}")
+            raise ConfigError(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_url(redis_url)!r}"
+            )
         return cls(
             discord_token=token,
             redis_url=redis_url,

@@ -43,8 +43,12 @@ def env_reads(source: str, filename: str = "<src>") -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "os" and {a.name for a in node.names} & ENV_NAMES:
             lines.append(node.lineno)
-        elif (isinstance(node, ast.Attribute) and node.attr in ENV_NAMES and isinstance(node.value, ast.Name)
-              and node.value.id in os_names):
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENV_NAMES
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_names
+        ):
             lines.append(node.lineno)
     return sorted(lines)
 
@@ -64,8 +68,10 @@ def scan() -> dict[str, list[int]]:
 
 def test_only_the_settings_modules_read_the_environment() -> None:
     stray = {m: lines for m, lines in scan().items() if not allowed(m)}
-    assert stray == {}, ("these modules read os.environ/os.getenv: read the variable in worker.jobs.settings or "
-                         f"bot.config and pass it in ({stray})")
+    assert stray == {}, (
+        "these modules read os.environ/os.getenv: read the variable in worker.jobs.settings or "
+        f"bot.config and pass it in ({stray})"
+    )
 
 
 def test_the_allowed_list_has_no_stale_entries() -> None:

@@ -22,15 +22,30 @@ def test_bad_track_ids(value: object) -> None:
     assert not ids.is_track_id(value)
 
 
-@pytest.mark.parametrize(("value", "ok"), [("abcdef", True), ("0" * 32, True), ("abcde", False),
-                                            ("0" * 33, False), ("ABCDEF", False), ("abcdef\n", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("abcdef", True), ("0" * 32, True), ("abcde", False), ("0" * 33, False), ("ABCDEF", False), ("abcdef\n", False)],
+)
 def test_track_id_prefixes(value: str, ok: bool) -> None:
     assert ids.is_track_id_prefix(value) is ok
 
 
-@pytest.mark.parametrize(("value", "ok"), [("pokemon", True), ("a1", True), ("x" * 24, True), ("x" * 25, False),
-                                            ("a", False), ("1abc", False), ("Pokemon", False), ("all", False),
-                                            ("shipped", False), ("poke mon", False), ("poke\n", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("pokemon", True),
+        ("a1", True),
+        ("x" * 24, True),
+        ("x" * 25, False),
+        ("a", False),
+        ("1abc", False),
+        ("Pokemon", False),
+        ("all", False),
+        ("shipped", False),
+        ("poke mon", False),
+        ("poke\n", False),
+    ],
+)
 def test_style_names(value: str, ok: bool) -> None:
     assert ids.is_style_name(value) is ok
 
