@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +55,9 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    module = types.ModuleType("worker.jobs")
-    module.compose = compose
-    sys.modules["worker.jobs"] = module
+    import worker.jobs
+
+    worker.jobs.compose = compose  # type: ignore[attr-defined]  # what RQ's "worker.jobs.compose" resolves to
     redis = Redis.from_url(os.environ["REDIS_URL"])
     publish_styles(redis, STYLES)
     SimpleWorker([compose_queue(redis)], connection=redis, serializer=SERIALIZER).work(logging_level="WARNING")

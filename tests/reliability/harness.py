@@ -182,15 +182,13 @@ def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def stand_in_worker() -> int:
     """Run the real worker loop on the stand-in job (see the module docstring); returns its exit code."""
-    import types
 
+    import worker.jobs
     import worker.jobs.runner as runner
     from tests.fakes import stand_in_worker as stand_in
     from worker.contract.tracks import publish_styles
 
-    module = types.ModuleType("worker.jobs")
-    module.compose = stand_in.compose  # type: ignore[attr-defined]
-    sys.modules["worker.jobs"] = module
+    worker.jobs.compose = stand_in.compose  # type: ignore[attr-defined]  # what RQ's "worker.jobs.compose" finds
     runner.preload = lambda: None  # nothing to import ahead: no model
 
     def announce(conn: Any) -> list[str]:
