@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import TYPE_CHECKING
 
 import discord
@@ -16,6 +15,7 @@ from bot.delivery import LETTERS, card_for
 from bot.launch import launch
 from bot.storage import votes
 from bot.storage.store import Track
+from worker.contract.ids import new_track_id
 from worker.contract.tracks import MAX_SECONDS, MIN_SECONDS, BadRequest, ComposeRequest, validate_request
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,7 +30,7 @@ NO_HARMONIZER = ("🎼 Harmonizing needs the Coconet chorale model, and no worke
 
 def reroll_request(track: Track) -> ComposeRequest:
     """The same request (style, length, settings; for extend or harmonize the same source), a new seed."""
-    return ComposeRequest(**{**track.request.to_dict(), "seed": None, "track_id": uuid.uuid4().hex})
+    return ComposeRequest(**{**track.request.to_dict(), "seed": None, "track_id": new_track_id()})
 
 
 def extend_request(track: Track, seconds: int) -> ComposeRequest:

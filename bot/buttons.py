@@ -9,8 +9,10 @@ from typing import Any
 
 import discord
 
+from worker.contract.ids import NEW_TRACK_ID
+
 ACTIONS = {"u": "up", "d": "down", "r": "reroll", "x": "extend", "h": "harmonize"}
-CUSTOM_ID_RE = re.compile(r"^ts:(?P<action>[udrxh]):(?P<track>[0-9a-f]{32})(?::(?P<arg>[0-9]{1,3}))?$")
+CUSTOM_ID_RE = re.compile(rf"^ts:(?P<action>[udrxh]):(?P<track>{NEW_TRACK_ID})(?::(?P<arg>[0-9]{{1,3}}))?$")
 # Anything that starts with "ts:" reaches our callback, so a damaged or outdated id gets a clear answer
 # ((?s): one with a newline in it too).
 TEMPLATE = r"(?s)ts:(?!ftcancel:)(?P<rest>.{0,97})"  # ts:ftcancel: is bot.training.CancelButton

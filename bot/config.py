@@ -1,4 +1,5 @@
-"""Bot settings, read once from the environment into a frozen dataclass."""
+"""Bot settings, read once from the environment into frozen dataclasses: the bot's only reader of ``os.environ``
+(tests/test_settings_read_once.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.storage.quotas import Limits
+from worker.contract.logfmt import LOG_FORMAT_ENV
+from worker.contract.redact import redact_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+WEB_HOSTS_ENV = "TUNESMITH_WEB_HOSTS"  # extra Host names the web playground answers to (comma-separated)
 
 
 class ConfigError(RuntimeError):
@@ -72,7 +76,7 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     if not raw:
         return None
     if not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, got {raw!r}")
+        raise ConfigError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, got {redact_url(raw)!r}")
     return raw
 
 
@@ -88,6 +92,37 @@ def limits_from_env(env: Mapping[str, str]) -> Limits:
         guild_inflight=_int(env, "TUNESMITH_GUILD_INFLIGHT", Limits.guild_inflight),
         guild_daily=_int(env, "TUNESMITH_GUILD_DAILY", Limits.guild_daily),
     )
+
+
+def default_data_dir() -> Path:
+    """``~/.local/share/tunesmith``: the data directory when TUNESMITH_DATA_DIR is unset (as the worker's)."""
+    return Path.home() / ".local" / "share" / "tunesmith"
+
+
+def _data_dir(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("TUNESMITH_DATA_DIR", "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How the bot logs. Read on its own, before the rest, so that a bad setting is itself logged; never fails
+    (an unknown format logs text, with a warning)."""
+
+    level: str = "INFO"  # TUNESMITH_LOG_LEVEL
+    fmt: str = "text"  # TUNESMITH_LOG_FORMAT: text or json
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # masked in every line: the Discord token
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LogSettings:
+        """Read ``env`` (default: ``os.environ``)."""
+        env = os.environ if env is None else env
+        token = env.get("DISCORD_TOKEN", "").strip()
+        return cls(
+            level=env.get("TUNESMITH_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            fmt=env.get(LOG_FORMAT_ENV, "").strip().lower() or "text",
+            secrets=(token,) if token else (),
+        )
 
 
 @dataclass(frozen=True)
@@ -112,11 +147,12 @@ class Settings:
     metrics_port: int | None = None  # serve Prometheus metrics here (None: off)
     sharded: bool = False  # run on discord.AutoShardedClient
     shard_count: int | None = None  # None with sharded: Discord's recommendation
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def data_path(self) -> Path:
         """The shared data directory (tracks, and the SQLite database unless DATABASE_URL is set)."""
-        return self.data_dir or Path.home() / ".local" / "share" / "tunesmith"
+        return self.data_dir or default_data_dir()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -135,17 +171,18 @@ class Settings:
         guild_raw = env.get("DISCORD_GUILD_ID", "").strip()
         if guild_raw and not guild_raw.isdigit():
             raise ConfigError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")
-        data_raw = env.get("TUNESMITH_DATA_DIR", "").strip()
         redis_url = env.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
         if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+            raise ConfigError(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_url(redis_url)!r}"
+            )
         return cls(
             discord_token=token,
             redis_url=redis_url,
             api_base=_url(env, "DISCORD_API_BASE", ("http", "https")),
             gateway_url=_url(env, "DISCORD_GATEWAY_URL", ("ws", "wss")),
             guild_id=int(guild_raw) if guild_raw else None,
-            data_dir=Path(data_raw).expanduser() if data_raw else None,
+            data_dir=_data_dir(env),
             guild_ready_timeout=_float(env, "TUNESMITH_GUILD_READY_TIMEOUT", 2.0),
             styles_refresh_s=_float(env, "TUNESMITH_STYLES_REFRESH_S", 15.0, minimum=0.1),
             poll_interval_s=_float(env, "TUNESMITH_POLL_INTERVAL_S", 0.75, minimum=0.05),
@@ -158,4 +195,40 @@ class Settings:
             metrics_port=_port(env, "TUNESMITH_METRICS_PORT"),
             sharded=_shards(env, "TUNESMITH_SHARDS")[0],
             shard_count=_shards(env, "TUNESMITH_SHARDS")[1],
+            log=LogSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the web playground (``python -m bot.web``) reads: the deployment's Redis, database and data
+    directory, the quotas, and the Host names it answers to. No Discord token."""
+
+    redis_url: str = field(default="", repr=False)  # "" when unset: the server refuses to start
+    data_dir: Path | None = None
+    database_url: str | None = field(default=None, repr=False)
+    limits: Limits = field(default_factory=Limits)
+    web_hosts: tuple[str, ...] = ()  # TUNESMITH_WEB_HOSTS: extra Host names (lower-cased) besides loopback
+    log: LogSettings = field(default_factory=LogSettings)
+
+    @property
+    def data_path(self) -> Path:
+        """The shared data directory the workers write tracks to."""
+        return self.data_dir or default_data_dir()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        """Build settings from ``env`` (default: ``os.environ``).
+
+        Raises:
+            ConfigError: a quota is not a whole number.
+        """
+        env = os.environ if env is None else env
+        return cls(
+            redis_url=env.get("REDIS_URL", "").strip(),
+            data_dir=_data_dir(env),
+            database_url=env.get("DATABASE_URL", "").strip() or None,
+            limits=limits_from_env(env),
+            web_hosts=tuple(h.strip().lower() for h in env.get(WEB_HOSTS_ENV, "").split(",") if h.strip()),
+            log=LogSettings.from_env(env),
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 
@@ -15,7 +14,7 @@ import yarl
 
 from bot import metrics
 from bot.client import bot_class
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, LogSettings, Settings
 from bot.storage.db import Database, DatabaseError
 from bot.storage.store import Store
 from worker.contract.logfmt import setup_logging as setup_log_handler
@@ -31,9 +30,11 @@ def apply_overrides(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-def setup_logging() -> None:
-    """Log to stderr at TUNESMITH_LOG_LEVEL (default INFO), as text or JSON lines (TUNESMITH_LOG_FORMAT)."""
-    setup_log_handler(os.environ.get("TUNESMITH_LOG_LEVEL", "INFO").upper(), stream=sys.stderr)
+def setup_logging(log: LogSettings | None = None) -> None:
+    """Log to stderr at TUNESMITH_LOG_LEVEL (default INFO), as text or JSON lines (TUNESMITH_LOG_FORMAT), with
+    the Discord token masked."""
+    log = log or LogSettings.from_env()
+    setup_log_handler(log.level, log.fmt, sys.stderr, secrets=log.secrets)
 
 
 def open_store(settings: Settings) -> Store:

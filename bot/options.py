@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 
 from discord import app_commands
 
+from worker.contract.ids import new_track_id
 from worker.contract.tracks import (
     DEFAULT_TEMPERATURE,
     BadRequest,
@@ -99,4 +99,4 @@ def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], use
     if takes == 1:
         return [first]
     second_seed = None if seed is None else (seed + 1) % 2**31
-    return [first, ComposeRequest(**{**first.to_dict(), "seed": second_seed, "track_id": uuid.uuid4().hex})]
+    return [first, ComposeRequest(**{**first.to_dict(), "seed": second_seed, "track_id": new_track_id()})]

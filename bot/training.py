@@ -18,6 +18,7 @@ from bot.embeds import progress_bar
 from bot.launch import delivery_for, with_seed
 from bot.storage.quotas import Limits
 from bot.tracking import JobSnapshot, snapshot
+from worker.contract.ids import FINETUNE_JOB_ID
 from worker.contract.tracks import ComposeRequest, enqueue_tracks, fetch_job
 from worker.contract.training import request_cancel
 
@@ -77,7 +78,7 @@ def cancel_view(job_id: str) -> discord.ui.View:
     return view
 
 
-class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ts:ftcancel:(?P<job>ft-[0-9a-f]{32})"):
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"ts:ftcancel:(?P<job>{FINETUNE_JOB_ID})"):
     """Stops a running fine-tune; admins only, checked on every click (the button is visible to all)."""
 
     def __init__(self, job_id: str) -> None:

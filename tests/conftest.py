@@ -8,6 +8,16 @@ from pathlib import Path
 import pytest
 
 from worker.cli.redis_server import RedisServer
+from worker.jobs.settings import use_settings
+
+
+@pytest.fixture(autouse=True)
+def fresh_worker_settings() -> Iterator[None]:
+    """The worker's settings are read once per process: each test reads them again from its own environment
+    (set by monkeypatch before the first use), and leaves none behind."""
+    use_settings(None)
+    yield
+    use_settings(None)
 
 
 @pytest.fixture

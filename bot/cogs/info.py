@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,13 +17,13 @@ from bot.observe import report_error
 from bot.storage import votes
 from bot.storage.quotas import left
 from bot.tracking import JobSnapshot
+from worker.contract.ids import is_style_query, is_track_id_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot
 
 log = logging.getLogger(__name__)
 
-TRACK_ID_RE = re.compile(r"^[0-9a-f]{6,32}$")
 
 
 class InfoCog(commands.Cog):
@@ -44,7 +43,7 @@ class InfoCog(commands.Cog):
                   period: str = "week") -> None:
         name = style.strip().lower() if style else None
         period = period.strip().lower()
-        if name is not None and not re.fullmatch(r"[a-z0-9_-]{1,40}", name):
+        if name is not None and not is_style_query(name):
             await interaction.response.send_message("⚠️ A style is a single word, e.g. `irish`.", ephemeral=True)
             return
         if period not in votes.PERIODS:
@@ -65,7 +64,7 @@ class InfoCog(commands.Cog):
     @app_commands.describe(id="The track id (at least its first 6 characters)")
     async def track(self, interaction: discord.Interaction, id: str) -> None:  # noqa: A002 - the option's name
         prefix = id.strip().strip("`").lower()
-        if not TRACK_ID_RE.match(prefix):
+        if not is_track_id_prefix(prefix):
             await interaction.response.send_message(
                 "⚠️ A track id is 6 to 32 characters of 0-9 and a-f, as shown under each track.", ephemeral=True)
             return

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.options import INSTRUMENTS, LENGTH_SUGGESTIONS, instrument_program
+from worker.contract.ids import new_track_id
 from worker.contract.tracks import (
     DEFAULT_TEMPERATURE,
     MAX_TEMPO,
@@ -271,4 +271,4 @@ def parse_compose(data: Any, styles: Mapping[str, StyleInfo], user_id: str) -> l
     if takes == 1:
         return [first]
     seed = None if first.seed is None else (first.seed + 1) % 2**31
-    return [first, ComposeRequest(**{**first.to_dict(), "seed": seed, "track_id": uuid.uuid4().hex})]
+    return [first, ComposeRequest(**{**first.to_dict(), "seed": seed, "track_id": new_track_id()})]

@@ -27,6 +27,7 @@ from bot.storage.quotas import DAY_S, Limits, Usage
 from bot.storage.store import Delivery, Store, Track
 from bot.tracking import AUDIO_SUFFIXES, IMAGE_SUFFIXES, reap_abandoned
 from bot.web.forms import form_fields, parse_compose
+from worker.contract.ids import is_new_track_id, new_track_id
 from worker.contract.tracks import (
     BadRequest,
     ComposeRequest,
@@ -47,7 +48,6 @@ WEB_STATE = "web"  # deliveries the playground follows itself (the bot's poster 
 QUEUING = "web-new"  # recorded, not yet enqueued: not followed yet (its job does not exist for a moment)
 SETTLING = "web-settling"  # claimed by one playground process while it records the outcome
 WEB_GUILD = "web"  # every web client together counts as one "server" for the guild-wide caps
-TRACK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 FACTS = ("key", "arrangement", "meter", "voices", "parts", "chords", "loop")  # shown when the result has them
 FILE_LABELS = {
@@ -97,7 +97,7 @@ def web_text(text: str, now: float | None = None) -> str:
 
 
 def check_track_id(track_id: str) -> str:
-    if not isinstance(track_id, str) or not TRACK_ID_RE.fullmatch(track_id):
+    if not is_new_track_id(track_id):
         raise WebError(404, "No such track: a track id is 32 hexadecimal characters.")
     return track_id
 
@@ -280,7 +280,7 @@ class Playground:
             **{
                 **track.request.to_dict(),
                 "seed": None,
-                "track_id": uuid.uuid4().hex,
+                "track_id": new_track_id(),
                 "kind": "compose",
                 "parent": track.id,
                 "vary": strength,

@@ -8,15 +8,13 @@ import argparse
 import asyncio
 import ipaddress
 import logging
-import os
 import signal
 import sys
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterable
 
 from aiohttp import web
 
-from bot.config import ConfigError, limits_from_env
+from bot.config import ConfigError, LogSettings, WebSettings
 from bot.storage.db import Database, DatabaseError
 from bot.storage.store import Store
 from bot.web.app import LOOPBACK_NAMES, make_app
@@ -25,19 +23,12 @@ from worker.contract.logfmt import setup_logging
 
 log = logging.getLogger("bot.web")
 
-HOSTS_ENV = "TUNESMITH_WEB_HOSTS"  # extra Host names a non-loopback server answers to (comma-separated)
 
-
-def data_path(env: Mapping[str, str]) -> Path:
-    """The data directory the workers write tracks to (TUNESMITH_DATA_DIR, as the bot and worker read it)."""
-    raw = env.get("TUNESMITH_DATA_DIR", "").strip()
-    return Path(raw).expanduser() if raw else Path.home() / ".local" / "share" / "tunesmith"
-
-
-def allowed_hosts(host: str, env: Mapping[str, str]) -> frozenset[str]:
+def allowed_hosts(host: str, extra: Iterable[str] = ()) -> frozenset[str]:
     """Host names to answer (ports aside): the loopback names when bound to loopback (so a page elsewhere
-    cannot rebind a DNS name onto it), plus TUNESMITH_WEB_HOSTS; empty (any) when bound elsewhere without it."""
-    extra = [h.strip().lower() for h in env.get(HOSTS_ENV, "").split(",") if h.strip()]
+    cannot rebind a DNS name onto it), plus ``extra`` (TUNESMITH_WEB_HOSTS); empty (any) when bound elsewhere
+    without it."""
+    extra = [h.strip().lower() for h in extra if h.strip()]
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -94,18 +85,18 @@ def main(argv: list[str] | None = None, *, redis_url: str | None = None) -> int:
     """Serve until stopped on the Redis at ``redis_url`` (default: REDIS_URL); returns the exit code (2: bad
     settings, 1: could not start)."""
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level.upper(), stream=sys.stderr)
-    env = os.environ
+    logs = LogSettings.from_env()
+    setup_logging(args.log_level.upper(), logs.fmt, sys.stderr, secrets=logs.secrets)
     if (problem := bad_args(args)) is not None:
         log.error("%s", problem)
         return 2
     try:
-        limits = limits_from_env(env)
+        settings = WebSettings.from_env()
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    data_dir = data_path(env)
-    redis_url = redis_url or env.get("REDIS_URL", "").strip()
+    data_dir, limits = settings.data_path, settings.limits
+    redis_url = redis_url or settings.redis_url
     if not redis_url:
         log.error(
             "REDIS_URL is not set: run `tunesmith web`, which starts a private redis-server and a worker, "
@@ -113,7 +104,7 @@ def main(argv: list[str] | None = None, *, redis_url: str | None = None) -> int:
         )
         return 2
     try:
-        db = Database(env.get("DATABASE_URL", "").strip() or None, data_dir)
+        db = Database(settings.database_url, data_dir)
         db.migrate()
     except (DatabaseError, OSError) as exc:
         log.error("could not open the database: %s", exc)
@@ -123,7 +114,7 @@ def main(argv: list[str] | None = None, *, redis_url: str | None = None) -> int:
     redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
     try:
         playground = Playground(Store(db), redis, data_dir, limits)
-        asyncio.run(serve(playground, args.host, args.port, allowed_hosts(args.host, env)))
+        asyncio.run(serve(playground, args.host, args.port, allowed_hosts(args.host, settings.web_hosts)))
     except OSError as exc:
         log.error("could not serve on %s:%s: %s", args.host, args.port, exc)
         return 1

@@ -25,11 +25,12 @@ from pathlib import Path
 DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
 ACTIVE = "active.json"
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
-STYLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,23}$")
 
 
 def data_root() -> Path:
-    """``$TUNESMITH_DATA_DIR``, default ``~/.local/share/tunesmith`` (the worker's data directory)."""
+    """``$TUNESMITH_DATA_DIR``, default ``~/.local/share/tunesmith`` (the worker's data directory): the default
+    of every ``root`` below, and the models' only read of that variable (the worker passes its settings'
+    data directory where it calls in directly; the catalog's lookups use this default)."""
     env = os.environ.get(DATA_DIR_ENV, "").strip()
     return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "tunesmith"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_REDIS_URL, ConfigError, Settings
+from bot.config import DEFAULT_REDIS_URL, ConfigError, LogSettings, Settings, WebSettings
 
 
 def test_missing_token_is_a_clear_error() -> None:
@@ -68,3 +68,23 @@ def test_shards_and_metrics_port() -> None:
                        ("TUNESMITH_METRICS_PORT", "http")):
         with pytest.raises(ConfigError, match=key):
             Settings.from_env({**base, key: value})
+
+
+def test_log_settings_and_redacted_errors() -> None:
+    log = Settings.from_env({"DISCORD_TOKEN": "sekrit-token-value", "TUNESMITH_LOG_LEVEL": "debug",
+                             "TUNESMITH_LOG_FORMAT": " JSON "}).log
+    assert (log.level, log.fmt, log.secrets) == ("DEBUG", "json", ("sekrit-token-value",))
+    assert LogSettings.from_env({}) == LogSettings() and "sekrit" not in repr(log)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"DISCORD_TOKEN": "t", "REDIS_URL": "http://:hunter2@h/0"})
+    assert "hunter2" not in str(info.value) and ":***@h" in str(info.value)
+
+
+def test_web_settings() -> None:
+    web = WebSettings.from_env({"REDIS_URL": "redis://:pw@h/0", "TUNESMITH_DATA_DIR": "/tmp/ts",
+                                "TUNESMITH_WEB_HOSTS": "A.example, ,b.example", "TUNESMITH_USER_DAILY": "3"})
+    assert web.redis_url == "redis://:pw@h/0" and "pw" not in repr(web)
+    assert web.data_path == Path("/tmp/ts") and web.web_hosts == ("a.example", "b.example")
+    assert web.limits.user_daily == 3 and WebSettings.from_env({}).redis_url == ""
+    with pytest.raises(ConfigError, match="TUNESMITH_USER_DAILY"):
+        WebSettings.from_env({"TUNESMITH_USER_DAILY": "many"})

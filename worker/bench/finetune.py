@@ -39,10 +39,12 @@ def bench_finetune(files: int = 20, steps: int = DEFAULT_STEPS, source_style: st
     corpus tunes of ``source_style`` as a new style, from the default base; returns timings and NLLs."""
     from worker.contract.training import FinetuneRequest
     from worker.jobs.finetune_job import finetune
+    from worker.jobs.settings import use_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         old = os.environ.get("TUNESMITH_DATA_DIR")
-        os.environ["TUNESMITH_DATA_DIR"] = tmp
+        os.environ["TUNESMITH_DATA_DIR"] = tmp  # the worker's settings and the models' versions both use it
+        use_settings(None)
         try:
             paths = corpus_midis(source_style, files, Path(tmp))
             uploads = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()} for p in paths]
@@ -63,6 +65,7 @@ def bench_finetune(files: int = 20, steps: int = DEFAULT_STEPS, source_style: st
                 os.environ.pop("TUNESMITH_DATA_DIR", None)
             else:
                 os.environ["TUNESMITH_DATA_DIR"] = old
+            use_settings(None)
     return {"finetune_20_files_s": round(seconds, 1), "files_used": len(result["accepted"]),
             "files_refused": len(result["refused"]), "steps": result["steps"], "base": result["base"],
             "heldout_nll_before": result["heldout_nll_before"], "heldout_nll_after": result["heldout_nll_after"],

@@ -112,11 +112,13 @@ def bench_render_and_compose(runs: int = 5, seconds: float = 30.0) -> dict[str, 
     """Render speed of a real 30 s piece, and the in-process compose job's latency (model already loaded)."""
     from worker.jobs import compose_job as jobs
     from worker.jobs import context
+    from worker.jobs.settings import DATA_DIR_ENV, use_settings
     from worker.output.midi import write_midi
     from worker.output.render import render_audio
 
     with tempfile.TemporaryDirectory(prefix="tunesmith-bench-") as tmp:
-        os.environ[context.DATA_DIR_ENV] = tmp
+        os.environ[DATA_DIR_ENV] = tmp  # for the models' fine-tuned versions too (models.core.versions)
+        use_settings(None)  # the worker's settings read it again
         composer = context.get_composer("irish", "lstm", context.resolve_device())
         piece = composer.compose(seconds, seed=1)
         midi = write_midi(piece, Path(tmp) / "bench.mid")
@@ -171,8 +173,9 @@ def bench_main(argv: list[str] | None = None) -> int:
         return 0
 
     from worker.bench.batch import bench_worker_batching
+    from worker.jobs.settings import settings
 
-    torch.set_num_threads(int(os.environ.get("TUNESMITH_TORCH_THREADS", "1")))
+    torch.set_num_threads(settings().torch_threads)
     results: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
                      "torch_threads": torch.get_num_threads()}
     with torch.inference_mode():

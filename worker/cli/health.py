@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 
-from worker.jobs.settings import redact_url
+from worker.contract.redact import redact_url
 
 
 def check(role: str, env: Mapping[str, str] = os.environ, hostname: str | None = None) -> str | None:

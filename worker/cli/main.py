@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from worker.cli.queue_client import CommandError, copy_files, err, run_job
+from worker.contract.redact import redact_url
 from worker.contract.tracks import (
     QUEUE_COMPOSE,
     QUEUE_TRAIN,
@@ -59,7 +60,7 @@ def _styles_for_cli(redis_url: str) -> dict[str, StyleInfo]:
         try:
             styles = {**read_styles(Redis.from_url(redis_url, socket_connect_timeout=5)), **styles}
         except Exception as exc:  # noqa: BLE001 - reported below as "unreachable" when we enqueue
-            err(f"warning: could not read styles from {redis_url}: {exc}")
+            err(f"warning: could not read styles from {redact_url(redis_url)}: {redact_url(str(exc))}")
     return styles
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from worker.contract.redact import redact_url
 from worker.contract.tracks import ComposeRequest, ComposeResult, enqueue_compose, job_progress
 
 POLL_S = 0.1
@@ -82,7 +83,8 @@ def run_job(request: ComposeRequest, redis_url: str, timeout: float) -> ComposeR
             conn = Redis.from_url(redis_url, socket_connect_timeout=5)
             conn.ping()
         except (RedisError, ValueError) as exc:
-            raise CommandError(f"Redis at REDIS_URL={redis_url} is unreachable: {exc}") from exc
+            raise CommandError(f"Redis at REDIS_URL={redact_url(redis_url)} is unreachable: "
+                               f"{redact_url(str(exc))}") from exc
         from rq import Worker
 
         job = enqueue_compose(conn, request)

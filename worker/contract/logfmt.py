@@ -3,7 +3,8 @@
 ``log_context(track_id=..., kind=..., user=user_hash(uid))`` (or ``bind`` inside an asyncio task) puts fields in
 a context variable; a filter copies them onto every record logged meanwhile, from any logger (RQ's included),
 and the formatter writes them. ``TUNESMITH_LOG_FORMAT`` picks ``text`` (default) or ``json``. Secrets never
-reach a line: the Discord token's value and passwords in URLs are masked in every message.
+reach a line: the Discord token's value and passwords in URLs are masked in every message (worker.contract.redact).
+Nothing here reads the environment: the bot's and the worker's settings pass the format and the secrets in.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ import contextvars
 import hashlib
 import json
 import logging
-import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import IO, Any
+
+from worker.contract.redact import Redactor
 
 LOG_FORMAT_ENV = "TUNESMITH_LOG_FORMAT"
 FORMATS = ("text", "json")
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "tunesmith_log_context", default=MappingProxyType({}))
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
-_URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
 
 
 def user_hash(user_id: object) -> str:
@@ -60,18 +61,6 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.ctx = current()
         return True
-
-
-class Redactor:
-    """Masks secret values (the bot token) and URL passwords in a text."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return _URL_PASSWORD_RE.sub(r"\1***@", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -109,8 +98,8 @@ class TextFormatter(logging.Formatter):
         return self.redact(line)
 
 
-def log_format(env: Mapping[str, str] = os.environ) -> str:
-    """``$TUNESMITH_LOG_FORMAT``: ``text`` (default) or ``json``.
+def log_format(env: Mapping[str, str]) -> str:
+    """``TUNESMITH_LOG_FORMAT`` in ``env``: ``text`` (default) or ``json``.
 
     Raises:
         ValueError: any other value.
@@ -121,17 +110,16 @@ def log_format(env: Mapping[str, str] = os.environ) -> str:
     return value
 
 
-def setup_logging(level: str | int = "INFO", fmt: str | None = None, stream: IO[str] | None = None,
-                  env: Mapping[str, str] = os.environ) -> logging.Handler:
-    """Replace the root logger's handlers with one that writes ``fmt`` (default: from the environment) to
-    ``stream`` (stderr); returns it. An unknown format falls back to text with a warning."""
-    try:
-        chosen = fmt or log_format(env)
-    except ValueError as exc:
-        chosen, problem = "text", str(exc)
-    else:
-        problem = ""
-    redact = Redactor([env.get("DISCORD_TOKEN", "").strip()])
+def setup_logging(level: str | int = "INFO", fmt: str | None = None, stream: IO[str] | None = None, *,
+                  secrets: Iterable[str] = ()) -> logging.Handler:
+    """Replace the root logger's handlers with one that writes ``fmt`` (``text``, the default, or ``json``, as
+    the settings read ``TUNESMITH_LOG_FORMAT``) to ``stream`` (stderr), masking ``secrets``; returns it. An
+    unknown format falls back to text with a warning."""
+    chosen = (fmt or "").strip().lower() or "text"
+    problem = ""
+    if chosen not in FORMATS:
+        chosen, problem = "text", f"{LOG_FORMAT_ENV} must be one of {', '.join(FORMATS)}, got {chosen!r}"
+    redact = Redactor(s.strip() for s in secrets)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(redact) if chosen == "json" else TextFormatter(redact))
     handler.addFilter(ContextFilter())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from worker.contract.ids import is_track_id, new_track_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis import Redis
@@ -30,7 +31,6 @@ MAX_SECONDS = 300.0
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
 MIN_TEMPO, MAX_TEMPO = 40.0, 240.0
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Uploads for /finetune: the bot refuses by these before downloading, the worker checks again (worker.jobs.uploads).
 UPLOAD_MAX_FILES = 10  # attachments per /finetune (a .zip counts as one)
 UPLOAD_MAX_FILE_BYTES = 2_000_000  # one MIDI file or one .zip as uploaded
@@ -99,7 +99,7 @@ class ComposeRequest:
     seed: int | None = None
     temperature: float = DEFAULT_TEMPERATURE
     top_k: int = DEFAULT_TOP_K
-    track_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    track_id: str = field(default_factory=new_track_id)
     user_id: str | None = None
     kind: str = "compose"  # compose | extend | harmonize (see JOB_FUNCS)
     parent_id: str | None = None  # the track an extend or harmonize job starts from
@@ -177,7 +177,7 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
         raise BadRequest("The instrument must be a General MIDI program between 0 and 127.")
     if request.kind not in JOB_FUNCS:
         raise BadRequest(f"Unknown kind of job `{request.kind[:20]}`.")
-    if request.kind != "compose" and not (request.parent_id and _ID_RE.fullmatch(request.parent_id)):
+    if request.kind != "compose" and not is_track_id(request.parent_id):
         raise BadRequest(f"A {request.kind} job needs the id of the track it starts from.")
     return ComposeRequest(**{**request.to_dict(), "style": name, "arch": arch})
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from worker.contract.ids import is_style_name, new_finetune_job_id, new_rollback_job_id
 from worker.contract.tracks import QUEUE_COMPOSE, QUEUE_TRAIN, BadRequest, StyleInfo, compose_queue
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,8 +23,6 @@ DEFAULT_STEPS, MIN_STEPS, MAX_STEPS = 300, 10, 3000
 FINETUNE_TIMEOUT_S = 1800
 VOTE_THRESHOLD = 1  # tracks with a net score at or above this become training data with from_votes
 MAX_VOTE_TRACKS = 200
-RESERVED_NAMES = {"all", "none", "default", "random", "help", "shipped"}
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,23}$")
 
 
 def check_style_name(name: str) -> str:
@@ -35,7 +32,7 @@ def check_style_name(name: str) -> str:
         BadRequest: not 2–24 letters, digits or underscores starting with a letter, or a reserved word.
     """
     key = (name or "").strip().lower()
-    if not _NAME_RE.match(key) or key in RESERVED_NAMES:
+    if not is_style_name(key):
         raise BadRequest(f"`{key[:30]}` can't be a style name: use 2–24 lowercase letters, digits or `_`, "
                          "starting with a letter (e.g. `pokemon`).")
     return key
@@ -59,7 +56,7 @@ class FinetuneRequest:
     uploads: list[dict[str, str]] = field(default_factory=list)  # {"name", "data": base64}
     vote_tracks: list[dict[str, Any]] = field(default_factory=list)  # {"track_id", "score"}
     user_id: str | None = None
-    job_id: str = field(default_factory=lambda: f"ft-{uuid.uuid4().hex}")
+    job_id: str = field(default_factory=new_finetune_job_id)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,7 +105,7 @@ def enqueue_rollback(redis: Redis, style: str, arch: str, version: int, user_id:
     """Queue a switch of the serving version at the front of the compose queue (it takes milliseconds)."""
     return compose_queue(redis, QUEUE_COMPOSE).enqueue(
         ROLLBACK_JOB, {"style": style, "arch": arch, "version": int(version), "user_id": user_id},
-        job_id=f"rb-{uuid.uuid4().hex}", at_front=True, job_timeout=60, result_ttl=3600, failure_ttl=3600)
+        job_id=new_rollback_job_id(), at_front=True, job_timeout=60, result_ttl=3600, failure_ttl=3600)
 
 
 def request_cancel(redis: Redis, job_id: str) -> None:

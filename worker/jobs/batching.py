@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from worker.contract import claims, faults
 from worker.contract.tracks import COMPOSE_JOB, ComposeRequest, validate_request
+from worker.jobs.settings import settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
@@ -36,23 +36,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-BATCH_ENV = "TUNESMITH_BATCH"
-DEFAULT_BATCH = 8
 WINDOW_PER_SLOT = 4  # look this many waiting jobs deep per batch slot, so one style cannot jump a long queue
 
 
-def batch_size(env: Mapping[str, str] = os.environ) -> int:
-    """``$TUNESMITH_BATCH``: the most compose jobs sampled together (default 8; 1 turns batching off).
-
-    Raises:
-        ValueError: not a whole number of at least 1.
-    """
-    raw = env.get(BATCH_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BATCH
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{BATCH_ENV} must be a whole number of at least 1 (1 turns batching off), got {raw!r}")
-    return int(raw)
+def batch_size() -> int:
+    """The most compose jobs sampled together: the settings' ``TUNESMITH_BATCH`` (default 8; 1 turns batching
+    off)."""
+    return settings().batch_size
 
 
 @dataclass

@@ -4,7 +4,6 @@ job's progress in ``job.meta`` (torch is imported only when a device or composer
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from redis.exceptions import RedisError
 
 from worker.contract.faults import point
 from worker.contract.tracks import StyleInfo
+from worker.jobs.settings import settings, use_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
@@ -22,9 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
-DEVICE_ENV = "TUNESMITH_DEVICE"
-THREADS_ENV = "TUNESMITH_TORCH_THREADS"
 PROGRESS_INTERVAL_S = 0.25
 # Where each stage starts and ends on the job's overall progress bar.
 STAGES: dict[str, tuple[float, float]] = {
@@ -41,9 +38,9 @@ _device: str | None = None
 
 
 def data_dir() -> Path:
-    """Where tracks are written: ``$TUNESMITH_DATA_DIR``, default ``~/.local/share/tunesmith``."""
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "tunesmith"
+    """Where tracks are written: the settings' data directory (``$TUNESMITH_DATA_DIR``, default
+    ``~/.local/share/tunesmith``)."""
+    return settings().data_dir
 
 
 def resolve_device() -> str:
@@ -53,12 +50,12 @@ def resolve_device() -> str:
     if _device is None:
         import torch
 
-        wanted = os.environ.get(DEVICE_ENV, "auto").strip().lower() or "auto"
+        wanted = settings().device
         if wanted == "auto":
             wanted = "cuda" if torch.cuda.is_available() else "cpu"
         # Token-by-token sampling at batch 1 is latency-bound: one intra-op thread beats several (on 2 busy
         # cores a 30 s piece took 4.7 s with 2 threads and 0.09 s with 1).
-        torch.set_num_threads(max(1, int(os.environ.get(THREADS_ENV, "1"))))
+        torch.set_num_threads(settings().torch_threads)
         _device = wanted
     return _device
 
@@ -88,7 +85,7 @@ def get_composer(style: str, arch: str, device: str) -> Composer:
     (so a fine-tune goes live without restarting the worker)."""
     from models.compose.factory import load_composer
 
-    key = (style, arch, device, os.environ.get("TUNESMITH_CHECKPOINT_DIR", ""))
+    key = (style, arch, device, str(settings().checkpoint_dir or ""))
     version = _checkpoint_version(style, arch)
     cached = _composers.get(key)
     if cached is None or cached[0] != version:
@@ -98,10 +95,11 @@ def get_composer(style: str, arch: str, device: str) -> Composer:
 
 
 def clear_cache() -> None:
-    """Forget the loaded models and the chosen device (for tests)."""
+    """Forget the loaded models, the chosen device and the settings read (for tests that change them)."""
     global _device
     _composers.clear()
     _device = None
+    use_settings(None)
 
 
 class Progress:

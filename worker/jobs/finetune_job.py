@@ -120,16 +120,16 @@ def finetune(request: dict[str, Any]) -> dict[str, Any]:
     device = resolve_device()
     config = FinetuneConfig(steps=req.steps, device=device)
     try:
-        meta = run(req.style, req.arch, req.base or req.style, sources, config, by=req.user_id or "",
+        meta = run(req.style, req.arch, req.base or req.style, sources, config, by=req.user_id or "", root=root,
                    on_step=report.step, should_stop=report.cancelled)
     except FinetuneError as exc:
         raise BadRequest(str(exc)) from None
     except Cancelled:
         raise BadRequest("The fine-tune was cancelled; the serving version is unchanged.") from None
     version = int(meta["version"])
-    loss_png = draw_loss(meta["finetune"]["history"], version_dir(req.style, req.arch, version) / "loss.png",
+    loss_png = draw_loss(meta["finetune"]["history"], version_dir(req.style, req.arch, version, root) / "loss.png",
                          title=f"{req.style}/{req.arch} v{version}")
-    activate(req.style, req.arch, version, by=req.user_id or "")
+    activate(req.style, req.arch, version, by=req.user_id or "", root=root)
     _announce(job)
     ft = meta["finetune"]
     log.info("fine-tune %s: %s/%s v%d live (%d steps, %.2f min)", req.job_id, req.style, req.arch, version,
@@ -155,14 +155,15 @@ def rollback(request: dict[str, Any]) -> dict[str, Any]:
 
     style, arch = str(request.get("style", "")).lower(), str(request.get("arch", "lstm")).lower()
     version = int(request.get("version", -1))
-    known = list_versions(style, arch)
+    root = data_dir()
+    known = list_versions(style, arch, root)
     if version != 0 and version not in known:
         offer = ", ".join(str(v) for v in known) or "none"
         raise BadRequest(f"`{style}`/{arch} has no version {version}; versions: {offer} (0 = shipped).")
     shipped = catalog.entries(catalog.default_checkpoint_dir())
     if version == 0 and not any(e.arch == arch and style in e.styles for e in shipped):
         raise BadRequest(f"`{style}` has no shipped model to go back to; pick one of versions {known}.")
-    activate(style, arch, version, by=str(request.get("user_id") or ""))
+    activate(style, arch, version, by=str(request.get("user_id") or ""), root=root)
     _announce(get_current_job())
     log.info("%s/%s now serves version %d", style, arch, version)
     return {"style": style, "arch": arch, "version": version, "versions": known}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,23 +19,22 @@ from rq.exceptions import NoSuchJobError, StopRequested
 from rq.utils import now
 
 from worker.contract import claims, faults
+from worker.jobs.settings import settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
 
 log = logging.getLogger(__name__)
 
-LEASE_ENV = "TUNESMITH_JOB_LEASE_S"
-DEFAULT_LEASE_S = 30
 LOST_REDIS = ("redis.exceptions.ConnectionError", "redis.exceptions.TimeoutError")
 WAIT_S = 0.5  # an idle worker blocks this long at a time: it notices a stop request within half a second
 HEARTBEAT_S = 5.0  # how often an idle worker renews its own registration (RQ: every dequeue timeout)
 
 
 def lease_s() -> int:
-    """How long a running job stays "started" without a heartbeat: ``$TUNESMITH_JOB_LEASE_S`` (at least 2)."""
-    raw = os.environ.get(LEASE_ENV, "").strip()
-    return max(2, int(raw)) if raw.isdigit() else DEFAULT_LEASE_S
+    """How long a running job stays "started" without a heartbeat: the settings' ``TUNESMITH_JOB_LEASE_S``
+    (default 30, at least 2)."""
+    return settings().lease_s
 
 
 class LeasedWorker(SimpleWorker):

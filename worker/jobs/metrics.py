@@ -8,8 +8,7 @@ scrape, so every process that calls ``watch_queues`` reports the same numbers: a
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
@@ -26,7 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-METRICS_PORT_ENV = "TUNESMITH_METRICS_PORT"
 # Compose jobs take ~1-10 s on a CPU; train jobs minutes to hours.
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
 
@@ -141,20 +139,6 @@ def count_vote(value: int | str) -> None:
 def count_fine_tune(style: str, arch: str, outcome: str = "ok") -> None:
     """Count one fine-tune run and its outcome (``ok``, ``failed``, ``rejected``)."""
     FINE_TUNES.labels(style=style, arch=arch, outcome=outcome).inc()
-
-
-def metrics_port(env: Mapping[str, str] = os.environ) -> int | None:
-    """``$TUNESMITH_METRICS_PORT`` as a port number, or None when unset or empty (metrics off).
-
-    Raises:
-        ValueError: the value is not a port number.
-    """
-    raw = env.get(METRICS_PORT_ENV, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ValueError(f"{METRICS_PORT_ENV} must be a port number between 1 and 65535, got {raw!r}")
-    return int(raw)
 
 
 def start_metrics_server(port: int, addr: str = "0.0.0.0", registry: CollectorRegistry = REGISTRY) -> WSGIServer:

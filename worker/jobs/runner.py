@@ -13,6 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from worker.contract.logfmt import job_fields, log_context, setup_logging
+from worker.contract.redact import redact_url
 from worker.contract.tracks import (
     HARMONIZER_ARCH,
     QUEUE_COMPOSE,
@@ -23,6 +24,7 @@ from worker.contract.tracks import (
 )
 from worker.jobs import batching, metrics
 from worker.jobs.lease import LeasedWorker
+from worker.jobs.settings import SettingsError, settings
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,6 @@ def connect(redis_url: str) -> Redis:
         conn = Redis.from_url(redis_url, socket_connect_timeout=5)
         conn.ping()
     except (RedisError, ValueError) as exc:
-        from worker.jobs.settings import redact_url  # printed to stderr, past the log redactor: mask the password
-
         raise WorkerError(f"Redis at {redact_url(redis_url)} is unreachable: {redact_url(str(exc))}") from exc
     return conn
 
@@ -85,7 +85,7 @@ def announce_styles(conn: Redis) -> list[str]:
 
     styles = local_styles()
     publish_styles(conn, styles)
-    publish_models(conn, summary())
+    publish_models(conn, summary(settings().data_dir))
     if harmonizer_available():
         publish_features(conn, {"harmonize": f"{HARMONIZER_STYLE}/{HARMONIZER_ARCH}"})
     return sorted(styles)
@@ -105,13 +105,18 @@ def preload() -> None:
 def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burst: bool = False,
                name: str | None = None, log_level: str = "INFO") -> int:
     """Run the worker until stopped (or, with ``burst``, until the queues are empty); returns an exit code."""
-    setup_logging(log_level)  # text or JSON lines ($TUNESMITH_LOG_FORMAT)
+    try:
+        config = settings()  # read once, here: a malformed value stops the start, not a job
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    setup_logging(log_level, config.log_format, secrets=config.log_secrets)  # text or JSON lines
     try:
         conn = connect(redis_url)
     except WorkerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if (port := metrics.metrics_port()) is not None:
+    if (port := config.metrics_port) is not None:
         metrics.watch_queues(conn, list(queues))
         metrics.start_metrics_server(port)
     preload()

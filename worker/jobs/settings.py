@@ -1,7 +1,17 @@
-"""Worker settings: one frozen object built from the environment, checked at start with fix-it messages."""
+"""Worker settings: one frozen object built from the environment once per process, checked at start with
+fix-it messages.
+
+``WorkerSettings.from_env()`` parses every variable the worker, its jobs and its output code read (and lists
+every malformed one at once); ``check_worker_settings()`` also checks the machine (Redis answers, the GPU
+exists, the data directory is writable, a soundfont and ffmpeg are installed) — the preflight that
+``python -m worker.jobs.settings`` runs. Code that runs jobs asks :func:`settings` (parsed on first use, then
+the same object for the life of the process); tests call :func:`use_settings` to swap it or forget it. This
+module is the worker's only reader of ``os.environ`` (tests/test_settings_read_once.py keeps it so).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -10,11 +20,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from worker.contract.logfmt import LOG_FORMAT_ENV
+from worker.contract.redact import redact_url
+
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 AUDIO_FORMATS = ("ogg", "mp3")
 RENDERERS = ("warm", "command")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:(\d+))$")
-_PASSWORD_RE = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+# The variables, by name (the only place the worker spells them).
+REDIS_URL_ENV = "REDIS_URL"
+DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
+DEVICE_ENV = "TUNESMITH_DEVICE"
+THREADS_ENV = "TUNESMITH_TORCH_THREADS"
+SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
+AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
+RENDERER_ENV = "TUNESMITH_RENDERER"  # "warm" (in-process FluidSynth, default) or "command" (midi2audio)
+CHECKPOINT_DIR_ENV = "TUNESMITH_CHECKPOINT_DIR"
+CACHE_DIR_ENV = "TUNESMITH_CACHE_DIR"
+METRICS_PORT_ENV = "TUNESMITH_METRICS_PORT"
+BATCH_ENV = "TUNESMITH_BATCH"
+LEASE_ENV = "TUNESMITH_JOB_LEASE_S"
+TOKEN_ENV = "DISCORD_TOKEN"  # not used by the worker; masked in its logs should it be set there too
+DEFAULT_BATCH = 8
+DEFAULT_LEASE_S = 30
+MIN_LEASE_S = 2
 
 
 class SettingsError(RuntimeError):
@@ -25,31 +55,76 @@ class SettingsError(RuntimeError):
         super().__init__("the worker's settings need fixing:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
+def default_data_dir() -> Path:
+    """``~/.local/share/tunesmith``: the data directory when TUNESMITH_DATA_DIR is unset."""
+    return Path.home() / ".local" / "share" / "tunesmith"
+
+
+def default_cache_dir() -> Path:
+    """``~/.cache/tunesmith``: the corpus cache when TUNESMITH_CACHE_DIR is unset."""
+    return Path.home() / ".cache" / "tunesmith"
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
-    """Everything the worker process reads from the environment, validated."""
+    """Everything the worker process reads from the environment, validated. The defaults are the values an
+    empty environment gives."""
 
-    redis_url: str = field(repr=False)
-    data_dir: Path
-    device: str
-    torch_threads: int
-    soundfont: Path | None
-    audio_format: str
-    renderer: str
-    checkpoint_dir: Path | None
-    cache_dir: Path
-    metrics_port: int | None
+    redis_url: str = field(default="", repr=False)
+    data_dir: Path = field(default_factory=default_data_dir)
+    device: str = "auto"  # auto, cpu, cuda or cuda:N (auto: cuda when available, decided on first use)
+    torch_threads: int = 1
+    soundfont: Path | None = None  # from_env: TUNESMITH_SOUNDFONT if set; check_worker_settings: the one found
+    audio_format: str = "ogg"
+    renderer: str = "warm"
+    checkpoint_dir: Path | None = None  # None: the shipped checkpoints
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    metrics_port: int | None = None  # None: no metrics server
     warnings: tuple[str, ...] = ()
+    batch_size: int = DEFAULT_BATCH  # compose jobs sampled together (1 turns batching off)
+    lease_s: int = DEFAULT_LEASE_S  # a running job stays "started" this long without a heartbeat
+    log_format: str = "text"  # text or json (anything else logs text, with a warning)
+    log_secrets: tuple[str, ...] = field(default=(), repr=False)  # values masked in every log line
 
     @property
     def redis_url_redacted(self) -> str:
         """The Redis URL with any password masked, safe to log."""
         return redact_url(self.redis_url)
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Parse ``env`` (default: ``os.environ``) without touching the machine.
 
-def redact_url(url: str) -> str:
-    """``redis://:secret@host`` → ``redis://:***@host`` (and ``user:secret@`` likewise)."""
-    return _PASSWORD_RE.sub(r"\1***@", url)
+        Raises:
+            SettingsError: listing every malformed value, each with how to fix it.
+        """
+        problems: list[str] = []
+        settings = _parse(os.environ if env is None else env, problems)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+
+_current: WorkerSettings | None = None
+
+
+def settings() -> WorkerSettings:
+    """This process's settings: parsed from the environment on first use, then the same object.
+
+    Raises:
+        SettingsError: a malformed value (the worker's start calls this first, so a job never does).
+    """
+    global _current
+    if _current is None:
+        _current = WorkerSettings.from_env()
+    return _current
+
+
+def use_settings(new: WorkerSettings | None) -> None:
+    """Make ``new`` this process's settings; ``None`` forgets them, so the next :func:`settings` reads the
+    environment again (for tests and tools that change it)."""
+    global _current
+    _current = new
 
 
 def _cuda_devices() -> int:
@@ -83,28 +158,22 @@ def _check_redis(url: str, problems: list[str]) -> None:
                         "`docker compose up -d redis`) or fix REDIS_URL.")
 
 
-def _check_device(raw: str, cuda_devices: Callable[[], int], problems: list[str]) -> str:
-    device = raw.strip().lower() or "auto"
+def _check_cuda(device: str, cuda_devices: Callable[[], int], problems: list[str]) -> None:
     match = _DEVICE_RE.match(device)
-    if match is None:
-        problems.append(f"TUNESMITH_DEVICE={raw!r} is not a device: use one of {', '.join(DEVICES)} "
-                        "(auto picks cuda when available).")
-        return device
-    if device.startswith("cuda"):
-        count = cuda_devices()
-        if count == 0:
-            problems.append(f"TUNESMITH_DEVICE={device} but CUDA is not available here (no GPU visible, or a CPU "
-                            "build of torch): set TUNESMITH_DEVICE=cpu or auto, or install a CUDA torch build "
-                            "(docker: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128) and "
-                            "expose the GPU (compose `deploy.resources.reservations.devices`).")
-        elif match[2] is not None and int(match[2]) >= count:
-            problems.append(f"TUNESMITH_DEVICE={device} but only {count} CUDA device(s) are visible "
-                            f"(cuda:0..cuda:{count - 1}); check CUDA_VISIBLE_DEVICES.")
-    return device
+    if match is None or not device.startswith("cuda"):
+        return
+    count = cuda_devices()
+    if count == 0:
+        problems.append(f"TUNESMITH_DEVICE={device} but CUDA is not available here (no GPU visible, or a CPU "
+                        "build of torch): set TUNESMITH_DEVICE=cpu or auto, or install a CUDA torch build "
+                        "(docker: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128) and "
+                        "expose the GPU (compose `deploy.resources.reservations.devices`).")
+    elif match[2] is not None and int(match[2]) >= count:
+        problems.append(f"TUNESMITH_DEVICE={device} but only {count} CUDA device(s) are visible "
+                        f"(cuda:0..cuda:{count - 1}); check CUDA_VISIBLE_DEVICES.")
 
 
-def _check_data_dir(raw: str, problems: list[str]) -> Path:
-    path = Path(raw).expanduser() if raw.strip() else Path.home() / ".local" / "share" / "tunesmith"
+def _check_data_dir(path: Path, problems: list[str]) -> None:
     try:
         (path / "tracks").mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
@@ -112,23 +181,23 @@ def _check_data_dir(raw: str, problems: list[str]) -> Path:
     except OSError as exc:
         problems.append(f"TUNESMITH_DATA_DIR={path} is not writable ({exc.strerror or exc}): point it at a "
                         "directory this user can write, shared with the bot (docker compose: /data).")
-    return path
 
 
-def _check_rendering(env: Mapping[str, str], renderer: str, problems: list[str]) -> Path | None:
+def _check_rendering(configured: Path | None, renderer: str, problems: list[str]) -> Path | None:
+    """The soundfont the worker will render with (``configured``, else the one installed)."""
     from worker.output import synth
     from worker.output.render import RenderError, find_soundfont
 
     soundfont = None
-    raw = env.get("TUNESMITH_SOUNDFONT", "").strip()
-    if raw and not Path(raw).is_file():
-        problems.append(f"TUNESMITH_SOUNDFONT={raw} is not a file: point it at a General MIDI .sf2, or unset it "
-                        "to use /usr/share/sounds/sf2/FluidR3_GM.sf2 from `apt-get install fluid-soundfont-gm`.")
-    elif raw:
-        soundfont = Path(raw)
+    if configured is not None and not configured.is_file():
+        problems.append(f"TUNESMITH_SOUNDFONT={configured} is not a file: point it at a General MIDI .sf2, or "
+                        "unset it to use /usr/share/sounds/sf2/FluidR3_GM.sf2 from "
+                        "`apt-get install fluid-soundfont-gm`.")
+    elif configured is not None:
+        soundfont = configured
     else:
         try:
-            soundfont = find_soundfont()
+            soundfont = find_soundfont(None)
         except RenderError as exc:
             problems.append(str(exc))
     if shutil.which("ffmpeg") is None:
@@ -159,47 +228,81 @@ def _positive_int(env: Mapping[str, str], name: str, default: int | None, maximu
     return int(raw)
 
 
-def _checkpoint_dir(raw: str, problems: list[str], warnings: list[str]) -> Path | None:
-    if not raw.strip():
-        return None
-    path = Path(raw).expanduser()
+def _check_checkpoint_dir(path: Path | None, problems: list[str], warnings: list[str]) -> None:
+    if path is None:
+        return
     if not path.is_dir():
         problems.append(f"TUNESMITH_CHECKPOINT_DIR={path} is not a directory: create it and copy the shipped "
                         "checkpoints into it (models/checkpoints/*), or unset it to use the shipped ones.")
     elif not any(path.glob("*.safetensors")):
         warnings.append(f"TUNESMITH_CHECKPOINT_DIR={path} holds no checkpoints: compose jobs fail until one is "
                         "copied or trained there (unset it to serve the shipped checkpoints).")
-    return path
 
 
-def check_worker_settings(env: Mapping[str, str] = os.environ, *, ping_redis: bool = True,
+def _lease(env: Mapping[str, str]) -> int:
+    raw = env.get(LEASE_ENV, "").strip()
+    return max(MIN_LEASE_S, int(raw)) if raw.isdigit() else DEFAULT_LEASE_S
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def _parse(env: Mapping[str, str], problems: list[str]) -> WorkerSettings:
+    """Every setting in ``env``, malformed ones appended to ``problems`` (and replaced by their defaults)."""
+    device = env.get(DEVICE_ENV, "").strip().lower() or "auto"
+    if _DEVICE_RE.match(device) is None:
+        problems.append(f"{DEVICE_ENV}={env.get(DEVICE_ENV, '')!r} is not a device: use one of {', '.join(DEVICES)} "
+                        "(auto picks cuda when available).")
+    soundfont = env.get(SOUNDFONT_ENV, "").strip()
+    return WorkerSettings(
+        redis_url=env.get(REDIS_URL_ENV, "").strip(),
+        data_dir=_path(env, DATA_DIR_ENV) or default_data_dir(),
+        device=device,
+        torch_threads=_positive_int(env, THREADS_ENV, 1, 256, problems) or 1,
+        soundfont=Path(soundfont) if soundfont else None,
+        audio_format=_choice(env, AUDIO_FORMAT_ENV, "ogg", AUDIO_FORMATS, problems),
+        renderer=_choice(env, RENDERER_ENV, "warm", RENDERERS, problems),
+        checkpoint_dir=_path(env, CHECKPOINT_DIR_ENV),
+        cache_dir=_path(env, CACHE_DIR_ENV) or default_cache_dir(),
+        metrics_port=_positive_int(env, METRICS_PORT_ENV, None, 65535, problems),
+        batch_size=_batch(env, problems),
+        lease_s=_lease(env),
+        log_format=env.get(LOG_FORMAT_ENV, "").strip().lower() or "text",
+        log_secrets=tuple(s for s in (env.get(TOKEN_ENV, "").strip(),) if s),
+    )
+
+
+def _batch(env: Mapping[str, str], problems: list[str]) -> int:
+    raw = env.get(BATCH_ENV, "").strip()
+    if raw and (not raw.isdigit() or int(raw) < 1):
+        problems.append(f"{BATCH_ENV} must be a whole number of at least 1 (1 turns batching off), got {raw!r}.")
+        return DEFAULT_BATCH
+    return int(raw) if raw else DEFAULT_BATCH
+
+
+def check_worker_settings(env: Mapping[str, str] | None = None, *, ping_redis: bool = True,
                           cuda_devices: Callable[[], int] = _cuda_devices) -> WorkerSettings:
-    """Read and check every worker setting in ``env``; ``cuda_devices`` counts the visible GPUs.
+    """Read and check every worker setting in ``env`` (default: ``os.environ``), and the machine they point
+    at; ``cuda_devices`` counts the visible GPUs.
 
     Raises:
         SettingsError: listing every problem found, each with how to fix it.
     """
+    env = os.environ if env is None else env
     problems: list[str] = []
     warnings: list[str] = []
-    redis_url = env.get("REDIS_URL", "").strip()
+    parsed = _parse(env, problems)
     if ping_redis:
-        _check_redis(redis_url, problems)
-    device = _check_device(env.get("TUNESMITH_DEVICE", ""), cuda_devices, problems)
-    threads = _positive_int(env, "TUNESMITH_TORCH_THREADS", 1, 256, problems)
-    audio_format = _choice(env, "TUNESMITH_AUDIO_FORMAT", "ogg", AUDIO_FORMATS, problems)
-    renderer = _choice(env, "TUNESMITH_RENDERER", "warm", RENDERERS, problems)
-    data_dir = _check_data_dir(env.get("TUNESMITH_DATA_DIR", ""), problems)
-    soundfont = _check_rendering(env, renderer, problems)
-    checkpoint_dir = _checkpoint_dir(env.get("TUNESMITH_CHECKPOINT_DIR", ""), problems, warnings)
-    metrics_port = _positive_int(env, "TUNESMITH_METRICS_PORT", None, 65535, problems)
-    cache_raw = env.get("TUNESMITH_CACHE_DIR", "").strip()
-    cache_dir = Path(cache_raw).expanduser() if cache_raw else Path.home() / ".cache" / "tunesmith"
+        _check_redis(parsed.redis_url, problems)
+    _check_cuda(parsed.device, cuda_devices, problems)
+    _check_data_dir(parsed.data_dir, problems)
+    soundfont = _check_rendering(parsed.soundfont, parsed.renderer, problems)
+    _check_checkpoint_dir(parsed.checkpoint_dir, problems, warnings)
     if problems:
         raise SettingsError(problems)
-    return WorkerSettings(redis_url=redis_url, data_dir=data_dir, device=device, torch_threads=threads or 1,
-                          soundfont=soundfont, audio_format=audio_format, renderer=renderer,
-                          checkpoint_dir=checkpoint_dir, cache_dir=cache_dir, metrics_port=metrics_port,
-                          warnings=tuple(warnings))
+    return dataclasses.replace(parsed, soundfont=soundfont, warnings=tuple(warnings))
 
 
 def main() -> int:

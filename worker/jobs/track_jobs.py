@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from typing import TYPE_CHECKING, Any
 
 from worker.contract.tracks import HARMONIZER_ARCH, MAX_SECONDS, BadRequest, ComposeRequest, validate_request
 from worker.jobs.context import Progress, data_dir, get_composer, local_styles, resolve_device
+from worker.jobs.settings import settings
 from worker.jobs.tracks import check_track_id, read_sidecar, track_dir, with_instrument, write_track
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +93,7 @@ def get_harmonizer(device: str) -> Any:
     Raises:
         BadRequest: no Coconet checkpoint (or no Coconet code) on this worker.
     """
-    key = f"{device}|{os.environ.get('TUNESMITH_CHECKPOINT_DIR', '')}"
+    key = f"{device}|{settings().checkpoint_dir or ''}"
     if key in _harmonizers:
         return _harmonizers[key]
     try:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worker.contract.faults import point
+from worker.contract.ids import is_track_id
 from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult
+from worker.jobs.settings import settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.compose.types import Composition
 
-AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
-TRACK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SIDECAR_FIELDS = ("track_id", "style", "arch", "seed", "seconds", "tempo_qpm", "bars", "meter", "transpose",
                   "program", "voices", "tokens", "kind", "parent_id")
 
@@ -33,7 +33,7 @@ def check_track_id(track_id: str) -> str:
     Raises:
         BadRequest: it holds anything but letters, digits, '-' and '_', or is longer than 64.
     """
-    if not isinstance(track_id, str) or not TRACK_ID_RE.fullmatch(track_id):  # "$" alone lets "x\n" in
+    if not is_track_id(track_id):
         raise BadRequest("The track id may only hold letters, digits, '-' and '_' (at most 64).")
     return track_id
 
@@ -148,8 +148,10 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
     t = timed(timings, "midi_s", t)
 
     progress("rendering")
-    fmt = os.environ.get(AUDIO_FORMAT_ENV, "ogg").strip().lower() or "ogg"
-    audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, fmt=fmt)
+    config = settings()
+    fmt = config.audio_format
+    audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, soundfont=config.soundfont, fmt=fmt,
+                         renderer=config.renderer)
     files["audio"] = str(audio)
     seconds = audio_duration(audio)
     t = timed(timings, "render_s", t)

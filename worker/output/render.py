@@ -21,8 +21,7 @@ SAMPLE_RATE = 44100
 FADE_S = 0.4
 PEAK_TARGET_DB = -1.0  # normalise each track's peak to this level
 MAX_GAIN_DB = 30.0
-SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
-RENDERER_ENV = "TUNESMITH_RENDERER"  # "warm" (in-process FluidSynth, default) or "command" (midi2audio)
+SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"  # named in messages; worker.jobs.settings reads it
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",  # Debian/Ubuntu: fluid-soundfont-gm
     "/usr/share/sounds/sf2/default-GM.sf2",
@@ -51,17 +50,17 @@ class AudioLevels:
     peak_db: float
 
 
-def find_soundfont() -> Path:
-    """The General MIDI soundfont to render with: ``$TUNESMITH_SOUNDFONT`` first, then the usual system paths.
+def find_soundfont(configured: Path | str | None = None) -> Path:
+    """The General MIDI soundfont to render with: ``configured`` (the worker's TUNESMITH_SOUNDFONT) first, then
+    the usual system paths.
 
     Raises:
-        RenderError: none is installed, or the environment variable names a missing file.
+        RenderError: none is installed, or ``configured`` names a missing file.
     """
-    env = os.environ.get(SOUNDFONT_ENV, "").strip()
-    if env:
-        if Path(env).is_file():
-            return Path(env)
-        raise RenderError(f"{SOUNDFONT_ENV}={env} is not a file: point it at a General MIDI .sf2 soundfont.")
+    if configured:
+        if Path(configured).is_file():
+            return Path(configured)
+        raise RenderError(f"{SOUNDFONT_ENV}={configured} is not a file: point it at a General MIDI .sf2 soundfont.")
     for candidate in SOUNDFONT_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
@@ -136,12 +135,15 @@ def render_audio(
     soundfont: Path | str | None = None,
     fmt: str | None = None,
     bitrate: str | None = None,
+    renderer: str = "warm",
 ) -> Path:
     """Render ``midi_path`` to OGG or MP3 lasting exactly ``seconds``, peak-normalised, with a short fade-out.
 
     Args:
         fmt: "ogg" or "mp3"; by default taken from ``out_path``'s suffix.
         bitrate: e.g. "128k"; by default Vorbis quality 5 (~160 kb/s) or 192 kb/s MP3.
+        renderer: "warm" (in-process FluidSynth when available) or "command" (the fluidsynth program), as the
+            worker's TUNESMITH_RENDERER says.
 
     Raises:
         RenderError: FluidSynth, ffmpeg or a soundfont is missing, or a tool failed.
@@ -160,7 +162,7 @@ def render_audio(
     base = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"]
     tail = ["-t", f"{seconds:.6f}", "-ar", "48000" if codec == "libopus" else str(SAMPLE_RATE), "-c:a", codec,
             *options, str(out_path)]
-    if synth.available() and os.environ.get(RENDERER_ENV, "warm") != "command":
+    if synth.available() and renderer != "command":
         try:
             pcm = synth.render_pcm(midi_path, seconds, font)  # [n, 2] float32, exactly `seconds` long
         except Exception as exc:  # noqa: BLE001 - a bad MIDI file or a FluidSynth failure, reported clearly

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.config import WebSettings
 from bot.web import forms
 from bot.web.app import hostname
 from bot.web.playground import web_text
@@ -93,9 +94,10 @@ def test_refusals_are_reworded_for_the_page() -> None:
 def test_host_checks() -> None:
     assert hostname("LocalHost:8080") == "localhost" and hostname("[::1]:80") == "[::1]"
     assert hostname("127.0.0.1") == "127.0.0.1"
-    assert allowed_hosts("127.0.0.1", {}) == {"127.0.0.1", "localhost", "[::1]"}
-    assert allowed_hosts("0.0.0.0", {}) == frozenset(), "bound to all interfaces (Docker): any Host"
-    assert allowed_hosts("0.0.0.0", {"TUNESMITH_WEB_HOSTS": "music.example, Other.example"}) == {
+    assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "[::1]"}
+    assert allowed_hosts("0.0.0.0") == frozenset(), "bound to all interfaces (Docker): any Host"
+    hosts = WebSettings.from_env({"TUNESMITH_WEB_HOSTS": "music.example, Other.example"}).web_hosts
+    assert allowed_hosts("0.0.0.0", hosts) == {
         "music.example",
         "other.example",
     }

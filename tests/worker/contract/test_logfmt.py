@@ -33,7 +33,7 @@ def lines(stream: io.StringIO) -> list[dict]:
 
 def test_json_lines_carry_the_context_and_restore_it(capture) -> None:
     stream, log = capture
-    logfmt.setup_logging("INFO", "json", stream, env={"DISCORD_TOKEN": "tok-abcdefghijkl"})
+    logfmt.setup_logging("INFO", "json", stream, secrets=["tok-abcdefghijkl"])
     log.info("before")
     with logfmt.log_context(track_id="t1", kind="compose", user=logfmt.user_hash("42")):
         with logfmt.log_context(style="irish", arch=None):
@@ -54,7 +54,7 @@ def test_json_lines_carry_the_context_and_restore_it(capture) -> None:
 
 def test_bind_stays_inside_its_asyncio_task(capture) -> None:
     stream, log = capture
-    logfmt.setup_logging("INFO", "json", stream, env={})
+    logfmt.setup_logging("INFO", "json", stream)
 
     async def handler(n: int) -> None:
         logfmt.bind(track_id=f"t{n}")
@@ -72,7 +72,7 @@ def test_bind_stays_inside_its_asyncio_task(capture) -> None:
 
 def test_text_format_appends_the_fields(capture) -> None:
     stream, log = capture
-    logfmt.setup_logging("INFO", None, stream, env={"TUNESMITH_LOG_FORMAT": "text"})
+    logfmt.setup_logging("INFO", None, stream)
     with logfmt.log_context(track_id="abc", kind="extend"):
         log.info("hello")
     assert stream.getvalue().rstrip().endswith("tunesmith.test: hello [track_id=abc kind=extend]")
@@ -80,7 +80,7 @@ def test_text_format_appends_the_fields(capture) -> None:
 
 def test_an_unknown_format_falls_back_to_text_with_a_warning(capture) -> None:
     stream, _ = capture
-    logfmt.setup_logging("INFO", None, stream, env={"TUNESMITH_LOG_FORMAT": "yaml"})
+    logfmt.setup_logging("INFO", "yaml", stream)
     assert "TUNESMITH_LOG_FORMAT must be one of text, json, got 'yaml'; logging as text" in stream.getvalue()
     with pytest.raises(ValueError):
         logfmt.log_format({"TUNESMITH_LOG_FORMAT": "xml"})

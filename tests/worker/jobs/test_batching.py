@@ -15,15 +15,18 @@ import pytest
 
 from worker.contract.tracks import ComposeRequest, ComposeResult, enqueue_tracks
 from worker.jobs import batching
+from worker.jobs.settings import DEFAULT_BATCH, SettingsError, WorkerSettings, use_settings
 
 
 def test_batch_size_setting() -> None:
-    assert batching.batch_size({}) == batching.DEFAULT_BATCH == 8
-    assert batching.batch_size({"TUNESMITH_BATCH": "32"}) == 32
-    assert batching.batch_size({"TUNESMITH_BATCH": "1"}) == 1
+    assert WorkerSettings.from_env({}).batch_size == DEFAULT_BATCH == 8
+    assert WorkerSettings.from_env({"TUNESMITH_BATCH": "32"}).batch_size == 32
+    assert WorkerSettings.from_env({"TUNESMITH_BATCH": "1"}).batch_size == 1
     for bad in ("0", "-3", "many"):
-        with pytest.raises(ValueError, match="TUNESMITH_BATCH"):
-            batching.batch_size({"TUNESMITH_BATCH": bad})
+        with pytest.raises(SettingsError, match="TUNESMITH_BATCH"):
+            WorkerSettings.from_env({"TUNESMITH_BATCH": bad})
+    use_settings(WorkerSettings(batch_size=3))
+    assert batching.batch_size() == 3
 
 
 def test_take_outside_a_batch_is_none() -> None:

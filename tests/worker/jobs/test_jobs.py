@@ -47,7 +47,7 @@ def stand_in(monkeypatch: pytest.MonkeyPatch) -> StandInComposer:
     composer = StandInComposer()
     monkeypatch.setattr(jobs, "get_composer", lambda style, arch, device: composer)
     monkeypatch.setattr(jobs, "local_styles", lambda: STYLES)
-    monkeypatch.setenv(context.DEVICE_ENV, "cpu")
+    monkeypatch.setenv("TUNESMITH_DEVICE", "cpu")
     context.clear_cache()
     return composer
 

@@ -14,6 +14,7 @@ from rq import SimpleWorker
 from worker.cli.redis_server import free_port
 from worker.contract.tracks import SERIALIZER, ComposeRequest, compose_queue, enqueue_compose, fetch_job
 from worker.jobs import metrics
+from worker.jobs.settings import SettingsError, WorkerSettings
 
 
 @pytest.fixture
@@ -98,6 +99,7 @@ def test_votes_fine_tunes_and_port_setting() -> None:
     assert (up._value.get() - u0, down._value.get() - d0) == (2, 1)
     metrics.count_fine_tune("irish", "lstm")
     assert metrics.FINE_TUNES.labels(style="irish", arch="lstm", outcome="ok")._value.get() >= 1
-    assert metrics.metrics_port({}) is None and metrics.metrics_port({"TUNESMITH_METRICS_PORT": "9100"}) == 9100
-    with pytest.raises(ValueError, match="TUNESMITH_METRICS_PORT"):
-        metrics.metrics_port({"TUNESMITH_METRICS_PORT": "http"})
+    port = WorkerSettings.from_env({"TUNESMITH_METRICS_PORT": "9100"}).metrics_port
+    assert WorkerSettings.from_env({}).metrics_port is None and port == 9100
+    with pytest.raises(SettingsError, match="TUNESMITH_METRICS_PORT"):
+        WorkerSettings.from_env({"TUNESMITH_METRICS_PORT": "http"})

@@ -136,3 +136,41 @@ def test_command_line_preflight(tmp_path: Path, redis_server: RedisServer) -> No
         good = subprocess.run([sys.executable, "-m", "worker.jobs.settings"], capture_output=True, text=True,
                               timeout=120, env={**base, **_env(tmp_path, redis_server.url)})
         assert good.returncode == 0 and good.stdout.startswith("ok: redis redis://127.0.0.1:"), good.stderr
+
+
+def test_from_env_parses_every_variable_without_touching_the_machine(tmp_path: Path) -> None:
+    env = {"REDIS_URL": " redis://:pw@h/0 ", "TUNESMITH_DATA_DIR": str(tmp_path / "nowhere"),
+           "TUNESMITH_DEVICE": "CUDA:3", "TUNESMITH_TORCH_THREADS": "4", "TUNESMITH_SOUNDFONT": "/no/such.sf2",
+           "TUNESMITH_AUDIO_FORMAT": "mp3", "TUNESMITH_RENDERER": "command", "TUNESMITH_CHECKPOINT_DIR": "~/ckpt",
+           "TUNESMITH_CACHE_DIR": str(tmp_path / "cache"), "TUNESMITH_METRICS_PORT": "9100",
+           "TUNESMITH_BATCH": "16", "TUNESMITH_JOB_LEASE_S": "1", "TUNESMITH_LOG_FORMAT": "JSON",
+           "DISCORD_TOKEN": "tok-abcdefghijkl"}
+    got = WorkerSettings.from_env(env)
+    assert got.redis_url == "redis://:pw@h/0" and got.redis_url_redacted == "redis://:***@h/0"
+    assert got.data_dir == tmp_path / "nowhere" and not got.data_dir.exists()
+    assert (got.device, got.torch_threads, got.audio_format, got.renderer) == ("cuda:3", 4, "mp3", "command")
+    assert got.soundfont == Path("/no/such.sf2") and got.checkpoint_dir == Path("~/ckpt").expanduser()
+    assert (got.metrics_port, got.batch_size, got.lease_s, got.log_format) == (9100, 16, 2, "json")
+    assert got.cache_dir == tmp_path / "cache" and got.log_secrets == ("tok-abcdefghijkl",)
+    assert "tok-" not in repr(got) and "pw" not in repr(got)
+    assert WorkerSettings.from_env({}) == WorkerSettings()  # the defaults are an empty environment's
+
+
+def test_from_env_lists_every_malformed_value(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        WorkerSettings.from_env({"TUNESMITH_DEVICE": "tpu", "TUNESMITH_BATCH": "0", "TUNESMITH_AUDIO_FORMAT": "wav",
+                                 "TUNESMITH_TORCH_THREADS": "x", "TUNESMITH_METRICS_PORT": "http"})
+    assert len(info.value.problems) == 5
+
+
+def test_settings_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from worker.jobs import settings as module
+
+    monkeypatch.setenv("TUNESMITH_BATCH", "5")
+    first = module.settings()
+    monkeypatch.setenv("TUNESMITH_BATCH", "6")
+    assert module.settings() is first and first.batch_size == 5
+    module.use_settings(None)
+    assert module.settings().batch_size == 6
+    module.use_settings(WorkerSettings(data_dir=tmp_path))
+    assert module.settings().data_dir == tmp_path

@@ -44,12 +44,10 @@ def test_mp3_and_padding_to_a_longer_length(short_midi: tuple[Path, float], tmp_
 
 
 def test_soundfont_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(render.SOUNDFONT_ENV, raising=False)
-    assert find_soundfont().is_file()
-    monkeypatch.setenv(render.SOUNDFONT_ENV, str(tmp_path / "missing.sf2"))
+    found = find_soundfont()
+    assert found.is_file() and find_soundfont(found) == found
     with pytest.raises(RenderError, match="TUNESMITH_SOUNDFONT"):
-        find_soundfont()
-    monkeypatch.delenv(render.SOUNDFONT_ENV)
+        find_soundfont(tmp_path / "missing.sf2")
     monkeypatch.setattr(render, "SOUNDFONT_CANDIDATES", (str(tmp_path / "none.sf2"),))
     with pytest.raises(RenderError, match="apt-get install fluid-soundfont-gm"):
         find_soundfont()
@@ -59,11 +57,11 @@ def test_soundfont_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def test_missing_tools_name_the_package(short_midi: tuple[Path, float], tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch, tool: str, package: str) -> None:
     real_which = shutil.which
-    monkeypatch.setenv(render.RENDERER_ENV, "command")  # the midi2audio path needs the fluidsynth command
     monkeypatch.setattr(render.shutil, "which", lambda name: None if name == tool else real_which(name))
     render._encoders.cache_clear()
     with pytest.raises(RenderError, match=f"apt-get install {package}"):
-        render_audio(short_midi[0], tmp_path / "x.ogg", short_midi[1])
+        # the midi2audio path needs the fluidsynth command
+        render_audio(short_midi[0], tmp_path / "x.ogg", short_midi[1], renderer="command")
     render._encoders.cache_clear()
 
 
@@ -84,8 +82,7 @@ def test_warm_and_command_renderers_agree(short_midi: tuple[Path, float], tmp_pa
     assert synth.available(), "pyfluidsynth/libfluidsynth should be installed by the set-up"
     levels = {}
     for mode in ("warm", "command"):
-        monkeypatch.setenv(render.RENDERER_ENV, mode)
-        out = render_audio(short_midi[0], tmp_path / f"{mode}.ogg", short_midi[1])
+        out = render_audio(short_midi[0], tmp_path / f"{mode}.ogg", short_midi[1], renderer=mode)
         assert abs(audio_duration(out) - short_midi[1]) < 0.01
         levels[mode] = audio_levels(out)
     assert levels["warm"].peak_db > -3 and levels["command"].peak_db > -3
