@@ -106,7 +106,7 @@ def take(job: Job | None, on_progress: Callable[[float], None] | None = None) ->
     return None if piece is None else (piece, batch.sample_s, len(batch.requests))
 
 
-def _request(job: Job, styles: Mapping[str, Any]) -> ComposeRequest | None:
+def _request(job: Job | None, styles: Mapping[str, Any]) -> ComposeRequest | None:
     """A waiting job's validated compose request, or None when it is anything else (or invalid)."""
     try:
         if job is None or job.func_name != COMPOSE_JOB or not job.args or not isinstance(job.args[0], dict):
@@ -147,7 +147,7 @@ def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
         if len(batch.requests) >= limit:
             break
         req = _request(job, styles)
-        if req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
+        if job is None or req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
             continue
         if conn.lrem(queue.key, 1, job.id) == 1:  # atomic: a job another worker popped meanwhile is not ours
             batch.requests[job.id], batch.jobs[job.id] = req, job
