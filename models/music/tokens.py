@@ -83,6 +83,8 @@ def encode(tune: Tune, vocab: Vocab, style: str | None = None) -> list[int]:
 
 def decode(ids: list[int], vocab: Vocab, tune_id: str = "generated") -> Tune:
     """Token ids → Tune. Incomplete trailing bars are dropped; stray tokens are skipped."""
+    bars: list[list[Event]]
+    bar: list[Event]
     pitch: int | None | Literal["none"]  # "none": no pitch or rest pending
     meter, bars, bar, pitch = "4/4", [], [], "none"
     for token_id in ids:

@@ -147,8 +147,9 @@ def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
         if len(batch.requests) >= limit:
             break
         req = _request(job, styles)
-        if job is None or req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
+        if req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
             continue
+        assert job is not None  # _request gives None for a job that no longer exists
         if conn.lrem(queue.key, 1, job.id) == 1:  # atomic: a job another worker popped meanwhile is not ours
             batch.requests[job.id], batch.jobs[job.id] = req, job
     if len(batch.requests) == 1:
