@@ -60,7 +60,7 @@ def _count(letter: str, n: int) -> str:
 
 def track_buttons(card: Card, row: int) -> list[discord.ui.Button]:
     """👍 n, 👎 n, 🔁 reroll, ➕ extend (if it can be continued), 🎼 harmonize (if it is a melody)."""
-    buttons = [
+    buttons: list[discord.ui.Button] = [
         discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="👍", label=_count(card.letter, card.up),
                           custom_id=ButtonState("u", card.track_id).custom_id, row=row),
         discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="👎", label=_count(card.letter, card.down),
@@ -108,7 +108,7 @@ class TrackButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> TrackButton:
         base = item if isinstance(item, discord.ui.Button) else None
-        button = discord.ui.Button(style=base.style if base else discord.ButtonStyle.secondary,
+        button: discord.ui.Button = discord.ui.Button(style=base.style if base else discord.ButtonStyle.secondary,
                                    label=base.label if base else None, emoji=base.emoji if base else None,
                                    custom_id=match.string)
         return cls(button)

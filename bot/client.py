@@ -137,7 +137,9 @@ class ShardedTunesmithBot(TunesmithBot, commands.AutoShardedBot):
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
-        self.shard_count = settings.shard_count  # None: Discord's recommendation, read when connecting
+        # None: Discord's recommendation, read when connecting. discord.py handles None here but declares the
+        # attribute int on AutoShardedClient (a bare ``self.shard_count: int`` in launch_shards).
+        self.shard_count = settings.shard_count  # type: ignore[assignment]
 
 
 def bot_class(settings: Settings) -> type[TunesmithBot]:

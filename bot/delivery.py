@@ -97,7 +97,8 @@ class Sender:
         if hook is None:
             return False
         try:
-            await hook.edit_message("@original", content=text)  # type: ignore[arg-type]
+            # discord.py types message_id as int, but the webhook API takes "@original" (the deferred response)
+            await hook.edit_message("@original", content=text)  # type: ignore[call-overload]
         except discord.HTTPException as exc:
             log.warning("could not edit the response for delivery %s: %s", delivery.id, exc.status)
             await self._refused(delivery, exc)

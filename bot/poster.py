@@ -84,7 +84,8 @@ class Poster:
         """Follow every delivery left open by a previous run; returns how many."""
         deliveries = await asyncio.to_thread(self.bot.store.open_deliveries)
         with contextlib.suppress(RedisError, OSError, ValueError):
-            self.job_s = float(await asyncio.to_thread(self.bot.redis.get, STATS_KEY) or DEFAULT_JOB_S)
+            stored = await asyncio.to_thread(self.bot.redis.get, STATS_KEY)
+            self.job_s = float(stored or DEFAULT_JOB_S)
         for delivery in deliveries:
             self.follow(delivery.id)
         if deliveries:
@@ -279,7 +280,8 @@ class Poster:
             return
         for track in tracks:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(lambda t=track: fetch_job(self.bot.redis, t.id).cancel())
+                job = await asyncio.to_thread(fetch_job, self.bot.redis, track.id)
+                await asyncio.to_thread(job.cancel)
         log.warning("gave up on delivery %s after %.0fs", delivery.id, waited)
         reasons = {t.id: "timed out" for t in tracks}
         await asyncio.to_thread(self.bot.store.finish, delivery.id, "failed", reasons=reasons)

@@ -23,6 +23,8 @@ from worker.contract.tracks import ComposeRequest, enqueue_tracks, fetch_job
 from worker.contract.training import request_cancel
 
 if TYPE_CHECKING:  # pragma: no cover
+    from rq.job import Job
+
     from bot.client import TunesmithBot
 
 log = logging.getLogger(__name__)
@@ -136,10 +138,11 @@ class TrainingFollower:
     async def _follow(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
                       early: list[tuple[str, str]]) -> None:
         settings, last_text, last_edit = self.bot.settings, "", 0.0
-        job = None
+        job: Job | None = None
         while True:
             try:  # the job's data holds the uploads (megabytes): fetch it once, then read only status and meta
-                job = job or await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
+                if job is None:
+                    job = await asyncio.to_thread(fetch_job, self.bot.redis, job_id)
                 snap = await asyncio.to_thread(snapshot, job, dict)
             except NoSuchJobError:
                 snap = JobSnapshot(status="missing", reason="the job disappeared from the queue")

@@ -47,6 +47,8 @@ ROLLBACK_WAIT_S = 30.0
 
 def precheck(attachments: list[discord.Attachment]) -> tuple[list[discord.Attachment], list[tuple[str, str]]]:
     """Attachments worth downloading, and the refused ones with why (by name, size and count alone)."""
+    keep: list[discord.Attachment]
+    refused: list[tuple[str, str]]
     keep, refused, total = [], [], 0
     for att in attachments:
         name = att.filename[:80]

@@ -75,6 +75,7 @@ class Store:
                                 (value, "pending"))
             times = self.db.rows(f"SELECT created_at FROM tracks WHERE {column} = ? AND created_at >= ?"
                                  " AND status <> ? ORDER BY created_at", (value, now - DAY_S, "failed"))
+            assert open_ is not None  # COUNT(*) always gives one row
             return int(open_["n"]), [float(r["created_at"]) for r in times]
 
         user_open, user_day = count("user_id", user_id)

@@ -92,6 +92,7 @@ def summary(db: Database, user_id: str) -> Summary:
     best_row = db.one("SELECT t.*, SUM(v.value) AS score FROM tracks t JOIN votes v ON v.track_id = t.id"
                       " WHERE t.user_id = ? GROUP BY t.id ORDER BY score DESC, t.created_at DESC LIMIT 1",
                       (user_id,))
+    assert made is not None  # COUNT(*) always gives one row
     best = None
     if best_row is not None:
         track = Track.from_row(best_row)

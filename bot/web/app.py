@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -304,10 +304,10 @@ def make_app(
 
     if manage:
 
-        async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        async def lifecycle(app: web.Application) -> AsyncIterator[None]:
             await playground.start()
             yield
-            for stream in list(app[STREAMS]):
+            for stream in app[STREAMS].copy():
                 with contextlib.suppress(Exception):
                     await stream.write_eof()
             await playground.close()

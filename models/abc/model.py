@@ -47,6 +47,7 @@ def build_abc_model(args: dict) -> MelodyLSTM:
 
 def load_abc_corpus(style: Style) -> tuple[dict[str, list[str]], Counter]:
     """Tune id → tokens for every tune of the style that tokenizes, and why the others were dropped."""
+    dropped: Counter[str]
     tunes, dropped = {}, Counter()
     for tune in corpus_abc_tunes(style):
         try:

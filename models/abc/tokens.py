@@ -106,6 +106,7 @@ class _Lexer:
                     i = e.end()
             elif c == "[" and i + 1 < len(s) and s[i + 1].isdigit():
                 e = _ENDING.match(s, i)
+                assert e is not None  # "[" then a digit: always an ending
                 self.ending(e)
                 i = e.end()
             elif c == "[":
@@ -167,6 +168,7 @@ class _Lexer:
             return step, acc or 0
         top = max(notes, key=height)
         outer = _LENGTH.match(s, end + 1)
+        assert outer is not None  # every part of _LENGTH is optional: it always matches
         a, step = transpose_pitch(ACCIDENTALS[top.group(1)] if top.group(1) else None,
                                   parse_pitch(top.group(2) + top.group(3))[1], self.key, self.target, self.steps)
         self.out.append(pitch_text(a, step))
@@ -194,7 +196,8 @@ def _insert_bars(body: list[str], meter: str) -> list[str]:
     """Put a bar line before a note that starts once a full bar has run on without one."""
     full = meter_eighths(meter)
     starts = {n[0]: n[2] for n in timed_notes(body)}
-    out, filled = [], Fraction(0)
+    out: list[str] = []
+    filled = Fraction(0)
     for i, tok in enumerate(body):
         if i in starts:
             if filled == full and out and kind(out[-1]) != "broken":

@@ -53,7 +53,7 @@ def notewise_ll(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, *, ord
     """Log-likelihood of one crop (class ids [4, T], onsets [4, T]) in nats, pitch-only and with onsets."""
     t, dev = pitch.shape[-1], pitch.device
     cells = VOICES * t
-    lls = {"total": [], "pitch": []}
+    lls: dict[str, list[float]] = {"total": [], "pitch": []}
     for _ in range(orderings):
         rank = torch.randperm(cells, generator=generator).view(VOICES, t).to(dev)  # each cell's position
         order = rank.flatten().argsort()  # cell index at each position
@@ -77,7 +77,7 @@ def framewise_ll(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, *, or
     """Log-likelihood of one crop in nats with frames in random order (see the module docstring)."""
     t, dev = pitch.shape[-1], pitch.device
     frames = torch.arange(t, device=dev)
-    lls = {"total": [], "pitch": []}
+    lls: dict[str, list[float]] = {"total": [], "pitch": []}
     for _ in range(orderings):
         frame_rank = torch.randperm(t, generator=generator).to(dev)  # [T]
         voice_order = torch.stack([torch.randperm(VOICES, generator=generator) for _ in range(t)]).to(dev)  # [T, 4]
@@ -120,12 +120,12 @@ def evaluate(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], *, max_p
     pieces. ``middle`` matters where pieces open with voices entering one by one (Palestrina's imitation)."""
     model.eval().to(device)
     gen = torch.Generator().manual_seed(seed)
-    note = {"total": [], "pitch": []}
-    frame = {"total": [], "pitch": []}
+    note: dict[str, list[float]] = {"total": [], "pitch": []}
+    frame: dict[str, list[float]] = {"total": [], "pitch": []}
     pieces = data[:max_pieces] if max_pieces else data
-    for p, o in pieces:
-        start = max(0, (p.shape[1] - crop) // 2) if middle and crop else 0
-        p, o = (torch.from_numpy(a[:, start: start + crop] if crop else a).to(device) for a in (p, o))
+    for p_np, o_np in pieces:
+        start = max(0, (p_np.shape[1] - crop) // 2) if middle and crop else 0
+        p, o = (torch.from_numpy(a[:, start: start + crop] if crop else a).to(device) for a in (p_np, o_np))
         n = notewise_ll(model, p, o, orderings=orderings, generator=gen)
         f = framewise_ll(model, p, o, orderings=orderings, generator=gen, within=within)
         for k in note:

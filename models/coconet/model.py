@@ -112,7 +112,7 @@ def masked_loss(pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: t
     return loss, {"pitch": float(pitch_part.detach().mean()), "onset": float(onset_part.detach().mean())}
 
 
-def orderless_mask(shape: tuple[int, int, int], generator: torch.Generator | None = None,
+def orderless_mask(shape: tuple[int, ...], generator: torch.Generator | None = None,
                    voice_frac: float = 0.0) -> torch.Tensor:
     """Training masks [B, 4, T]: per example erase k ~ U{1..4T} random cells (Uria et al.'s orderless NADE);
     a ``voice_frac`` share of examples instead erase 1-3 whole voices (the harmonisation case)."""

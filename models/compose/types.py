@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 from models.music.melody import TICKS_PER_QUARTER, Note, meter_ticks
 
@@ -67,13 +67,30 @@ class Composer(Protocol):
     checkpoint: str
     can_extend: bool
     can_harmonize: bool
-    can_batch: bool
+
+    @property
+    def can_batch(self) -> bool: ...  # read-only: token models derive it from their model
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
                 tempo: float | None = None, on_progress: ProgressFn | None = None) -> Composition:
         """A piece ending on a bar line: exactly ``seconds`` long at a tempo of the style's, or whole bars at
         exactly ``tempo`` qpm (see ``plan_length``); the same seed gives the same notes."""
         ...
+
+
+class ExtendableComposer(Composer, Protocol):
+    """A composer that declares ``can_extend``: ``extend`` continues a piece's tokens by about ``seconds``."""
+
+    def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
+               seed: int, temperature: float = 1.0, top_k: int = 0,
+               on_progress: ProgressFn | None = None) -> Composition:
+        """The piece's old bars followed by new ones, at the same tempo; the same seed gives the same notes."""
+        ...
+
+
+def can_extend(composer: Composer) -> TypeGuard[ExtendableComposer]:
+    """Whether ``composer`` declares that it can continue a piece (read from ``can_extend``, never probed)."""
+    return composer.can_extend
 
 
 def planned_seconds(seconds: float, tempo: float | None, bars: int, meter: str, qpm: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -41,7 +42,10 @@ def load_metadata(directory: Path, style: str, arch: str) -> dict:
     return json.loads(checkpoint_paths(directory, style, arch)[1].read_text())
 
 
-def load_weights(model: nn.Module, directory: Path, style: str, arch: str, device: str = "cpu") -> nn.Module:
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def load_weights(model: ModuleT, directory: Path, style: str, arch: str, device: str = "cpu") -> ModuleT:
     """Load safetensors weights into ``model`` as float32 (safetensors never unpickles anything)."""
     weights, _ = checkpoint_paths(directory, style, arch)
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(weights)).items()}

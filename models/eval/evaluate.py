@@ -182,7 +182,7 @@ def read_rows(path: Path) -> dict[tuple[str, str], tuple[str, str | None, str]]:
         return {}
     text = path.read_text()
     main = re.search(r"Produced by `([^`]+)`", text)
-    by = {pair: cmd for pairs, cmd in re.findall(r"^Rows for (.+) by `([^`]+)`\.$", text, re.M)
+    by: dict[str, str] = {pair: cmd for pairs, cmd in re.findall(r"^Rows for (.+) by `([^`]+)`\.$", text, re.M)
           for pair in pairs.split(", ")}
     tables = {(m[1], m[2]): m[0] for m in re.finditer(r"^\| ([\w-]+) \| ([\w-]+) \|.*$", text, re.M)
               if m[1] != "style"}

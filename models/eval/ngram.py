@@ -69,5 +69,5 @@ def best_ngram(train: Sequence[Sequence[int]], valid: Sequence[Sequence[int]], v
     for n in orders:
         models[n] = NGram(n, vocab_size).fit(train)
         scores[n] = round(models[n].nll(valid), 4)
-    best = min(scores, key=scores.get)
+    best = min(scores, key=scores.__getitem__)
     return models[best], scores

@@ -102,7 +102,7 @@ def riemenschneider_numbers() -> dict[str, list[int]]:
 
     it = corpus.chorales.Iterator(returnType="filename")
     out: dict[str, list[int]] = {}
-    for number, name in zip(it._numberList, corpus.chorales.Iterator(returnType="filename"), strict=True):
+    for number, name in zip(it.numberList, corpus.chorales.Iterator(returnType="filename"), strict=True):
         out.setdefault(name, []).append(number)
     return out
 
@@ -191,11 +191,11 @@ def freeze_split(chorales: list[Chorale], path: Path = SPLIT_PATH, *, seed: int 
     for ids in order:
         done = sum(len(v) for v in out.values())
         out["train" if done < 0.6 * n else "valid" if done < 0.8 * n else "test"].extend(ids)
-    frozen = {"method": f"{grouped}, shuffled with random.Random({seed}), cut 60/20/20",
-              **{k: sorted(v) for k, v in out.items()}}
+    split = {k: sorted(v) for k, v in out.items()}
+    frozen = {"method": f"{grouped}, shuffled with random.Random({seed}), cut 60/20/20", **split}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(frozen, indent=0) + "\n")
-    return {k: frozen[k] for k in out}
+    return split
 
 
 def load_split(chorales: list[Chorale] | None = None, path: Path = SPLIT_PATH) -> dict[str, list[str]]:

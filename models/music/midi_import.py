@@ -52,6 +52,7 @@ class _Parsed:
 
 def _parse(midi: mido.MidiFile) -> _Parsed:
     parsed = _Parsed({}, {}, {}, [], [])
+    sounding: dict[tuple[int, int], list[int]]  # (channel, note) → start ticks of the notes still on
     for index, track in enumerate(midi.tracks):
         tick, sounding = 0, {}
         for msg in track:

@@ -7,6 +7,8 @@ fill whole bars.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from models.music.melody import Event, Tune, meter_ticks
 
 PAD, BOS, EOS, BAR, REST = "<pad>", "<bos>", "<eos>", "<bar>", "<rest>"
@@ -81,6 +83,9 @@ def encode(tune: Tune, vocab: Vocab, style: str | None = None) -> list[int]:
 
 def decode(ids: list[int], vocab: Vocab, tune_id: str = "generated") -> Tune:
     """Token ids → Tune. Incomplete trailing bars are dropped; stray tokens are skipped."""
+    bars: list[list[Event]]
+    bar: list[Event]
+    pitch: int | None | Literal["none"]  # "none": no pitch or rest pending
     meter, bars, bar, pitch = "4/4", [], [], "none"
     for token_id in ids:
         kind = vocab.kind(token_id)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import torch
 
-from models.compose.types import Composition, planned_seconds
+from models.compose.types import Composer, Composition, planned_seconds
 from models.music.tokens import PITCH_MAX, PITCH_MIN, Vocab
 from models.tokenlm.composer import TokenComposer
-from models.tokenlm.sampling import BatchGrammar, filter_logits
+from models.tokenlm.sampling import BatchGrammar, StepModel, filter_logits
 
 ProgressFn = Callable[[float], None]
 
@@ -29,7 +30,7 @@ class Ask:
     tempo: float | None = None  # the user's BPM, exact (see models.compose.types.plan_length)
 
 
-def can_batch(composer: object) -> bool:
+def can_batch(composer: object) -> TypeGuard[TokenComposer]:
     """Whether ``composer``'s pieces can share a batch: a plain token model whose random draws all come from the
     sampler (the GAN draws per-step noise from its own generator, so its pieces would depend on their batch)."""
     return isinstance(composer, TokenComposer) and composer.can_batch
@@ -52,7 +53,7 @@ class RowGrammar(BatchGrammar):
 
 
 @torch.no_grad()
-def sample_rows(model: torch.nn.Module, vocab: Vocab, meters: list[str], bars: list[int], asks: Sequence[Ask],
+def sample_rows(model: StepModel, vocab: Vocab, meters: list[str], bars: list[int], asks: Sequence[Ask],
                 ranges: Sequence[tuple[int, int]], *, prefix: list[str] | None = None,
                 device: str = "cpu") -> list[list[int]]:
     """``models.tokenlm.sampling.sample_bars`` with a seed, length, pitch range, temperature, top-k and progress per
@@ -92,7 +93,7 @@ def sample_rows(model: torch.nn.Module, vocab: Vocab, meters: list[str], bars: l
     return [head + [t for t in row if t >= 0] + [vocab.eos] for head, row in zip(heads, cols, strict=True)]
 
 
-def compose_batch(composer: TokenComposer, asks: Sequence[Ask]) -> list[Composition]:
+def compose_batch(composer: Composer, asks: Sequence[Ask]) -> list[Composition]:
     """One piece per ask, sampled together; ``compose_batch(c, [a])[0]`` equals ``c.compose(a.seconds, ...)``.
 
     Raises:

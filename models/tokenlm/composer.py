@@ -12,6 +12,7 @@ from models.core.checkpoint import load_metadata, load_weights
 from models.music.melody import TICKS_PER_QUARTER, meter_ticks, tune_to_notes
 from models.music.styles import resolve_style
 from models.music.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
+from models.tokenlm.gan import MelodyGAN
 from models.tokenlm.registry import build_model
 from models.tokenlm.sampling import sample_bars
 
@@ -59,7 +60,7 @@ class TokenComposer:
         ``tempo``, see ``plan_length``); same seed, same notes."""
         meter, shift, bars, qpm = self.plan(seconds, seed, tempo)
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
-        if hasattr(self.model, "reseed"):
+        if isinstance(self.model, MelodyGAN):  # the one token model that draws noise of its own
             self.model.reseed(seed)
         ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
                           device=self.device, pitch_range=(low, high), on_progress=on_progress,
@@ -80,7 +81,7 @@ class TokenComposer:
         head = [t for t in tokens if t != self.vocab.eos]
         while head and head[-1] != self.vocab.bar:  # cut back to the last bar line
             head.pop()
-        if hasattr(self.model, "reseed"):
+        if isinstance(self.model, MelodyGAN):
             self.model.reseed(seed)
         low, high = PITCH_MIN - min(transpose, 0), PITCH_MAX - max(transpose, 0)
         ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from models.tokenlm.gan import GANConfig, MelodyGAN
 from models.tokenlm.lstm import LSTMConfig, MelodyLSTM
 from models.tokenlm.wavenet import MelodyWaveNet, WaveNetConfig
@@ -14,9 +12,10 @@ ARCHES: dict[str, tuple[type, type]] = {
     "wavenet": (WaveNetConfig, MelodyWaveNet),
     "gan": (GANConfig, MelodyGAN),
 }
+TokenModel = MelodyLSTM | MelodyWaveNet | MelodyGAN
 
 
-def build_model(arch: str, args: dict) -> nn.Module:
+def build_model(arch: str, args: dict) -> TokenModel:
     """A fresh model of ``arch`` from its config dict.
 
     Raises:

@@ -94,8 +94,10 @@ def train_tokens(
              len(chunks), config.seq_len)
     history = fit_lm(model, chunks, seqs["valid"], vocab, config)
     if arch == "gan" and gan_steps > 0:
+        from models.tokenlm.gan import MelodyGAN
         from models.tokenlm.gan_train import adversarial_train
 
+        assert isinstance(model, MelodyGAN)  # build_model("gan", ...)
         history.append({"adversarial": adversarial_train(
             model, seqs["train"], vocab, steps=gan_steps, device=config.device, seed=config.seed,
             max_minutes=max(1.0, config.max_minutes / 3))[-5:]})

@@ -4,7 +4,9 @@ connections, and Fast-WaveNet generation (arXiv:1611.09482) that caches each lay
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -56,6 +58,7 @@ class GatedLayer(nn.Module):
         Plain matrix products on [B, C] vectors: the same maths as the convolutions, without conv set-up.
         """
         w_past, w_now, w_res, w_skip = _taps(self.conv, self.res, self.skip)
+        assert self.conv.bias is not None  # nn.Conv1d's default bias=True
         pair = torch.addmm(self.conv.bias, past[:, :, 0], w_past) + x @ w_now  # [B, 2C]
         a, b = pair.chunk(2, dim=1)
         z = torch.tanh(a) * torch.sigmoid(b)  # [B, C]
@@ -78,9 +81,13 @@ class MelodyWaveNet(nn.Module):
         self.out1 = nn.Conv1d(config.skip, config.skip, 1)
         self.out2 = nn.Conv1d(config.skip, config.vocab_size, 1)
 
+    def _gated(self) -> Iterator[GatedLayer]:
+        """The layers, typed (an nn.ModuleList iterates as plain Modules)."""
+        return cast(Iterator[GatedLayer], iter(self.layers))
+
     @property
     def receptive_field(self) -> int:
-        return sum(layer.dilation for layer in self.layers) + 2
+        return sum(layer.dilation for layer in self._gated()) + 2
 
     def _head(self, skips: torch.Tensor) -> torch.Tensor:
         """Summed skips [B, S, T] → logits [B, T, V]."""
@@ -94,11 +101,12 @@ class MelodyWaveNet(nn.Module):
         x = self.embed(ids).transpose(1, 2)  # [B, C, T]
         cache = [_tail(x, 1)]
         x = self.inp(F.pad(x, (1, 0)))
-        skips = 0
-        for layer in self.layers:
+        skips: torch.Tensor | int = 0
+        for layer in self._gated():
             cache.append(_tail(x, layer.dilation))
             x, skip = layer(x)
             skips = skips + skip
+        assert isinstance(skips, torch.Tensor)  # the config has at least one layer
         return self._head(skips), cache
 
     @torch.no_grad()
@@ -107,12 +115,14 @@ class MelodyWaveNet(nn.Module):
         x = self.embed(ids)  # [B, C]
         new = [torch.cat([state[0][:, :, 1:], x[:, :, None]], dim=2)]
         w_past, w_now, w_1, w_2 = _taps(self.inp, self.out1, self.out2)
+        assert self.inp.bias is not None  # nn.Conv1d's default bias=True
         x = torch.addmm(self.inp.bias, state[0][:, :, 0], w_past) + x @ w_now  # [B, C]
-        skips = 0
-        for layer, past in zip(self.layers, state[1:], strict=True):
+        skips: torch.Tensor | int = 0
+        for layer, past in zip(self._gated(), state[1:], strict=True):
             x, skip, past = layer.step(x, past)
             new.append(past)
             skips = skips + skip
+        assert isinstance(skips, torch.Tensor)  # the config has at least one layer
         h = F.relu(F.linear(F.relu(skips), w_1, self.out1.bias))  # [B, S]
         return F.linear(h, w_2, self.out2.bias), new
 

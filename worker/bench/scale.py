@@ -45,7 +45,8 @@ def _run_jobs(conn: Redis, requests: list[ComposeRequest], timeout: float) -> li
         statuses = [fetch_job(conn, i).get_status(refresh=True) for i in ids]
         failed = [i for i, s in zip(ids, statuses, strict=True) if s == "failed"]
         if failed:
-            raise RuntimeError(f"job {failed[0]} failed: {fetch_job(conn, failed[0]).latest_result().exc_string}")
+            result = fetch_job(conn, failed[0]).latest_result()
+            raise RuntimeError(f"job {failed[0]} failed: {result.exc_string if result else 'no result stored'}")
         return all(s == "finished" for s in statuses)
 
     _wait(done, timeout, f"{len(ids)} jobs", interval=0.2)

@@ -23,8 +23,11 @@ class RedisServer:
     def __init__(self, port: int | None = None, *, appendonly: bool = False, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
         self.appendonly = appendonly
-        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="tunesmith-redis-")
-        self.data_dir = Path(data_dir or self._tmp.name)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if not data_dir:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tunesmith-redis-")
+            data_dir = Path(self._tmp.name)
+        self.data_dir = Path(data_dir)
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -204,7 +204,8 @@ def read_styles(redis: Redis) -> dict[str, StyleInfo]:
 def publish_features(redis: Redis, features: dict[str, str]) -> None:
     """Record optional abilities of a worker, e.g. ``{"harmonize": "bach/coconet"}``."""
     if features:
-        redis.hset(FEATURES_KEY, mapping=features)
+        # redis-py types ``mapping`` with an invariant key union, which no dict[str, str] matches
+        redis.hset(FEATURES_KEY, mapping=features)  # type: ignore[arg-type]
 
 
 def read_features(redis: Redis) -> dict[str, str]:

@@ -98,7 +98,7 @@ def take(job: Job | None, on_progress: Callable[[float], None] | None = None) ->
     return None if piece is None else (piece, batch.sample_s, len(batch.requests))
 
 
-def _request(job: Job, styles: Mapping[str, Any]) -> ComposeRequest | None:
+def _request(job: Job | None, styles: Mapping[str, Any]) -> ComposeRequest | None:
     """A waiting job's validated compose request, or None when it is anything else (or invalid)."""
     try:
         if job is None or job.func_name != COMPOSE_JOB or not job.args or not isinstance(job.args[0], dict):
@@ -142,6 +142,7 @@ def claim(leader: Job, queue: Queue, limit: int, worker: Any = None) -> Batch | 
             req = _request(job, styles)
             if req is None or (req.style, req.arch) != (lead.style, lead.arch) or req.track_id in batch.requests:
                 continue
+            assert job is not None  # _request gives None for a job that no longer exists
             if claims.take(conn, queue.key, [job.id], float(getattr(worker, "lease_s", 30))) == [job.id]:
                 batch.requests[job.id], batch.jobs[job.id] = req, job  # atomic: one another worker took is not ours
                 if worker is not None:

@@ -31,10 +31,10 @@ def _sources(req: FinetuneRequest, root: Path) -> tuple[list, list[Refused], lis
     from models.tokenlm.finetune import Source
 
     files, refused = [], []
-    for item in req.uploads:
-        name = str(item.get("name", "upload"))[:120]
+    for upload in req.uploads:
+        name = str(upload.get("name", "upload"))[:120]
         try:
-            files.append((name, base64.b64decode(str(item.get("data", "")), validate=True)))
+            files.append((name, base64.b64decode(str(upload.get("data", "")), validate=True)))
         except (binascii.Error, ValueError):
             refused.append(Refused(name, "the upload arrived damaged"))
     accepted, bad = expand_uploads(files)

@@ -119,8 +119,8 @@ def observe_rq_job(job: Job, seconds: float, ok: bool) -> None:
     try:
         request = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
         arch, error = str(request.get("arch") or ""), None
-        if ok and isinstance(job.return_value(), dict):
-            arch = str(job.return_value().get("arch") or arch)
+        if ok and isinstance(value := job.return_value(), dict):
+            arch = str(value.get("arch") or arch)
         elif not ok:
             result = job.latest_result()
             last = ((result.exc_string if result else "") or "").strip().splitlines()[-1:] or ["error"]

@@ -43,7 +43,7 @@ class ComposeWorker(LeasedWorker):
     finishes, then the worker exits; a second signal stops it at once.
     """
 
-    def perform_job(self, job, queue, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def perform_job(self, job, queue, *args, **kwargs):
         """Run the job and record its time (by arch and kind) and failures in the Prometheus metrics."""
         t0 = time.perf_counter()
         with log_context(**job_fields(job)):  # every line logged while the job runs carries its track id
@@ -51,7 +51,7 @@ class ComposeWorker(LeasedWorker):
         metrics.observe_rq_job(job, time.perf_counter() - t0, ok)
         return ok
 
-    def execute_job(self, job, queue):  # type: ignore[no-untyped-def]
+    def execute_job(self, job, queue):
         """Run the job, batched with waiting compose jobs of its style and arch when it can be (jobs.batching)."""
         batching.execute(self, job, queue, super().execute_job)
 

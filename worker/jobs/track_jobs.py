@@ -47,6 +47,8 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     Raises:
         BadRequest: the track is unknown, was not made by a token model, or would grow past the maximum.
     """
+    from models.compose.types import can_extend
+
     t0 = time.perf_counter()
     req, parent, seed, progress, device = _start(request)
     tokens = [int(t) for t in parent.get("tokens") or []]
@@ -55,7 +57,7 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     if float(parent.get("seconds", 0)) + req.seconds > MAX_SECONDS + 1:
         raise BadRequest(f"An extended track may last at most {MAX_SECONDS:g}s.")
     composer = get_composer(parent["style"], parent["arch"], device)
-    if not composer.can_extend:
+    if not can_extend(composer):
         raise BadRequest(f"The `{parent['arch']}` model cannot continue a track.")
     timings = {"load_s": round(time.perf_counter() - t0, 3)}
     t = time.perf_counter()

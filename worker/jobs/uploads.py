@@ -117,7 +117,8 @@ def _count_events(chunk: bytes, where: str, budget: int) -> int:
         _need(pos < len(chunk), f"truncated MIDI: {where} ends early")
         byte = chunk[pos]
         if byte < 0x80:  # running status: the byte is already the first data byte
-            _need(status is not None, f"corrupt MIDI: running status without a status byte in {where}")
+            if status is None:
+                raise _Bad(f"corrupt MIDI: running status without a status byte in {where}")
             size = _CHANNEL_DATA[status & 0xF0]
         elif byte == 0xFF:  # meta: type, length, data; leaves running status alone (as mido does)
             size, pos = _varint(chunk, pos + 2, where)
@@ -247,7 +248,8 @@ def _unzip(name: str, data: bytes, limits: UploadLimits) -> tuple[list[tuple[str
     count = len(members) if len(zf.infolist()) <= 4 * limits.max_zip_entries else len(zf.infolist())
     _need(count <= limits.max_zip_entries, f"too many zip entries ({count} > {limits.max_zip_entries})")
     _need(members, "the zip holds no files")
-    out, refused = [], []  # (zip:entry, bytes) read; Refused entries
+    out: list[tuple[str, bytes]] = []  # (zip:entry, bytes) read
+    refused: list[Refused] = []
     with zf:
         for info in members:
             entry = f"{name}:{info.filename}"
@@ -270,7 +272,8 @@ def expand_uploads(files: list[tuple[str, bytes]],
     Files past ``max_files`` or the total size are refused one by one, a zip with an archive-wide problem (bomb,
     too many entries, unreadable) as a whole, and identical bytes as duplicates of the first.
     """
-    accepted, refused = [], []
+    accepted: list[Accepted] = []
+    refused: list[Refused] = []
     seen: dict[bytes, str] = {}  # sha256 → the name first seen with those bytes
     total = 0
     for index, (name, data) in enumerate(files):
@@ -296,5 +299,8 @@ def expand_uploads(files: list[tuple[str, bytes]],
                 continue
             seen[digest] = display_name(midi_name)
             result = check_midi(midi_name, body, limits)
-            (accepted if isinstance(result, Accepted) else refused).append(result)
+            if isinstance(result, Accepted):
+                accepted.append(result)
+            else:
+                refused.append(result)
     return accepted, refused

@@ -11,6 +11,7 @@ import contextlib
 import io
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from worker.output.quiet_imports import pretty_midi
 
 SAMPLE_RATE = 44100
 _lock = threading.Lock()
-_synths: dict[str, tuple[object, int]] = {}  # soundfont path → (fluidsynth.Synth, soundfont id)
+_synths: dict[str, tuple[Any, int]] = {}  # soundfont path → (fluidsynth.Synth, soundfont id)
 
 
 def _fluidsynth():  # noqa: ANN202 - the pyfluidsynth module
@@ -37,7 +38,7 @@ def available() -> bool:
     return True
 
 
-def _synth(soundfont: Path) -> tuple[object, int]:
+def _synth(soundfont: Path) -> tuple[Any, int]:
     fluidsynth = _fluidsynth()
 
     key = str(soundfont)
