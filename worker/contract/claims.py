@@ -147,12 +147,14 @@ def renew(conn: Redis, job_ids: Sequence[str], lease_s: float) -> None:
 
 def claimed(conn: Redis) -> dict[str, float]:
     """Every claim and when its lease runs out (for tests and /queue-like views)."""
-    return {_text(k): float(v) for k, v in conn.zrange(CLAIMS_KEY, 0, -1, withscores=True)}
+    rows: list[tuple[bytes | str, float]] = conn.zrange(CLAIMS_KEY, 0, -1, withscores=True)  # type: ignore[assignment]
+    return {_text(k): float(v) for k, v in rows}
 
 
 def wait(conn: Redis, queue_key: str, timeout_s: float) -> bool:
     """Block up to ``timeout_s`` until ``queue_key`` holds a job, taking nothing; True if it does."""
-    return conn.blmove(queue_key, queue_key, timeout_s, "LEFT", "LEFT") is not None
+    # Redis takes fractional seconds here; redis-py's stub says int.
+    return conn.blmove(queue_key, queue_key, timeout_s, "LEFT", "LEFT") is not None  # type: ignore[arg-type]
 
 
 def reap(conn: Redis, *, lease_s: float = 30.0, limit: int = 100) -> dict[str, str]:
