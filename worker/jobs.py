@@ -152,7 +152,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     from rq import get_current_job
 
     from worker.batching import take
-    from worker.tracks import check_track_id, retime, timed, with_instrument, write_track
+    from worker.tracks import arranged, check_track_id, retime, timed, with_instrument, write_track
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -164,6 +164,8 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     progress("loading")
     device = resolve_device()
     composer = get_composer(req.style, req.arch or "", device)
+    if req.arrangement == "melody" and hasattr(composer, "melody"):  # a chorale style's bare LSTM soprano
+        composer = composer.melody
     t = timed(timings, "load_s", t0)
 
     progress("sampling", 0.0)
@@ -177,7 +179,9 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     if req.tempo is not None:
         piece = retime(piece, req.tempo)
     piece = with_instrument(piece, req.instrument)
-    timed(timings, "sample_s", t)
+    t = timed(timings, "sample_s", t)
+    piece = arranged(piece, req.arrangement)
+    timed(timings, "arrange_s", t)
 
     result = write_track(piece, req, data_dir() / "tracks" / req.track_id, device=device,
                          checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,

@@ -130,14 +130,11 @@ def realise(chords: Sequence[tuple[float, float, Chord]], melody: Sequence[MNote
                 start = t0 + i * width
                 add_chord(start, width, 46)
                 add_bass(start, width, False, 66)
-        else:  # reel: root–fifth bass on the beats, chords on the off-beats (boom-chick)
-            for i in range(meter.beats):
-                start = t0 + i * beat
-                if i % 2 == 0:
-                    same = i > 0 and chord_at(start) == chord_at(t0)
-                    add_bass(start, beat * 0.9, same, 76 if i == 0 else 68)
-                else:
-                    add_chord(start, beat * 0.6, 52)
-            if meter.beats == 1:
-                add_chord(t0 + beat / 2, beat * 0.4, 50)
+        else:  # reel: root–fifth bass on the half bars, chords on the off-beats between them (boom-chick)
+            half = meter.bar_q / 2
+            for i in range(2):
+                start = t0 + i * half
+                same = i > 0 and chord_at(start) == chord_at(t0)
+                add_bass(start, half * 0.45, same, 76 if i == 0 else 68)
+                add_chord(start + half / 2, half * 0.3, 52)
     return bass, comp
