@@ -15,6 +15,8 @@ from discord.ext import commands
 from bot import metrics
 from bot.launch import launch
 from worker.contract import (
+    ARRANGEMENTS,
+    DEFAULT_ARRANGEMENT,
     DEFAULT_TEMPERATURE,
     BadRequest,
     ComposeRequest,
@@ -65,15 +67,21 @@ INSTRUMENTS: dict[str, int] = {  # General MIDI programs (0-based) offered by /c
 }
 
 
+DRUM_NAMES = ("drums", "drum", "drum kit", "drumkit", "kit", "percussion", "bodhran", "bodhrán", "snare")
+
+
 def instrument_program(name: str | None) -> int | None:
     """The GM program for an instrument name (case-insensitive).
 
     Raises:
-        BadRequest: an unknown name; the message lists the instruments.
+        BadRequest: an unknown name (the message lists the instruments), or a drum kit.
     """
     if name is None or not name.strip():
         return None
     key = name.strip().lower()
+    if key in DRUM_NAMES:
+        raise BadRequest("A drum kit can't play the melody: the band's percussion comes with `arrangement: band`. "
+                         f"Pick a pitched instrument: {', '.join(INSTRUMENTS)}.")
     if key not in INSTRUMENTS:
         raise BadRequest(f"Unknown instrument `{name[:40]}`. Instruments: {', '.join(INSTRUMENTS)}.")
     return INSTRUMENTS[key]
@@ -90,7 +98,8 @@ def build_request(style: str, length: str, styles: Mapping[str, StyleInfo], user
 
 def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str, *,
                    arch: str | None = None, seed: int | None = None, temperature: float | None = None,
-                   tempo: float | None = None, instrument: str | None = None, takes: int = 1) -> list[ComposeRequest]:
+                   tempo: float | None = None, instrument: str | None = None, takes: int = 1,
+                   arrangement: str | None = None) -> list[ComposeRequest]:
     """The validated requests for one /compose: one per take (take B uses the next seed when one is given).
 
     Raises:
@@ -102,7 +111,8 @@ def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], use
     base = ComposeRequest(style=style, seconds=seconds, arch=arch or None, seed=seed,
                           temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
                           tempo=float(tempo) if tempo is not None else None,
-                          instrument=instrument_program(instrument), user_id=user_id)
+                          instrument=instrument_program(instrument), user_id=user_id,
+                          arrangement=(arrangement or DEFAULT_ARRANGEMENT).strip().lower())
     first = validate_request(base, dict(styles))
     if takes == 1:
         return [first]
@@ -122,15 +132,17 @@ class ComposeCog(commands.Cog):
         arch="Which model (default: the style's best)", seed="Same seed, same notes (0 to 2147483647)",
         temperature="Adventurousness: 0.05 (safe) to 3.0 (wild); default 1.0",
         tempo="Beats per minute, 40 to 240 (default: the style's own)", instrument="Who plays it",
-        takes="2 makes two versions side by side, for an A/B vote")
+        takes="2 makes two versions side by side, for an A/B vote",
+        arrangement="band: melody over chords, bass and percussion (default) · melody: the bare tune")
     async def compose(self, interaction: discord.Interaction, style: str, length: str, arch: str | None = None,
                       seed: app_commands.Range[int, 0, 2147483647] | None = None,
                       temperature: app_commands.Range[float, 0.05, 3.0] | None = None,
                       tempo: app_commands.Range[int, 40, 240] | None = None, instrument: str | None = None,
-                      takes: app_commands.Range[int, 1, 2] = 1) -> None:
+                      takes: app_commands.Range[int, 1, 2] = 1, arrangement: str | None = None) -> None:
         try:
             requests = build_requests(style, length, self.bot.styles, str(interaction.user.id), arch=arch, seed=seed,
-                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes)
+                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes,
+                                      arrangement=arrangement)
         except BadRequest as exc:
             metrics.note(interaction, "refused")
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
@@ -157,6 +169,12 @@ class ComposeCog(commands.Cog):
         info = self.bot.styles.get(style)
         arches = info.arches if info else sorted({a for i in self.bot.styles.values() for a in i.arches})
         return [app_commands.Choice(name=a, value=a) for a in arches if current.lower() in a][:25]
+
+    @compose.autocomplete("arrangement")
+    async def _arrangement_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=a, value=a) for a in ARRANGEMENTS if current.strip().lower() in a]
 
     @compose.autocomplete("instrument")
     async def _instrument_autocomplete(

@@ -192,7 +192,7 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
         track_id=tid, style=req.style, arch=piece.arch, seed=piece.seed, seconds=round(seconds, 4),
         tempo_qpm=round(piece.tempo_qpm, 3), bars=piece.bars, files=files, timings=timings, device=device,
         checkpoint=checkpoint, meter=piece.meter, transpose=int(piece.transpose), program=int(piece.program),
-        voices=max(1, len(piece.parts)), tokens=[int(t) for t in piece.tokens],
+        voices=_voices(piece), tokens=[int(t) for t in piece.tokens],
         extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id,
         parts=part_info(piece), arrangement=getattr(piece, "arrangement", "melody") or "melody",
         key=getattr(piece, "key", ""), chords=list(getattr(piece, "chords", []) or []),
@@ -200,6 +200,15 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
     sidecar = {k: v for k, v in result.to_dict().items() if k in SIDECAR_FIELDS}
     (out / f"{tid}.json").write_text(json.dumps(sidecar), encoding="utf-8")
     return result
+
+
+def _voices(piece: Composition) -> int:
+    """Melodic voices: 1 for a band arrangement (one melody over an accompaniment, which 🎼 can still
+    harmonize), else one per part."""
+    parts = piece.parts or []
+    if getattr(piece, "arrangement", "") == "band" and parts and parts[0][0] == "melody":
+        return 1
+    return max(1, len(parts))
 
 
 def timed(timings: dict[str, float], name: str, start: float) -> float:

@@ -77,8 +77,9 @@ def bare(notes: Sequence[Note], program: int, note: str = "") -> Arrangement:
     return Arrangement("melody", list(notes), [Part(MELODY, program, list(notes))], note=note)
 
 
-def arrange(notes: Sequence[Note], *, seconds: float, bars: int, meter: str, qpm: float, style: str, program: int,
-            seed: int) -> Arrangement:
+def arrange(
+    notes: Sequence[Note], *, seconds: float, bars: int, meter: str, qpm: float, style: str, program: int, seed: int
+) -> Arrangement:
     """Arrange a monophonic melody lasting exactly ``seconds`` (``bars`` whole bars of ``meter`` at ``qpm``).
 
     Same inputs, same output: the only randomness (humanising, ghost strokes) comes from ``seed``.
@@ -111,9 +112,11 @@ def arrange(notes: Sequence[Note], *, seconds: float, bars: int, meter: str, qpm
     band = band_for(style)
     bass_ev, comp_ev = realise(chords, mq, m, bars, pattern_for(m, qpm, kind))
     rng = random.Random(seed)
-    parts = [Part(MELODY, program, melody),
-             Part(CHORDS, band.chords, _humanise(comp_ev, sec_q, seconds, rng)),
-             Part(BASS, band.bass, _humanise(bass_ev, sec_q, seconds, rng))]
+    parts = [
+        Part(MELODY, program, melody),
+        Part(CHORDS, band.chords, _humanise(comp_ev, sec_q, seconds, rng)),
+        Part(BASS, band.bass, _humanise(bass_ev, sec_q, seconds, rng)),
+    ]
     if band.kit:
         hits = percussion.pattern(band.kit, m, bars, rng)
         parts.append(Part(DRUMS, 0, _humanise(hits, sec_q, seconds, rng, jitter=JITTER_S * 1.5), is_drum=True))
@@ -128,12 +131,24 @@ def chord_list(chords: Sequence[tuple[float, float, Chord]], key: Key, sec_q: fl
             out[-1]["end"] = end
         else:
             out.append({"start": start, "end": end, "chord": chord})
-    return [{"start": round(c["start"] * sec_q, 4), "end": round(c["end"] * sec_q, 4),
-             "symbol": c["chord"].symbol(key), "roman": c["chord"].roman(key)} for c in out]
+    return [
+        {
+            "start": round(c["start"] * sec_q, 4),
+            "end": round(c["end"] * sec_q, 4),
+            "symbol": c["chord"].symbol(key),
+            "roman": c["chord"].roman(key),
+        }
+        for c in out
+    ]
 
 
-def _humanise(events: Sequence[tuple[float, float, int, int]], sec_q: float, seconds: float, rng: random.Random,
-              jitter: float = JITTER_S) -> list[Note]:
+def _humanise(
+    events: Sequence[tuple[float, float, int, int]],
+    sec_q: float,
+    seconds: float,
+    rng: random.Random,
+    jitter: float = JITTER_S,
+) -> list[Note]:
     out = []
     for start, end, pitch, velocity in events:
         shift = rng.uniform(-jitter, jitter) if start > 0 else 0.0

@@ -83,8 +83,10 @@ def repeat_bars(notes: Sequence[Note], bar_s: float, tie: dict[int, int]) -> lis
         else:
             out += by_bar.get(bar, [])
     out.sort(key=lambda n: (n.start, n.pitch))
-    return [dataclasses.replace(n, end=min(n.end, nxt.start)) if n.end > nxt.start + 1e-9 else n
-            for n, nxt in zip(out, out[1:], strict=False)] + out[-1:]
+    return [
+        dataclasses.replace(n, end=min(n.end, nxt.start)) if n.end > nxt.start + 1e-9 else n
+        for n, nxt in zip(out, out[1:], strict=False)
+    ] + out[-1:]
 
 
 def cadence(notes: Sequence[Note], tonic_pc: int, cut: float, end: float) -> list[Note]:
@@ -95,6 +97,7 @@ def cadence(notes: Sequence[Note], tonic_pc: int, cut: float, end: float) -> lis
     ref = kept[-1] if kept else (gone[0] if gone else None)
     if ref is None:
         return list(notes)
-    pitch = min((p for p in range(ref.pitch - 6, ref.pitch + 7) if p % 12 == tonic_pc), key=lambda p: abs(p - ref.pitch))
+    near = [p for p in range(ref.pitch - 6, ref.pitch + 7) if p % 12 == tonic_pc]
+    pitch = min(near, key=lambda p: abs(p - ref.pitch))
     kept = [dataclasses.replace(n, end=min(n.end, cut)) for n in kept]
     return kept + [Note(pitch, cut, end, ref.velocity)]

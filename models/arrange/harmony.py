@@ -92,8 +92,13 @@ def emission(notes: Sequence[MNote], chord: Chord, start: float, end: float, met
     return score
 
 
-def viterbi(emissions: list[list[float]], trans_stay: list[float], log_change: list[list[float]],
-            prior: list[float], allowed: dict[int, set[int]]) -> list[int]:
+def viterbi(
+    emissions: list[list[float]],
+    trans_stay: list[float],
+    log_change: list[list[float]],
+    prior: list[float],
+    allowed: dict[int, set[int]],
+) -> list[int]:
     """The best chord index per slot. ``trans_stay[s]`` is P(keep the chord) entering slot s; ``allowed`` maps a
     slot to the only chord indices it may take."""
     n_slots, n = len(emissions), len(prior)
@@ -124,8 +129,14 @@ def viterbi(emissions: list[list[float]], trans_stay: list[float], log_change: l
     return path[::-1]
 
 
-def harmonize(notes: Sequence[MNote], key: Key, meter: Meter, bars: int, phrase_ends: Sequence[int] = (),
-              ties: dict[int, int] | None = None) -> list[tuple[float, float, Chord]]:
+def harmonize(
+    notes: Sequence[MNote],
+    key: Key,
+    meter: Meter,
+    bars: int,
+    phrase_ends: Sequence[int] = (),
+    ties: dict[int, int] | None = None,
+) -> list[tuple[float, float, Chord]]:
     """Chords for ``bars`` bars of melody: (start, end, chord) per slot, quarters.
 
     Args:
@@ -145,9 +156,10 @@ def harmonize(notes: Sequence[MNote], key: Key, meter: Meter, bars: int, phrase_
     for start, end in spans:
         while cursor < len(ordered) and ordered[cursor].end <= start:
             cursor += 1
-        near = [n for n in ordered[cursor:cursor + 64] if n.start < end]
-        emissions.append([EMISSION_SCALE * emission(near, c, start, end, meter) + prior[i]
-                          for i, c in enumerate(chords)])
+        near = [n for n in ordered[cursor : cursor + 64] if n.start < end]
+        emissions.append(
+            [EMISSION_SCALE * emission(near, c, start, end, meter) + prior[i] for i, c in enumerate(chords)]
+        )
     stay = [STAY_IN_BAR if s % per else STAY_ACROSS_BAR for s in range(len(spans))]
     index = {c: i for i, c in enumerate(chords)}
     tonic = {index[tonic_chord(key)]}

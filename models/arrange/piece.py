@@ -24,8 +24,10 @@ def _analysis(notes: list[Any], meter: str, qpm: float, bars: int) -> tuple[Key 
         return None, []
     sec_q = 60.0 / qpm
     line = [n for n in notes if n.end > n.start]
-    key = find_key([(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line],
-                   final_pitch=line[-1].pitch if line else None)
+    key = find_key(
+        [(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line],
+        final_pitch=line[-1].pitch if line else None,
+    )
     if key is None or bars < 1:
         return key, []
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in line]
@@ -50,17 +52,29 @@ def arrange_piece(piece: Any, arrangement: str = "band") -> Any:
             key, chords = None, []
         kind = "band" if len(voices) > 1 else "melody"
         return dataclasses.replace(piece, arrangement=kind, key=key.name() if key else "", chords=chords)
-    out = arrange(sorted(piece.notes, key=lambda n: (n.start, n.pitch)), seconds=float(piece.seconds),
-                  bars=int(piece.bars), meter=piece.meter, qpm=float(piece.tempo_qpm), style=piece.style,
-                  program=int(piece.program), seed=int(piece.seed))
+    out = arrange(
+        sorted(piece.notes, key=lambda n: (n.start, n.pitch)),
+        seconds=float(piece.seconds),
+        bars=int(piece.bars),
+        meter=piece.meter,
+        qpm=float(piece.tempo_qpm),
+        style=piece.style,
+        program=int(piece.program),
+        seed=int(piece.seed),
+    )
     if out.arrangement == "melody":
         return dataclasses.replace(piece, arrangement="melody", arrangement_note=out.note)
     pitched = sorted((n for p in out.parts if not p.is_drum for n in p.notes), key=lambda n: (n.start, n.pitch))
     return dataclasses.replace(
-        piece, notes=pitched, parts=[(p.name, p.program, p.notes) for p in out.parts],
-        drum_parts=[p.name for p in out.parts if p.is_drum], arrangement="band",
-        key=out.key.name() if out.key else "", chords=out.chords,
-        sections=[f"{s.label}{s.length}" for s in out.sections])
+        piece,
+        notes=pitched,
+        parts=[(p.name, p.program, p.notes) for p in out.parts],
+        drum_parts=[p.name for p in out.parts if p.is_drum],
+        arrangement="band",
+        key=out.key.name() if out.key else "",
+        chords=out.chords,
+        sections=[f"{s.label}{s.length}" for s in out.sections],
+    )
 
 
 def part_info(piece: Any) -> list[dict]:
@@ -69,5 +83,12 @@ def part_info(piece: Any) -> list[dict]:
     drums = set(getattr(piece, "drum_parts", []) or [])
     parts = piece.parts or [(f"{piece.style} ({piece.arch})", piece.program, piece.notes)]
     channels = iter(c for c in range(16) if c != 9)
-    return [{"name": str(name), "program": int(program), "channel": 9 if name in drums else next(channels, 15),
-             "is_drum": name in drums} for name, program, _ in parts]
+    return [
+        {
+            "name": str(name),
+            "program": int(program),
+            "channel": 9 if name in drums else next(channels, 15),
+            "is_drum": name in drums,
+        }
+        for name, program, _ in parts
+    ]

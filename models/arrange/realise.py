@@ -37,7 +37,7 @@ class MelodyIndex:
 
     def lowest(self, start: float, end: float) -> int:
         i = max(0, bisect.bisect_right(self.starts, start) - 1)
-        found = [n.pitch for n in self.notes[i:bisect.bisect_left(self.starts, end)] if n.end > start + 1e-9]
+        found = [n.pitch for n in self.notes[i : bisect.bisect_left(self.starts, end)] if n.end > start + 1e-9]
         return min(found) if found else self.low
 
 
@@ -54,8 +54,11 @@ def voicing(chord: Chord, ceiling: int, prev: Sequence[int] | None) -> list[int]
         if notes[-1] <= top:
             options.append(notes)
     if not options:  # the melody is very low: two tones, or none
-        pairs = [[a, b] for a, b in itertools.combinations(range(CHORD_FLOOR - 7, top + 1), 2)
-                 if a % 12 in chord.tones and b % 12 in chord.tones and 3 <= b - a <= 9]
+        pairs = [
+            [a, b]
+            for a, b in itertools.combinations(range(CHORD_FLOOR - 7, top + 1), 2)
+            if a % 12 in chord.tones and b % 12 in chord.tones and 3 <= b - a <= 9
+        ]
         return pairs[-1] if pairs else []
     if not prev:
         centre = min(top - 4, 64)
@@ -65,12 +68,14 @@ def voicing(chord: Chord, ceiling: int, prev: Sequence[int] | None) -> list[int]
 
 def bass_pitch(pc: int, prev: int | None, ceiling: int) -> int:
     """The pitch of class ``pc`` in the bass register nearest the previous bass note, under ``ceiling``."""
-    options = [p for p in range(BASS_LOW, BASS_HIGH + 1) if p % 12 == pc and p < ceiling] or [BASS_LOW + (pc - BASS_LOW) % 12]
+    options = [p for p in range(BASS_LOW, BASS_HIGH + 1) if p % 12 == pc and p < ceiling]
+    options = options or [BASS_LOW + (pc - BASS_LOW) % 12]
     return min(options, key=lambda p: abs(p - (prev if prev is not None else 40)))
 
 
-def realise(chords: Sequence[tuple[float, float, Chord]], melody: Sequence[MNote], meter: Meter, bars: int,
-            pattern: str) -> tuple[list[Event], list[Event]]:
+def realise(
+    chords: Sequence[tuple[float, float, Chord]], melody: Sequence[MNote], meter: Meter, bars: int, pattern: str
+) -> tuple[list[Event], list[Event]]:
     """Bass and chord events for the chord slots in ``pattern``."""
     index = MelodyIndex(melody)
     beat = meter.beat_q
@@ -93,8 +98,11 @@ def realise(chords: Sequence[tuple[float, float, Chord]], melody: Sequence[MNote
         ceiling = min(index.lowest(start, end) - GAP + 1, index.low + 7)
         notes = voicing(chord_at(start), ceiling, prev_voicing)
         if len(notes) < 3 or notes[-1] >= index.lowest(start, end):
-            notes = [p for p in voicing(chord_at(start), index.lowest(start, end), prev_voicing)
-                     if p < index.lowest(start, end)]
+            notes = [
+                p
+                for p in voicing(chord_at(start), index.lowest(start, end), prev_voicing)
+                if p < index.lowest(start, end)
+            ]
         if notes:
             prev_voicing = notes
         comp.extend((start, end, p, velocity) for p in notes)
@@ -113,7 +121,7 @@ def realise(chords: Sequence[tuple[float, float, Chord]], melody: Sequence[MNote
             add_chord(t0, meter.bar_q, 60)
             add_bass(t0, meter.bar_q, False, 76)
             break
-        if pattern == "jig":  # dotted-quarter roots (a fifth on the second beat when the chord holds), chords on each beat
+        if pattern == "jig":  # dotted-quarter roots (a fifth when the chord holds), chords on each beat
             for i in range(meter.beats):
                 start = t0 + i * beat
                 same = chord_at(start) == chord_at(start - beat) if i else False

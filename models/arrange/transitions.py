@@ -55,9 +55,11 @@ def chorale_chords(ch: Any) -> list[str]:
 
 def build_table(chorales: list[Any]) -> dict[str, Any]:
     """Counts of chord changes (and of chords) per mode family from the chorales' analyses."""
-    table: dict[str, Any] = {"source": "music21 roman.romanNumeralFromChord on the Bach chorales "
-                                       "(models.chorales grids, one chord per quarter-note beat, repeats collapsed)",
-                             "chorales": {"major": 0, "minor": 0}}
+    table: dict[str, Any] = {
+        "source": "music21 roman.romanNumeralFromChord on the Bach chorales "
+        "(models.chorales grids, one chord per quarter-note beat, repeats collapsed)",
+        "chorales": {"major": 0, "minor": 0},
+    }
     for family in ("major", "minor"):
         table[family] = {"unigram": Counter(), "bigram": {}}
     for ch in chorales:
