@@ -67,8 +67,14 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     piece = with_instrument(piece, parent.get("program"))
     timings["sample_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    # A band track grows as a band track (its form is planned again over the longer piece); older tracks were bare.
-    piece = arranged(piece, str(parent.get("arrangement") or "melody"))
+    # A band track grows as a band track: its melody kept note for note, the form planned over the new bars.
+    # Older tracks (no arrangement recorded) were bare melodies and stay so.
+    arrangement, keep = str(parent.get("arrangement") or "melody"), None
+    if arrangement == "band" and int(parent.get("voices", 1)) == 1:
+        from worker.midi_io import read_notes
+
+        keep = read_notes(track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid", part=MELODY_PART)
+    piece = arranged(piece, arrangement, keep=keep, keep_bars=int(parent.get("bars", 0)) if keep else 0)
     timings["arrange_s"] = round(time.perf_counter() - t, 3)
     result = write_track(piece, req, track_dir(data_dir(), req.track_id), device=device,
                          checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,

@@ -67,13 +67,13 @@ def with_instrument(piece: Composition, program: int | None) -> Composition:
                                parts=[(name, int(program), notes) for name, _, notes in piece.parts])
 
 
-def arranged(piece: Composition, arrangement: str) -> Composition:
+def arranged(piece: Composition, arrangement: str, keep: list | None = None, keep_bars: int = 0) -> Composition:
     """``piece`` arranged as ``arrangement`` (models.arrange): a band under a melody, or the bare melody; a
     chorale keeps its voices. A failure of the arranger leaves the bare melody, with a note, never a failed track."""
     from models.arrange.piece import arrange_piece
 
     try:
-        return arrange_piece(piece, arrangement)
+        return arrange_piece(piece, arrangement, keep=keep, keep_bars=keep_bars)
     except Exception:  # noqa: BLE001 - the melody is still a track worth posting
         log.exception("could not arrange %s (seed %s) as %s", piece.style, piece.seed, arrangement)
         return dataclasses.replace(piece, arrangement="melody",

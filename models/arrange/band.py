@@ -78,11 +78,23 @@ def bare(notes: Sequence[Note], program: int, note: str = "") -> Arrangement:
 
 
 def arrange(
-    notes: Sequence[Note], *, seconds: float, bars: int, meter: str, qpm: float, style: str, program: int, seed: int
+    notes: Sequence[Note],
+    *,
+    seconds: float,
+    bars: int,
+    meter: str,
+    qpm: float,
+    style: str,
+    program: int,
+    seed: int,
+    keep: Sequence[Note] | None = None,
+    keep_bars: int = 0,
 ) -> Arrangement:
     """Arrange a monophonic melody lasting exactly ``seconds`` (``bars`` whole bars of ``meter`` at ``qpm``).
 
     Same inputs, same output: the only randomness (humanising, ghost strokes) comes from ``seed``.
+    ``keep`` and ``keep_bars``: an extended track's first bars, played exactly as before (its parent's melody);
+    the form is planned over the bars after them.
     """
     try:
         m = Meter.parse(meter)
@@ -93,9 +105,15 @@ def arrange(
     sec_q = 60.0 / qpm  # seconds per quarter
     bar_s = m.bar_q * sec_q
     kind = kind_for(style, qpm)
-    sections = form.plan(bars, kind)
-    tie = form.ties(sections)
-    melody = form.repeat_bars(notes, bar_s, tie)
+    keep_bars = max(0, min(int(keep_bars), bars - 1)) if keep is not None else 0
+    head = [n for n in keep or [] if n.start < keep_bars * bar_s - 1e-9]
+    sections = [form.Section("A", 0, keep_bars)] if keep_bars else []
+    sections += [
+        form.Section(chr(ord(s.label) + (1 if keep_bars else 0)), s.start + keep_bars, s.length)
+        for s in form.plan(bars - keep_bars, kind)
+    ]
+    tie = form.ties(sections[1:] if keep_bars else sections)
+    melody = head + form.repeat_bars([n for n in notes if n.start >= keep_bars * bar_s - 1e-9], bar_s, tie)
 
     def weights(line: Sequence[Note]) -> list[tuple[int, float]]:
         return [(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line]

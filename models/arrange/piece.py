@@ -34,11 +34,12 @@ def _analysis(notes: list[Any], meter: str, qpm: float, bars: int) -> tuple[Key 
     return key, chord_list(harmonize(mq, key, m, bars), key, sec_q)
 
 
-def arrange_piece(piece: Any, arrangement: str = "band") -> Any:
+def arrange_piece(piece: Any, arrangement: str = "band", keep: list[Any] | None = None, keep_bars: int = 0) -> Any:
     """``piece`` with the parts of ``arrangement`` (``band`` or ``melody``) and its key and chords.
 
     A piece that already has several voices (a Coconet chorale) keeps them: only its key and chords are added.
     A melody that cannot be arranged (no key fits, too short) comes back as ``melody`` with a note why.
+    ``keep``/``keep_bars``: an extended band track's parent melody, kept note for note (see ``band.arrange``).
     """
     if arrangement not in ARRANGEMENTS:
         raise ValueError(f"unknown arrangement {arrangement!r}; arrangements: {', '.join(ARRANGEMENTS)}")
@@ -61,6 +62,8 @@ def arrange_piece(piece: Any, arrangement: str = "band") -> Any:
         style=piece.style,
         program=int(piece.program),
         seed=int(piece.seed),
+        keep=keep,
+        keep_bars=keep_bars,
     )
     if out.arrangement == "melody":
         return dataclasses.replace(piece, arrangement="melody", arrangement_note=out.note)
