@@ -58,6 +58,7 @@ class Arrangement:
     key: Key | None = None
     chords: list[dict] = field(default_factory=list)  # {"start", "end" (s), "symbol", "roman"}
     sections: list[form.Section] = field(default_factory=list)
+    spans: list[tuple[float, float, Chord]] = field(default_factory=list)  # chord slots in quarter notes
     note: str = ""  # why a band arrangement fell back to the bare melody
 
 
@@ -89,12 +90,14 @@ def arrange(
     seed: int,
     keep: Sequence[Note] | None = None,
     keep_bars: int = 0,
+    keep_melody: bool = False,
 ) -> Arrangement:
     """Arrange a monophonic melody lasting exactly ``seconds`` (``bars`` whole bars of ``meter`` at ``qpm``).
 
     Same inputs, same output: the only randomness (humanising, ghost strokes) comes from ``seed``.
     ``keep`` and ``keep_bars``: an extended track's first bars, played exactly as before (its parent's melody);
-    the form is planned over the bars after them.
+    the form is planned over the bars after them. ``keep_melody``: harmonize the melody as it is, without form
+    or a final cadence (for evaluating the harmony on given melodies, e.g. the chorales' sopranos).
     """
     try:
         m = Meter.parse(meter)
@@ -108,10 +111,15 @@ def arrange(
     keep_bars = max(0, min(int(keep_bars), bars - 1)) if keep is not None else 0
     head = [n for n in keep or [] if n.start < keep_bars * bar_s - 1e-9]
     sections = [form.Section("A", 0, keep_bars)] if keep_bars else []
-    sections += [
-        form.Section(chr(ord(s.label) + (1 if keep_bars else 0)), s.start + keep_bars, s.length)
-        for s in form.plan(bars - keep_bars, kind)
-    ]
+    sections += (
+        []
+        if keep_melody
+        else [
+            form.Section(chr(ord(s.label) + (1 if keep_bars else 0)), s.start + keep_bars, s.length)
+            for s in form.plan(bars - keep_bars, kind)
+        ]
+    )
+    sections = sections or [form.Section("A", 0, bars)]
     tie = form.ties(sections[1:] if keep_bars else sections)
     melody = head + form.repeat_bars([n for n in notes if n.start >= keep_bars * bar_s - 1e-9], bar_s, tie)
 
@@ -123,7 +131,8 @@ def arrange(
         return bare(notes, program, "the melody fits no key (it is atonal), so it is posted without chords")
     per = m.slots_per_bar()
     cut = (bars - 1) * bar_s + (m.bar_q / 2 if per == 2 else m.beat_q) * sec_q
-    melody = form.cadence(melody, key.tonic, cut, seconds)
+    if not keep_melody:
+        melody = form.cadence(melody, key.tonic, cut, seconds)
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in melody]
     ends = [s.end - 1 for s in sections[:-1]]
     chords = harmonize(mq, key, m, bars, phrase_ends=ends, ties=tie)
@@ -138,7 +147,7 @@ def arrange(
     if band.kit:
         hits = percussion.pattern(band.kit, m, bars, rng)
         parts.append(Part(DRUMS, 0, _humanise(hits, sec_q, seconds, rng, jitter=JITTER_S * 1.5), is_drum=True))
-    return Arrangement("band", melody, parts, key, chord_list(chords, key, sec_q), sections)
+    return Arrangement("band", melody, parts, key, chord_list(chords, key, sec_q), sections, chords)
 
 
 def chord_list(chords: Sequence[tuple[float, float, Chord]], key: Key, sec_q: float) -> list[dict]:

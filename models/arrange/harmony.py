@@ -14,9 +14,9 @@ CHORD_TONE = {0: 1.0, 1: 0.85, 2: 0.8}  # root, third, fifth
 NON_CHORD = -0.7
 STRONG_NON_CHORD = -1.4  # a non-chord tone struck on a strong beat clashes most
 EMISSION_SCALE = 2.5
-PRIOR_SCALE = 0.6
-STAY_IN_BAR = 0.6  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
-STAY_ACROSS_BAR = 0.3
+PRIOR_SCALE = 0.3
+STAY_IN_BAR = 0.45  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
+STAY_ACROSS_BAR = 0.2
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,33 @@ MODE_FAMILY = {"major": "major", "mixolydian": "major", "minor": "minor", "doria
 QUALITIES: dict[str, tuple[int, int, int]] = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6)}
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
 # The chord vocabulary per mode as (semitones above the tonic, quality). Minor keeps the harmonic-minor V for
-# cadences; dorian and mixolydian have the ♭VII that Irish and Scottish tunes lean on.
+# cadences; dorian and mixolydian have the ♭VII that Irish and Scottish tunes lean on. Major and minor also
+# offer the secondary dominants and diminished chords the chorales use (V/V, V/vi, vii°, ii°), which the
+# learned prior keeps rare.
 VOCAB: dict[str, tuple[tuple[int, str], ...]] = {
-    "major": ((0, "maj"), (2, "min"), (4, "min"), (5, "maj"), (7, "maj"), (9, "min"), (10, "maj")),
-    "minor": ((0, "min"), (3, "maj"), (5, "min"), (7, "min"), (7, "maj"), (8, "maj"), (10, "maj")),
+    "major": (
+        (0, "maj"),
+        (2, "min"),
+        (4, "min"),
+        (5, "maj"),
+        (7, "maj"),
+        (9, "min"),
+        (10, "maj"),
+        (2, "maj"),
+        (4, "maj"),
+        (11, "dim"),
+    ),
+    "minor": (
+        (0, "min"),
+        (3, "maj"),
+        (5, "min"),
+        (7, "min"),
+        (7, "maj"),
+        (8, "maj"),
+        (10, "maj"),
+        (2, "dim"),
+        (5, "maj"),
+    ),
     "dorian": ((0, "min"), (2, "min"), (3, "maj"), (5, "maj"), (7, "min"), (10, "maj")),
     "mixolydian": ((0, "maj"), (2, "min"), (5, "maj"), (7, "min"), (9, "min"), (10, "maj")),
 }

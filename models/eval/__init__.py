@@ -1,0 +1,1 @@
+"""Evaluation of the models and the arranger against held-out music."""
