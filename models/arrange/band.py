@@ -17,6 +17,7 @@ ARRANGEMENTS = ("band", "melody")
 MELODY, CHORDS, BASS, DRUMS = "melody", "chords", "bass", "percussion"
 JITTER_S = 0.006  # humanised timing of the accompaniment, at most this early or late
 JITTER_VELOCITY = 5
+NOTE_GAP_S = 0.004  # repeated notes of a part are separated by at least this much
 
 
 @dataclass(frozen=True)
@@ -184,4 +185,12 @@ def _humanise(
         v = max(1, min(127, velocity + rng.randint(-JITTER_VELOCITY, JITTER_VELOCITY)))
         if e - s > 1e-3:
             out.append(Note(int(pitch), s, e, v))
+    # A note must end before the next one of the same pitch starts, or MIDI would cut the later one short.
+    out.sort(key=lambda n: (n.start, n.pitch))
+    last: dict[int, int] = {}
+    for i, n in enumerate(out):
+        j = last.get(n.pitch)
+        if j is not None and out[j].end > n.start - NOTE_GAP_S:
+            out[j] = Note(out[j].pitch, out[j].start, max(out[j].start + 1e-3, n.start - NOTE_GAP_S), out[j].velocity)
+        last[n.pitch] = i
     return out
