@@ -142,7 +142,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     if args.arrangement:
         from models.eval.arrangement import run
 
-        found = run(args.out, command, pieces=min(args.pieces, 10) if args.pieces != 20 else 10,
+        found = run(args.out, command, pieces=args.pieces,
                     chorales=args.chorales)
         print(json.dumps(found, indent=1, default=str) if args.json else args.out.read_text())
         return 0

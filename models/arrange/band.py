@@ -28,13 +28,14 @@ class Band:
     bass: int
     kit: str | None
     kind: str  # dance (AABB), song (AABC) or air (ABAC)
+    extended: bool = False  # secondary dominants and diminished chords (a chorale's harmony), not for folk bands
 
 
 BANDS: dict[str, Band] = {
     "irish": Band(chords=25, bass=32, kit="bodhran", kind="dance"),  # steel guitar, acoustic bass, bodhrán
     "scottish": Band(chords=48, bass=43, kit="sidedrum", kind="dance"),  # strings, contrabass, pipe-band drum
     "folk": Band(chords=21, bass=58, kit="tambourine", kind="song"),  # accordion, tuba, tambourine
-    "bach": Band(chords=19, bass=19, kit=None, kind="air"),  # organ, no percussion
+    "bach": Band(chords=19, bass=19, kit=None, kind="air", extended=True),  # organ, no percussion
 }
 DEFAULT_BAND = Band(chords=0, bass=32, kit=None, kind="air")  # piano and bass for new (fine-tuned) styles
 
@@ -136,8 +137,8 @@ def arrange(
         melody = form.cadence(melody, key.tonic, cut, seconds)
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in melody]
     ends = [s.end - 1 for s in sections[:-1]]
-    chords = harmonize(mq, key, m, bars, phrase_ends=ends, ties=tie)
     band = band_for(style)
+    chords = harmonize(mq, key, m, bars, phrase_ends=ends, ties=tie, extended=band.extended)
     bass_ev, comp_ev = realise(chords, mq, m, bars, pattern_for(m, qpm, kind))
     rng = random.Random(seed)
     parts = [

@@ -14,9 +14,10 @@ CHORD_TONE = {0: 1.0, 1: 0.85, 2: 0.8}  # root, third, fifth
 NON_CHORD = -0.7
 STRONG_NON_CHORD = -1.4  # a non-chord tone struck on a strong beat clashes most
 EMISSION_SCALE = 2.5
-PRIOR_SCALE = 0.3
-STAY_IN_BAR = 0.45  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
-STAY_ACROSS_BAR = 0.2
+PRIOR_SCALE = 0.15
+TRANSITION_SCALE = 0.5  # the chorales' I–V habit, halved: folk melodies lead the choice more than Bach's bass
+STAY_IN_BAR = 0.35  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
+STAY_ACROSS_BAR = 0.15
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def harmonize(
     bars: int,
     phrase_ends: Sequence[int] = (),
     ties: dict[int, int] | None = None,
+    extended: bool = True,
 ) -> list[tuple[float, float, Chord]]:
     """Chords for ``bars`` bars of melody: (start, end, chord) per slot, quarters.
 
@@ -143,11 +145,15 @@ def harmonize(
         phrase_ends: bar indices that end a phrase: their last slot is the tonic or the dominant (a full or half
             cadence); the last bar of the piece is always the tonic, led into by a cadential chord.
         ties: bar → earlier bar whose chords it must repeat (a repeated part).
+        extended: offer secondary dominants and diminished chords (the chorale style) besides the mode's triads.
     """
-    chords = vocabulary(key)
+    chords = vocabulary(key, extended)
     family = MODE_FAMILY[key.mode]
     labels = tuple(label(*c.degree(key)) for c in chords)
-    log_change = [[log_transition(family, a, b, labels) if a != b else -math.inf for b in labels] for a in labels]
+    log_change = [
+        [TRANSITION_SCALE * log_transition(family, a, b, labels) if a != b else -math.inf for b in labels]
+        for a in labels
+    ]
     prior = [PRIOR_SCALE * p for p in log_prior(family, labels)]
     spans = slots(meter, bars)
     per = meter.slots_per_bar()

@@ -35,6 +35,11 @@ class MelodyIndex:
         self.starts = [n.start for n in self.notes]
         self.low = min((n.pitch for n in self.notes), default=84)
 
+    def at(self, q: float) -> int | None:
+        """The melody pitch sounding at ``q``, if any."""
+        i = bisect.bisect_right(self.starts, q + 1e-9) - 1
+        return self.notes[i].pitch if i >= 0 and self.notes[i].end > q + 1e-9 else None
+
     def lowest(self, start: float, end: float) -> int:
         i = max(0, bisect.bisect_right(self.starts, start) - 1)
         found = [n.pitch for n in self.notes[i : bisect.bisect_left(self.starts, end)] if n.end > start + 1e-9]
@@ -73,6 +78,14 @@ def bass_pitch(pc: int, prev: int | None, ceiling: int) -> int:
     return min(options, key=lambda p: abs(p - (prev if prev is not None else 40)))
 
 
+def _parallel(prev: Sequence[int], melody: int | None, bass: int) -> bool:
+    """Whether moving to (``melody``, ``bass``) from ``prev`` makes parallel fifths or octaves."""
+    if not prev or melody is None or (melody == prev[0] and bass == prev[1]):
+        return False
+    same_way = (melody - prev[0]) * (bass - prev[1]) > 0
+    return same_way and (melody - bass) % 12 == (prev[0] - prev[1]) % 12 and (melody - bass) % 12 in (0, 7)
+
+
 def realise(
     chords: Sequence[tuple[float, float, Chord]], melody: Sequence[MNote], meter: Meter, bars: int, pattern: str
 ) -> tuple[list[Event], list[Event]]:
@@ -83,6 +96,7 @@ def realise(
     comp: list[Event] = []
     prev_voicing: list[int] | None = None
     prev_bass: int | None = None
+    last_pair: list[int] = []  # (melody, bass) pitches at the previous bass note
     end_q = bars * meter.bar_q
     final_bar = (bars - 1) * meter.bar_q
 
@@ -112,8 +126,16 @@ def realise(
         end = min(end_q, start + length)
         chord = chord_at(start)
         ceiling = min(index.lowest(start, end), min((p for s, e, p, _ in comp if s <= start < e), default=99))
-        prev_bass = bass_pitch(chord.fifth if fifth else chord.root, prev_bass, ceiling)
-        bass.append((start, end, prev_bass, velocity))
+        tones = [chord.fifth, chord.root] if fifth else [chord.root, chord.fifth]
+        tones.append(chord.tones[1])  # the third (a first inversion) when both would move in parallel
+        melody_now = index.at(start)
+        options = [bass_pitch(pc, prev_bass, ceiling) for pc in tones]
+        # the first option that makes no parallel fifth or octave with the melody
+        pick = next((b for b in options if not _parallel(last_pair, melody_now, b)), options[0])
+        prev_bass = pick
+        if melody_now is not None:
+            last_pair[:] = [melody_now, pick]
+        bass.append((start, end, pick, velocity))
 
     for bar in range(bars):
         t0 = bar * meter.bar_q

@@ -124,9 +124,14 @@ def pc_name(pc: int, key: Key | None = None) -> str:
     return (NAMES_FLAT if key is not None and prefers_flats(key) else NAMES_SHARP)[pc % 12]
 
 
-def vocabulary(key: Key) -> list[Chord]:
-    """The chords on offer in ``key``."""
-    return [Chord((key.tonic + s) % 12, q) for s, q in VOCAB[key.mode]]
+# The chromatic and diminished chords of the chorale style: left out for folk styles, whose bands play the
+# mode's own triads (and its ♭VII).
+EXTENDED = frozenset({(2, "maj"), (4, "maj"), (11, "dim"), (2, "dim")})
+
+
+def vocabulary(key: Key, extended: bool = True) -> list[Chord]:
+    """The chords on offer in ``key`` (without secondary dominants and diminished chords unless ``extended``)."""
+    return [Chord((key.tonic + s) % 12, q) for s, q in VOCAB[key.mode] if extended or (s, q) not in EXTENDED]
 
 
 def tonic_chord(key: Key) -> Chord:

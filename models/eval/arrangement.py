@@ -254,9 +254,18 @@ def _verdicts(results: dict[str, Any], human: dict[str, tuple[float, float]]) ->
         beats = a > b if up else a < b
         h, sd = human[k]
         inside = h - sd <= a <= h + sd
+        side = "" if inside else (" (on the better side)" if (a > h if up else a < h) else " (on the worse side)")
         out.append(
             f"{k}: {'beats' if beats else 'does not beat'} the baseline ({a:.3f} vs {b:.3f}); "
-            f"{'inside' if inside else 'outside'} Bach's mean ± 1 sd ({h:.3f} ± {sd:.3f})"
+            f"{'inside' if inside else 'outside'} Bach's mean ± 1 sd ({h:.3f} ± {sd:.3f}){side}"
+        )
+    for k in ("che", "cc"):  # no better direction: closer to the human figure
+        a, b = results["arranger"][k][0], results["baseline"][k][0]
+        h, sd = human[k]
+        closer = abs(a - h) < abs(b - h)
+        out.append(
+            f"{k}: {'closer to' if closer else 'further from'} Bach's {h:.3f} ± {sd:.3f} than the baseline "
+            f"({a:.3f} vs {b:.3f}); {'inside' if h - sd <= a <= h + sd else 'outside'} mean ± 1 sd"
         )
     return out
 
