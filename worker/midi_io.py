@@ -22,9 +22,9 @@ VOLUME, PAN, REVERB, CHORUS = 7, 10, 91, 93
 # time 0 of each track, which the warm synth (worker.synth) and the fluidsynth command both obey.
 MIX: dict[str, tuple[int, int, int, int]] = {
     "melody": (112, 64, 52, 8),
-    "chords": (78, 42, 60, 40),
+    "chords": (88, 42, 60, 40),
     "bass": (96, 60, 30, 0),
-    "percussion": (74, 86, 36, 0),
+    "percussion": (84, 86, 36, 0),
 }
 DEFAULT_MIX = (100, 64, 44, 0)  # a chorale's voices and bare melodies
 

@@ -53,8 +53,8 @@ def _stroke(kit: str, strength: float, i: int, rng: random.Random) -> tuple[int,
         if strength >= 1.0:
             return BASS_DRUM, 60
         if strength >= 0.6:
-            return SNARE, 40
+            return SNARE, 50
         return (SIDE_STICK, 26) if rng.random() < 0.4 else None
     if strength >= 1.0:  # tambourine: off the downbeat, on the other beats
         return None
-    return (TAMBOURINE, 36) if strength >= 0.6 else None
+    return (TAMBOURINE, 60) if strength >= 0.6 else None
