@@ -342,7 +342,20 @@ def markdown(chorales: dict[str, Any], generated: dict[str, Any], command: str) 
     lines += [
         "",
         "Corpus tunes are stored with repeat signs unexpanded, so their repeat share counts only "
-        "written-out returns: a lower bound on what a listener hears.",
+        "written-out returns: a lower bound on what a listener hears; their last bar is dropped when it is "
+        "short (the pickup's complement), which lowers their tonic-ending share.",
+        "",
+        "**Reading.** Against the naive baseline the arranger wins every directional metric on both melody sets "
+        "(more chord tones, more consonance, closer tonal distance, far fewer parallels, almost no overlap or "
+        "crossing). Against Bach it is on the better side of his mean for chord tones, tonal distance, overlap "
+        "and crossing, which is what a folk accompaniment under the melody should be, and on the worse side "
+        "for consonance (Bach changes chord on every beat: at the arranger's own harmonic rhythm, "
+        "`human_slots`, Bach's consonance is below the arranger's) and for parallels (about 1 bass move in "
+        "80). Chord variety (CHE, CC) stays well below Bach's 14–22 distinct chords per chorale: the arranger "
+        "has 6–10 triads per mode and one or two chords a bar. On the chorales it is closer to Bach than the "
+        "baseline; on the generated folk melodies, whose repeated parts repeat their chords, it is slightly "
+        "less varied than the baseline's arbitrary chord per bar. No folk corpus with chord symbols ships with "
+        "music21, so Bach is the only human reference.",
         END,
     ]
     return "\n".join(lines)
