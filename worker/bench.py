@@ -148,7 +148,7 @@ def bench_arrangement(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
     arrange_s, parts = [], 0
     with tempfile.TemporaryDirectory(prefix="tunesmith-bench-") as tmp:
         os.environ[jobs.DATA_DIR_ENV] = tmp
-        band = None
+        band = bare = None
         for style in ("irish", "folk", "scottish"):
             composer = jobs.get_composer(style, "lstm", jobs.resolve_device())
             for seed in range(runs):
@@ -157,8 +157,8 @@ def bench_arrangement(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
                 arranged = arrange_piece(piece, "band")
                 arrange_s.append(time.perf_counter() - start)
                 if band is None and arranged.arrangement == "band":
-                    band, parts = arranged, len(arranged.parts)
-        assert band is not None
+                    band, bare, parts = arranged, piece, len(arranged.parts)
+        assert band is not None and bare is not None
         midi = write_midi(band, Path(tmp) / "band.mid")
         times = []
         for _ in range(3):
@@ -166,6 +166,12 @@ def bench_arrangement(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
             audio = render_audio(midi, Path(tmp) / "band.ogg", band.seconds)
             times.append(time.perf_counter() - start)
         size_kb = audio.stat().st_size / 1024
+        bare_midi = write_midi(bare, Path(tmp) / "bare.mid")  # the same piece's bare melody, side by side
+        bare_times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            render_audio(bare_midi, Path(tmp) / "bare.ogg", bare.seconds)
+            bare_times.append(time.perf_counter() - start)
         latencies: dict[str, list[float]] = {"band": [], "melody": []}
         for seed in range(runs + 1):
             for arrangement in ("band", "melody"):
@@ -176,7 +182,7 @@ def bench_arrangement(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
     return {"arrange_p50_s_30s": round(statistics.median(arrange_s), 4), "arrange_max_s_30s": round(max(arrange_s), 4),
             "arrange_pieces": len(arrange_s), "band_parts": parts,
             "render_band_s_30s": round(min(times), 3), "render_band_x_realtime": round(seconds / min(times), 1),
-            "band_ogg_kb_30s": round(size_kb, 1),
+            "render_melody_x_realtime": round(seconds / min(bare_times), 1), "band_ogg_kb_30s": round(size_kb, 1),
             "compose_band_p50_s": round(statistics.median(latencies["band"][1:]), 3),
             "compose_melody_p50_s": round(statistics.median(latencies["melody"][1:]), 3)}
 
