@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ MELODY, CHORDS, BASS, DRUMS = "melody", "chords", "bass", "percussion"
 JITTER_S = 0.006  # humanised timing of the accompaniment, at most this early or late
 JITTER_VELOCITY = 5
 NOTE_GAP_S = 0.004  # repeated notes of a part are separated by at least this much
+LOW_MELODY = 60  # a melody whose median pitch is under middle C is lifted an octave for the band
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,15 @@ def arrange(
     sections = sections or [form.Section("A", 0, bars)]
     tie = form.ties(sections[1:] if keep_bars else sections)
     melody = head + form.repeat_bars([n for n in notes if n.start >= keep_bars * bar_s - 1e-9], bar_s, tie)
+    pitches = sorted(n.pitch for n in melody)
+    if (
+        pitches
+        and not keep_bars
+        and not keep_melody
+        and pitches[len(pitches) // 2] < LOW_MELODY
+        and pitches[-1] + 12 <= 96
+    ):  # a melody down in the bass register: up an octave, so a band fits under it
+        melody = [dataclasses.replace(n, pitch=n.pitch + 12) for n in melody]
 
     def weights(line: Sequence[Note]) -> list[tuple[int, float]]:
         return [(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line]

@@ -41,7 +41,7 @@ class Meter:
     def parse(cls, meter: str) -> Meter:
         num, den = (int(x) for x in meter.split("/"))
         bar_q = num * 4.0 / den
-        compound = den == 8 and num % 3 == 0 and num > 3
+        compound = den == 8 and num % 3 == 0  # 3/8 too: one dotted-quarter beat a bar
         return cls(meter, bar_q, 1.5 if compound else 4.0 / den)
 
     @property
