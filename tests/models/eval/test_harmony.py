@@ -69,3 +69,16 @@ def test_form_measures() -> None:
     tune = bar + [N(n.pitch, n.start + 2, n.end + 2) for n in bar] + [N(64, 4, 6)] + [N(60, 6, 8)]
     assert repeated_bar_share(tune, 2.0) == pytest.approx(1 / 3)
     assert ends_on_tonic(tune, 0) and not ends_on_tonic(tune, 7)
+
+
+def test_naive_baseline_takes_each_bars_most_frequent_pitch_class() -> None:
+    from models.arrange.harmony import Meter
+    from models.arrange.theory import Key
+    from models.eval.arrangement import baseline, triad_label
+
+    meter = Meter.parse("4/4")
+    melody = [N(62, 0, 3), N(60, 3, 4), N(67, 4, 5), N(71, 5, 8)]  # bar 1 mostly D, bar 2 mostly B
+    h = baseline(melody, meter, 2, Key(0, "major"))
+    assert [c.label for c in h.chords] == ["Dm", "Bdim"]
+    assert [n.pitch for n in h.bass] == [38, 47] and [n.pitch for n in h.accompaniment[:3]] == [62, 65, 69]
+    assert triad_label(frozenset({7, 11, 2, 5}), 7) == "G" and triad_label(frozenset({0, 2}), 0) == "{0,2}"
