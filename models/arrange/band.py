@@ -140,6 +140,8 @@ def arrange(
         return [(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line]
 
     key = find_key(weights(melody), final_pitch=melody[-1].pitch if melody else None)
+    if key is None and len({n.pitch % 12 for n in melody}) < 3:
+        return bare(notes, program, "the melody has too few different notes to find its key, so it is posted bare")
     if key is None:
         return bare(notes, program, "the melody fits no key (it is atonal), so it is posted without chords")
     per = m.slots_per_bar()
