@@ -204,7 +204,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
         return 0
     print(f"{result.style} ({result.arch}), seed {result.seed}: {result.seconds:.2f} s, {result.bars} bars "
           f"at {result.tempo_qpm:.0f} qpm on {result.device}")
-    parts = ", ".join(p.get("name", "") for p in result.parts)
+    parts = ", ".join(p.get("name", "") for p in result.parts) if result.arrangement == "band" else ""
     print(f"  {result.arrangement}" + (f" in {result.key}" if result.key else "") + (f": {parts}" if parts else "")
           + (f" ({result.arrangement_note})" if result.arrangement_note else ""))
     for kind, path in files.items():
