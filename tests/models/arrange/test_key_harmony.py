@@ -89,3 +89,15 @@ def test_a_repeated_part_gets_the_same_chords() -> None:
     melody = a + [MNote(n.pitch, n.start + 4 * meter.bar_q, n.end + 4 * meter.bar_q) for n in a]
     out = harmonize(melody, Key(2, "major"), meter, 8, phrase_ends=[3], ties={4: 0, 5: 1, 6: 2})
     assert [c for _, _, c in out[8:14]] == [c for _, _, c in out[0:6]]
+
+
+def test_the_arranger_is_torch_free() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, models.arrange.piece, models.arrange.transitions, models.eval.harmony; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
