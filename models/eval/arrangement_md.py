@@ -74,7 +74,8 @@ def markdown(chorales: dict[str, Any], generated: dict[str, Any], command: str) 
         f"### On generated melodies ({generated['pieces']} pieces: LSTM, {', '.join(STYLES)}, 30 s, seeds 0…)",
         "",
         "The same melodies (after the form is applied) under the arranger and the baseline; Bach's range "
-        "above is the human reference (no folk corpus in music21 carries chord symbols).",
+        "above is the human reference (music21's corpus holds chord symbols for only two folk tunes, in "
+        "nottingham-dataset/reelsa-c.abc: too few to be one).",
         "",
         head,
     ]
@@ -122,8 +123,8 @@ def markdown(chorales: dict[str, Any], generated: dict[str, Any], command: str) 
         "80). Chord variety (CHE, CC) stays well below Bach's 14–22 distinct chords per chorale: the arranger "
         "has 6–10 triads per mode and one or two chords a bar. On the chorales it is closer to Bach than the "
         "baseline; on the generated folk melodies, whose repeated parts repeat their chords, it is slightly "
-        "less varied than the baseline's arbitrary chord per bar. No folk corpus with chord symbols ships with "
-        "music21, so Bach is the only human reference.",
+        "less varied than the baseline's arbitrary chord per bar. music21's corpus has chord symbols for only "
+        "two folk tunes, so Bach is the only human reference.",
         END,
     ]
     return "\n".join(lines)
