@@ -24,10 +24,10 @@ TINY_ARGS: dict[str, dict] = {
 
 def train_main(argv: list[str] | None = None) -> int:
     """``tunesmith train --style irish --arch lstm``: train on the frozen split, print held-out NLL."""
-    from models.checkpoint import SHIPPED_DIR
-    from models.corpus import load_style_tunes
-    from models.styles import get_style
-    from models.train import TrainConfig, train_tokens
+    from models.core.checkpoint import SHIPPED_DIR
+    from models.music.corpus import load_style_tunes
+    from models.music.styles import get_style
+    from models.tokenlm.train import TrainConfig, train_tokens
 
     parser = argparse.ArgumentParser(prog="tunesmith train", description=train_main.__doc__)
     parser.add_argument("--style", required=True, help="a style, or several joined by commas (one model for all)")
@@ -66,7 +66,7 @@ def train_main(argv: list[str] | None = None) -> int:
     datasets = {}
     for style in styles:
         if style.voices > 1:  # chorales: the token models learn the soprano line; Coconet adds the rest
-            from models.chorales import soprano_tunes
+            from models.music.grid_corpus import soprano_tunes
 
             tunes = soprano_tunes()
         else:
@@ -87,20 +87,20 @@ def train_main(argv: list[str] | None = None) -> int:
 def _forward_train(args: argparse.Namespace, argv: list[str]) -> int:
     """``--arch coconet`` and ``--arch abc`` have trainers of their own with their own options."""
     if args.arch == "coconet":
-        from models.coconet_train import main as coconet_main
+        from models.coconet.train import main as coconet_main
 
         shipped = ["--channels", "32", "--dilations", "1,2,4,8", "--crop", "128", "--valid-windows", "192"]
         extra = ["--layers", "4", "--channels", "8", "--steps", "20", "--eval-pieces", "0"] if args.tiny else shipped
         return coconet_main(["--out", str(args.out), "--style", args.style, "--max-minutes", str(args.max_minutes),
                              "--seed", str(args.seed), *extra])
-    from models.abc_model import main as abc_main
+    from models.abc.model import main as abc_main
 
     return abc_main([a for a in argv if a not in ("--arch", "abc")])
 
 
 def styles_main(argv: list[str] | None = None) -> int:
     """``tunesmith styles [--json]``: the styles with a checkpoint, their architectures and tempo."""
-    from models.generate import available_styles
+    from models.compose.factory import available_styles
 
     parser = argparse.ArgumentParser(prog="tunesmith styles", description=styles_main.__doc__)
     parser.add_argument("--json", action="store_true")
@@ -119,8 +119,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     """``tunesmith evaluate [--json]``: NLL vs n-gram and piece metrics for every style × arch → EVALUATION.md."""
     import dataclasses
 
-    from models.eval_providers import register
-    from models.evaluate import evaluate_all, targets, write_markdown
+    from models.eval.evaluate import evaluate_all, targets, write_markdown
+    from models.eval.providers import register
 
     parser = argparse.ArgumentParser(prog="tunesmith evaluate", description=evaluate_main.__doc__)
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.melody import Note
-from worker.quiet_imports import pretty_midi
+from models.music.melody import Note
+from worker.output.quiet_imports import pretty_midi
 
 if TYPE_CHECKING:  # pragma: no cover
-    from models.generate import Composition
+    from models.compose.types import Composition
 
 # 960 ticks per quarter: a bar line (a whole number of quarters or eighths) falls on an exact tick, and any
 # other time is off by at most half a tick (0.26 ms at 120 qpm), well under the 1 ms the length must meet.
@@ -19,7 +19,7 @@ RESOLUTION = 960
 END_CONTROLLER = 123
 VOLUME, PAN, REVERB, CHORUS = 7, 10, 91, 93
 # The mix per part name (volume, pan, reverb send, chorus send), so the melody leads: set by controllers at
-# time 0 of each track, which the warm synth (worker.synth) and the fluidsynth command both obey.
+# time 0 of each track, which the warm synth (worker.output.synth) and the fluidsynth command both obey.
 MIX: dict[str, tuple[int, int, int, int]] = {
     "melody": (112, 64, 52, 8),
     "chords": (88, 42, 60, 40),

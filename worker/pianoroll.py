@@ -10,8 +10,8 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:  # pragma: no cover
-    from models.generate import Composition
-    from models.melody import Note
+    from models.compose.types import Composition
+    from models.music.melody import Note
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 400, 100
 _NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")

@@ -2,7 +2,7 @@
 model, instead of once per job by the fluidsynth command (about 0.7 s of every render otherwise).
 
 Uses pyfluidsynth (bindings to the same libfluidsynth the command uses). When it is not importable,
-worker.render falls back to midi2audio / the fluidsynth command.
+worker.output.render falls back to midi2audio / the fluidsynth command.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.quiet_imports import pretty_midi
+from worker.output.quiet_imports import pretty_midi
 
 SAMPLE_RATE = 44100
 CORES_ENV = "TUNESMITH_SYNTH_CORES"
@@ -47,7 +47,7 @@ def _synth(soundfont: Path) -> tuple[object, int]:
 
     key = str(soundfont)
     if key not in _synths:
-        # Reverb and chorus on (each part's send is its MIDI controllers 91 and 93, see worker.midi_io.MIX).
+        # Reverb and chorus on (each part's send is its MIDI controllers 91 and 93, see worker.output.midi.MIX).
         # FluidSynth renders the voices of a band (four parts, reverb) on up to two threads: 0.50 s → 0.32 s for
         # a 30 s four-part mix on the 2-core machine, even while it was busy (TUNESMITH_SYNTH_CORES to change).
         cores = int(os.environ.get(CORES_ENV, "") or min(2, os.cpu_count() or 1))

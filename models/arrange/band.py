@@ -12,7 +12,7 @@ from models.arrange.harmony import Meter, MNote, harmonize
 from models.arrange.key import find_key
 from models.arrange.realise import pattern_for, realise
 from models.arrange.theory import Chord, Key
-from models.melody import Note
+from models.music.melody import Note
 
 ARRANGEMENTS = ("band", "melody")
 MELODY, CHORDS, BASS, DRUMS = "melody", "chords", "bass", "percussion"

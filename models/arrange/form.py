@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.melody import Note
+from models.music.melody import Note
 
 # Section patterns per kind of tune; each pass through a pattern is played twice before new parts come.
 PATTERNS = {"dance": "AABB", "song": "AABC", "air": "ABAC"}

@@ -1,4 +1,4 @@
-"""Applies the arranger to a sampled ``models.generate.Composition`` (duck-typed, so this stays torch-free)."""
+"""Applies the arranger to a sampled ``models.compose.factory.Composition`` (duck-typed, so this stays torch-free)."""
 
 from __future__ import annotations
 

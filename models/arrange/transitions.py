@@ -1,7 +1,7 @@
 """Chord-to-chord transition probabilities learned from music21's roman-numeral analysis of the Bach chorales.
 
 The table ships as ``transitions.json`` beside this module; ``python -m models.arrange.transitions`` rebuilds it
-from the cached chorale grids (``models.chorales.load_chorales``), about a minute on one core.
+from the cached chorale grids (``models.music.chorales.load_chorales``), about a minute on one core.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _tonic(sharps: int, mode: str) -> int:
 
 
 def chorale_chords(ch: Any) -> list[str]:
-    """The chord on each beat of a chorale (``models.chorales.Chorale``) as table labels, repeats collapsed.
+    """The chord on each beat of a chorale (``models.music.chorales.Chorale``) as table labels, repeats collapsed.
 
     The four voices sounding at each quarter-note beat are analysed with music21's ``roman.romanNumeralFromChord``
     in the chorale's key; beats that are no triad (or only one or two pitch classes) are skipped.
@@ -57,7 +57,7 @@ def build_table(chorales: list[Any]) -> dict[str, Any]:
     """Counts of chord changes (and of chords) per mode family from the chorales' analyses."""
     table: dict[str, Any] = {
         "source": "music21 roman.romanNumeralFromChord on the Bach chorales "
-        "(models.chorales grids, one chord per quarter-note beat, repeats collapsed)",
+        "(models.music.chorales grids, one chord per quarter-note beat, repeats collapsed)",
         "chorales": {"major": 0, "minor": 0},
     }
     for family in ("major", "minor"):
@@ -107,7 +107,7 @@ def log_prior(family: str, vocab: tuple[str, ...]) -> list[float]:
 
 def main() -> int:
     """Rebuild ``transitions.json`` from the cached chorale grids."""
-    from models.chorales import load_chorales
+    from models.music.grid_corpus import load_chorales
 
     table = build_table(load_chorales())
     TABLE_PATH.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")

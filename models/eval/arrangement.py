@@ -17,7 +17,7 @@ from models.arrange.key import find_key
 from models.arrange.theory import QUALITIES, Chord, Key
 from models.eval.arrangement_md import METRICS, STYLES, markdown, write_section
 from models.eval.harmony import Harmonized, N, Span, ends_on_tonic, repeated_bar_share, scores
-from models.melody import Note
+from models.music.melody import Note
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def baseline(melody: Sequence[N], meter: Meter, bars: int, key: Key) -> Harmoniz
 def chorale_cases(limit: int | None = None) -> list[tuple[str, Meter, int, list[N], Harmonized, Harmonized]]:
     """Test-split chorales as (id, meter, bars, soprano, Bach's harmony per beat, and at the arranger's chord
     slots), from the first whole bar to the last."""
-    from models.chorales import fix_onsets, load_chorales, load_split, split_chorales, voice_to_notes
+    from models.music.chorales import fix_onsets, load_split, split_chorales, voice_to_notes
+    from models.music.grid_corpus import load_chorales
 
     chorales = load_chorales()
     test = split_chorales(chorales, load_split(chorales))["test"][:limit]
@@ -156,7 +157,7 @@ def evaluate_chorales(limit: int | None = None) -> dict[str, Any]:
 
 def evaluate_generated(pieces: int = 10, seconds: float = 30.0, styles: Sequence[str] = STYLES) -> dict[str, Any]:
     """Arranger and baseline on generated melodies (LSTM, seeds 0…pieces-1), and their form beside the corpus."""
-    from models.generate import load_composer
+    from models.compose.factory import load_composer
 
     rows: dict[str, list[dict[str, float]]] = {"arranger": [], "baseline": []}
     form: dict[str, dict[str, float]] = {}
@@ -214,9 +215,9 @@ def corpus_form(style: str, limit: int = 200) -> dict[str, float]:
     """Repeated-bar share and tonic endings of the style's held-out tunes (test split, first ``limit``)."""
     import music21
 
-    from models.corpus import cache_dir
-    from models.evaluate import split_tunes
-    from models.styles import STYLES as ALL
+    from models.eval.evaluate import split_tunes
+    from models.music.corpus import cache_dir
+    from models.music.styles import STYLES as ALL
 
     if not (cache_dir() / f"{style}-m21-{music21.__version__}.json.gz").exists():  # parsing takes many minutes
         log.warning("the %s corpus is not cached yet (tunesmith train parses it): no corpus figures", style)
@@ -228,7 +229,7 @@ def corpus_form(style: str, limit: int = 200) -> dict[str, float]:
         return {}
     rep, tonic = [], []
     for tune in tunes:
-        from models.melody import tune_to_notes
+        from models.music.melody import tune_to_notes
 
         meter = Meter.parse(tune.meter)
         mel = _q(tune_to_notes(tune, 60.0), 1.0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.compose import build_request, length_choices, style_choices
-from worker.contract import BadRequest, StyleInfo
+from bot.options import build_request, length_choices, style_choices
+from worker.contract.tracks import BadRequest, StyleInfo
 
 STYLES = {
     "irish": StyleInfo("irish", ["lstm", "gan"], "lstm", "Irish reels and jigs"),
@@ -58,7 +58,7 @@ def test_length_choices() -> None:
 
 
 def test_arrangement_option_and_drum_kits() -> None:
-    from bot.compose import build_requests
+    from bot.options import build_requests
 
     assert build_requests("irish", "30s", STYLES, "42")[0].arrangement == "band"
     assert build_requests("irish", "30s", STYLES, "42", arrangement=" Melody ")[0].arrangement == "melody"

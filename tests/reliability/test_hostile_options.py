@@ -14,9 +14,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.buttons import ACTIONS, parse_custom_id
-from bot.commands import TRACK_ID_RE
-from bot.compose import INSTRUMENTS, build_requests, instrument_program
-from worker.contract import (
+from bot.cogs.info import TRACK_ID_RE
+from bot.options import INSTRUMENTS, build_requests, instrument_program
+from worker.contract.tracks import (
     MAX_SECONDS,
     MAX_TEMPO,
     MIN_SECONDS,
@@ -27,7 +27,7 @@ from worker.contract import (
     parse_length,
     validate_request,
 )
-from worker.tracks import check_track_id
+from worker.jobs.tracks import check_track_id
 
 STYLES = {"irish": StyleInfo("irish", ["lstm", "wavenet"], "lstm"), "bach": StyleInfo("bach", ["coconet"], "coconet")}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.bench import write_arrangement
+from worker.bench.main import write_arrangement
 
 
 def test_arrangement_section(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from worker.contract import (
+from worker.contract.tracks import (
     COMPOSE_JOB,
     MAX_SECONDS,
     MIN_SECONDS,

@@ -12,7 +12,7 @@ from models.arrange.band import arrange
 from models.arrange.harmony import Meter
 from models.arrange.piece import arrange_piece, part_info
 from models.arrange.theory import cadential, tonic_chord
-from models.melody import Note
+from models.music.melody import Note
 
 
 def test_plans_cover_the_bars_in_parts() -> None:
@@ -46,7 +46,7 @@ def test_cadence_holds_the_tonic_to_the_end() -> None:
 
 
 def _generated(style: str, seed: int, seconds: float = 30.0):
-    from models.generate import load_composer
+    from models.compose.factory import load_composer
 
     return load_composer(style, "lstm").compose(seconds, seed=seed)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models import evaluate
+from models.eval import evaluate
 from models.eval.arrangement_md import END, START, markdown, write_section
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from models.arrange.piece import arrange_piece, part_info
 from tests.worker.conftest import make_composition
-from worker import synth
-from worker.midi_io import MIX, RESOLUTION, midi_end_time, read_notes, read_parts, write_midi
-from worker.pianoroll import draw_pianoroll
+from worker.output import synth
+from worker.output.midi import MIX, RESOLUTION, midi_end_time, read_notes, read_parts, write_midi
+from worker.output.pianoroll import draw_pianoroll
 
 
 @pytest.mark.parametrize(("meter", "qpm"), [("4/4", 120.0), ("6/8", 137.6), ("3/4", 97.3)])
@@ -60,7 +60,7 @@ def test_piano_roll_colours_parts(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not synth.available(), reason="needs pyfluidsynth")
 def test_band_renders_louder_than_its_melody_alone(tmp_path: Path) -> None:
-    from worker.render import find_soundfont
+    from worker.output.render import find_soundfont
 
     try:
         font = find_soundfont()
