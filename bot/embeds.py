@@ -138,6 +138,12 @@ def track_embed(
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name="Tempo", value=f"{result.tempo_qpm:.0f} BPM")
     embed.add_field(name="Track", value=f"`{result.track_id}`")
+    if result.arrangement == "band" or result.key:  # e.g. "band · D dorian · melody, chords, bass, percussion"
+        names = ", ".join(p.get("name", "") for p in result.parts) if result.arrangement == "band" else ""
+        value = " · ".join(x for x in (result.arrangement, result.key, names) if x)
+        embed.add_field(name="Arrangement", value=value[:1024], inline=False)
+    if result.arrangement_note:
+        embed.add_field(name="Note", value=result.arrangement_note[:1024], inline=False)
     if image_filename:
         embed.set_image(url=f"attachment://{image_filename}")
     numbers = {k: v for k, v in result.timings.items() if isinstance(v, int | float)}

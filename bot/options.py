@@ -10,6 +10,7 @@ from discord import app_commands
 
 from worker.contract.ids import new_track_id
 from worker.contract.tracks import (
+    DEFAULT_ARRANGEMENT,
     DEFAULT_TEMPERATURE,
     BadRequest,
     ComposeRequest,
@@ -57,15 +58,21 @@ INSTRUMENTS: dict[str, int] = {  # General MIDI programs (0-based) offered by /c
 }
 
 
+DRUM_NAMES = ("drums", "drum", "drum kit", "drumkit", "kit", "percussion", "bodhran", "bodhrán", "snare")
+
+
 def instrument_program(name: str | None) -> int | None:
     """The GM program for an instrument name (case-insensitive).
 
     Raises:
-        BadRequest: an unknown name; the message lists the instruments.
+        BadRequest: an unknown name (the message lists the instruments), or a drum kit.
     """
     if name is None or not name.strip():
         return None
     key = name.strip().lower()
+    if key in DRUM_NAMES:
+        raise BadRequest("A drum kit can't play the melody: the band's percussion comes with `arrangement: band`. "
+                         f"Pick a pitched instrument: {', '.join(INSTRUMENTS)}.")
     if key not in INSTRUMENTS:
         raise BadRequest(f"Unknown instrument `{name[:40]}`. Instruments: {', '.join(INSTRUMENTS)}.")
     return INSTRUMENTS[key]
@@ -82,7 +89,8 @@ def build_request(style: str, length: str, styles: Mapping[str, StyleInfo], user
 
 def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str, *,
                    arch: str | None = None, seed: int | None = None, temperature: float | None = None,
-                   tempo: float | None = None, instrument: str | None = None, takes: int = 1) -> list[ComposeRequest]:
+                   tempo: float | None = None, instrument: str | None = None, takes: int = 1,
+                   arrangement: str | None = None) -> list[ComposeRequest]:
     """The validated requests for one /compose: one per take (take B uses the next seed when one is given).
 
     Raises:
@@ -94,7 +102,8 @@ def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], use
     base = ComposeRequest(style=style, seconds=seconds, arch=arch or None, seed=seed,
                           temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
                           tempo=float(tempo) if tempo is not None else None,
-                          instrument=instrument_program(instrument), user_id=user_id)
+                          instrument=instrument_program(instrument), user_id=user_id,
+                          arrangement=(arrangement or DEFAULT_ARRANGEMENT).strip().lower())
     first = validate_request(base, dict(styles))
     if takes == 1:
         return [first]

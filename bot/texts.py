@@ -98,7 +98,8 @@ def help_text(settings: Settings) -> str:
         "🎼 **tunesmith composes music.**",
         f"`/compose style length` — e.g. `/compose irish 30s` ({MIN_SECONDS:g}s to {format_seconds(MAX_SECONDS)}). "
         "Options: `arch` (model), `seed` (same seed, same notes), `temperature`, `tempo` (BPM), `instrument`, "
-        "`takes: 2` (two versions for an A/B vote).",
+        "`takes: 2` (two versions for an A/B vote), `arrangement` (`band`: chords, bass and percussion under the "
+        "melody, the default; `melody`: the bare tune).",
         "Under each track: 👍/👎 vote (click again to take it back), 🔁 reroll with a new seed, "
         f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices.",
         "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id` post a track "

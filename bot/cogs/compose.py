@@ -12,7 +12,7 @@ from bot import metrics
 from bot.launch import launch
 from bot.observe import report_error
 from bot.options import INSTRUMENTS, build_requests, length_choices, style_choices
-from worker.contract.tracks import BadRequest
+from worker.contract.tracks import ARRANGEMENTS, BadRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot
@@ -30,15 +30,17 @@ class ComposeCog(commands.Cog):
         arch="Which model (default: the style's best)", seed="Same seed, same notes (0 to 2147483647)",
         temperature="Adventurousness: 0.05 (safe) to 3.0 (wild); default 1.0",
         tempo="Beats per minute, 40 to 240 (default: the style's own)", instrument="Who plays it",
-        takes="2 makes two versions side by side, for an A/B vote")
+        takes="2 makes two versions side by side, for an A/B vote",
+        arrangement="band: melody over chords, bass and percussion (default) · melody: the bare tune")
     async def compose(self, interaction: discord.Interaction, style: str, length: str, arch: str | None = None,
                       seed: app_commands.Range[int, 0, 2147483647] | None = None,
                       temperature: app_commands.Range[float, 0.05, 3.0] | None = None,
                       tempo: app_commands.Range[int, 40, 240] | None = None, instrument: str | None = None,
-                      takes: app_commands.Range[int, 1, 2] = 1) -> None:
+                      takes: app_commands.Range[int, 1, 2] = 1, arrangement: str | None = None) -> None:
         try:
             requests = build_requests(style, length, self.bot.styles, str(interaction.user.id), arch=arch, seed=seed,
-                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes)
+                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes,
+                                      arrangement=arrangement)
         except BadRequest as exc:
             metrics.note(interaction, "refused")
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
@@ -65,6 +67,12 @@ class ComposeCog(commands.Cog):
         info = self.bot.styles.get(style)
         arches = info.arches if info else sorted({a for i in self.bot.styles.values() for a in i.arches})
         return [app_commands.Choice(name=a, value=a) for a in arches if current.lower() in a][:25]
+
+    @compose.autocomplete("arrangement")
+    async def _arrangement_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=a, value=a) for a in ARRANGEMENTS if current.strip().lower() in a]
 
     @compose.autocomplete("instrument")
     async def _instrument_autocomplete(

@@ -29,6 +29,14 @@ class Composition:
     # Polyphonic pieces: one (name, GM program, notes) per voice; ``notes`` then holds all of them.
     parts: list[tuple[str, int, list[Note]]] = field(default_factory=list)
     transpose: int = 0  # semitones the model's C-normalised tokens were moved by
+    # Set by the arranger (models.arrange.piece): "band" or "melody", the key ("D dorian"), the chords
+    # ({"start", "end" in seconds, "symbol", "roman"}), parts played on the drum channel, sections ("A8").
+    arrangement: str = "melody"
+    key: str = ""
+    chords: list[dict] = field(default_factory=list)
+    drum_parts: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    arrangement_note: str = ""  # why a band arrangement fell back to the bare melody
 
 
 def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float],

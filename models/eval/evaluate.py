@@ -221,4 +221,8 @@ def write_markdown(rows: list[Row], path: Path, command: str, *, served: dict[st
     extras = [other for _, other, _ in entries.values() if other]
     if extras:
         lines += ["", "## Other likelihoods", "", *extras]
+    old = path.read_text() if path.exists() else ""
+    start, end = "<!-- arrangement:start -->", "<!-- arrangement:end -->"
+    if start in old and end in old:  # the arranger's section (tunesmith evaluate --arrangement) stays
+        lines += ["", start + old.split(start, 1)[1].split(end, 1)[0] + end]
     path.write_text("\n".join(lines) + "\n")

@@ -55,3 +55,14 @@ def test_length_choices() -> None:
     assert [c.value for c in length_choices("")][:2] == ["15s", "30s"]
     assert length_choices("45")[0].value == "45"
     assert length_choices("30h")[0].value == "15s"
+
+
+def test_arrangement_option_and_drum_kits() -> None:
+    from bot.options import build_requests
+
+    assert build_requests("irish", "30s", STYLES, "42")[0].arrangement == "band"
+    assert build_requests("irish", "30s", STYLES, "42", arrangement=" Melody ")[0].arrangement == "melody"
+    with pytest.raises(BadRequest, match="Unknown arrangement `orchestra`"):
+        build_requests("irish", "30s", STYLES, "42", arrangement="orchestra")
+    with pytest.raises(BadRequest, match="drum kit can't play the melody"):
+        build_requests("irish", "30s", STYLES, "42", instrument="Drums")

@@ -3,6 +3,7 @@ FluidSynth) against a real redis-server and the loopback fake of Discord's REST 
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     _assert_refused(stack, {"style": "nosuchstyle", "length": "30s"}, "Unknown style `nosuchstyle`", "irish")
     _assert_refused(stack, {"style": "irish", "length": "30s", "instrument": "kazoo"}, "Unknown instrument", "flute")
     _assert_refused(stack, {"style": "irish", "length": "30s", "tempo": 500}, "tempo must lie between 40 and 240")
+    _assert_refused(stack, {"style": "irish", "length": "30s", "arrangement": "orchestra"},
+                    "Unknown arrangement `orchestra`", "band", "melody")
+    _assert_refused(stack, {"style": "irish", "length": "30s", "instrument": "drums"}, "drum kit can't play")
     assert compose_queue(stack.redis).count == 0
     assert not stack.db_rows("SELECT id FROM tracks WHERE user_id = ?", (user("refused")["id"],))
 
@@ -61,6 +65,12 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     assert float(fields["Length"].split()[0]) == pytest.approx(30.0, abs=1.0)
     assert stack.redis.hget(f"rq:job:{track}", "status") == b"finished"
     assert embed["image"]["url"] == f"attachment://{track}.png"
+    # The band arrangement (the default): one named MIDI track per part, drums on channel 10, and the embed says so.
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(by_suffix[".mid"].data))
+    assert [(i.name, i.is_drum) for i in midi.instruments] == [
+        ("melody", False), ("chords", False), ("bass", False), ("percussion", True)]
+    assert all(i.notes for i in midi.instruments)
+    assert fields["Arrangement"].startswith("band · ") and "percussion" in fields["Arrangement"]
     assert [(e, label) for e, label, _ in driver.buttons(driver.message_of(fake, post))] == [
         ("👍", "0"), ("👎", "0"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize")]
     stack.wait(lambda r: driver.is_edit(inter)(r) and "is ready" in r.json["content"], 5)

@@ -81,16 +81,17 @@ def test_any_length_number_is_in_range_or_refused(value: float) -> None:
        length=st.one_of(texts, st.sampled_from(["30s", "5", "300", "2m"])),
        arch=st.one_of(st.none(), texts, st.sampled_from(["lstm", "WaveNet", "coconet", "gan", ""])),
        seed=numbers, temperature=numbers, tempo=numbers,
-       instrument=st.one_of(st.none(), texts, st.sampled_from([*INSTRUMENTS, "PIANO", " flute "])),
-       takes=small_ints)
+       instrument=st.one_of(st.none(), texts, st.sampled_from([*INSTRUMENTS, "PIANO", " flute ", "drums"])),
+       takes=small_ints,
+       arrangement=st.one_of(st.none(), texts, st.sampled_from(["band", "melody", " Band ", "MELODY", ""])))
 def test_every_compose_option_gives_a_valid_request_or_a_clear_refusal(style: str, length: str, arch: str | None,
                                                                         seed: object, temperature: object,
                                                                         tempo: object, instrument: str | None,
-                                                                        takes: int) -> None:
+                                                                        takes: int, arrangement: str | None) -> None:
     try:
         requests = build_requests(style, length, STYLES, "42", arch=arch, seed=seed,  # type: ignore[arg-type]
                                   temperature=temperature, tempo=tempo, instrument=instrument,  # type: ignore[arg-type]
-                                  takes=takes)
+                                  takes=takes, arrangement=arrangement)
     except BadRequest as exc:
         _refusal_is_clear(exc)
         return
@@ -103,6 +104,7 @@ def test_every_compose_option_gives_a_valid_request_or_a_clear_refusal(style: st
         assert req.seed is None or (type(req.seed) is int and 0 <= req.seed < 2**31)
         assert req.tempo is None or MIN_TEMPO <= req.tempo <= MAX_TEMPO
         assert req.instrument is None or 0 <= req.instrument <= 127
+        assert req.arrangement in ("band", "melody")
         json.dumps(req.to_dict(), allow_nan=False)  # the job's arguments are plain JSON: no NaN, no objects
         assert validate_request(ComposeRequest.from_dict(json.loads(json.dumps(req.to_dict()))), STYLES) == req
 

@@ -70,7 +70,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
     try:
         seconds = parse_length(args.length)
         request = ComposeRequest(style=args.style, seconds=seconds, arch=args.arch, seed=args.seed,
-                                 temperature=args.temperature, top_k=args.top_k)
+                                 temperature=args.temperature, top_k=args.top_k, arrangement=args.arrangement)
         styles = _styles_for_cli(redis_url)
         if not styles:
             raise BadRequest("No style has a trained model yet: train one with "
@@ -91,10 +91,15 @@ def cmd_compose(args: argparse.Namespace) -> int:
         print(json.dumps({"style": result.style, "arch": result.arch, "seed": result.seed,
                           "seconds": result.seconds, "tempo_qpm": result.tempo_qpm, "bars": result.bars,
                           "track_id": result.track_id, "device": result.device, "files": files,
-                          "timings": timings}))
+                          "timings": timings, "arrangement": result.arrangement, "key": result.key,
+                          "parts": result.parts, "chords": result.chords,
+                          "arrangement_note": result.arrangement_note}))
         return 0
     print(f"{result.style} ({result.arch}), seed {result.seed}: {result.seconds:.2f} s, {result.bars} bars "
           f"at {result.tempo_qpm:.0f} qpm on {result.device}")
+    parts = ", ".join(p.get("name", "") for p in result.parts) if result.arrangement == "band" else ""
+    print(f"  {result.arrangement}" + (f" in {result.key}" if result.key else "") + (f": {parts}" if parts else "")
+          + (f" ({result.arrangement_note})" if result.arrangement_note else ""))
     for kind, path in files.items():
         print(f"  {kind:6s} {path}")
     print("  " + ", ".join(f"{k[:-2]} {v:.2f}s" for k, v in timings.items() if k.endswith("_s")))
@@ -203,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="same seed, same notes (default: random)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--arrangement", default="band",
+                   help="band: melody over chords, bass and percussion (default); melody: the bare tune")
     p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")

@@ -129,15 +129,25 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", help="only these styles (repeatable)")
     parser.add_argument("--arch", action="append", help="only these architectures (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("EVALUATION.md"))
+    parser.add_argument("--arrangement", action="store_true",
+                        help="only the arranger: its harmony beside a naive baseline and Bach's, and the form")
+    parser.add_argument("--chorales", type=int, default=None, help="with --arrangement: at most this many")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     import torch
 
     torch.set_grad_enabled(False)
     torch.set_num_threads(1)  # token-by-token sampling: one thread is fastest
+    command = "tunesmith evaluate" + (" " + " ".join(argv) if argv else "")
+    if args.arrangement:
+        from models.eval.arrangement import run
+
+        found = run(args.out, command, pieces=args.pieces,
+                    chorales=args.chorales)
+        print(json.dumps(found, indent=1, default=str) if args.json else args.out.read_text())
+        return 0
     register()
     rows = evaluate_all(args.pieces, args.seconds, args.style, args.arch)
-    command = "tunesmith evaluate" + (" " + " ".join(argv) if argv else "")
     write_markdown(rows, args.out, command)
     if args.json:
         print(json.dumps([{**dataclasses.asdict(r), "targets": targets(r)} for r in rows], indent=1))

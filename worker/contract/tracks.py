@@ -31,6 +31,13 @@ MAX_SECONDS = 300.0
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
 MIN_TEMPO, MAX_TEMPO = 40.0, 240.0
+# How a track is played: "band" (the melody over chords, bass and percussion, in parts that repeat; a chorale
+# style's own four voices) or "melody" (the bare line). Mirrors models.arrange.band.ARRANGEMENTS.
+ARRANGEMENTS = ("band", "melody")
+DEFAULT_ARRANGEMENT = "band"
+# General MIDI programs that are drums, not pitched instruments (woodblock, taiko, melodic tom, synth drum,
+# reverse cymbal): they cannot carry a band's melody.
+DRUM_PROGRAMS = range(115, 120)
 # Uploads for /finetune: the bot refuses by these before downloading, the worker checks again (worker.jobs.uploads).
 UPLOAD_MAX_FILES = 10  # attachments per /finetune (a .zip counts as one)
 UPLOAD_MAX_FILE_BYTES = 2_000_000  # one MIDI file or one .zip as uploaded
@@ -104,7 +111,8 @@ class ComposeRequest:
     kind: str = "compose"  # compose | extend | harmonize (see JOB_FUNCS)
     parent_id: str | None = None  # the track an extend or harmonize job starts from
     tempo: float | None = None  # play at this many quarter notes per minute instead of the style's tempo
-    instrument: int | None = None  # General MIDI program (0-127) instead of the style's instrument
+    instrument: int | None = None  # General MIDI program (0-127) instead of the style's instrument (the lead's)
+    arrangement: str = DEFAULT_ARRANGEMENT  # see ARRANGEMENTS
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +146,13 @@ class ComposeResult:
     extendable: bool = False
     kind: str = "compose"
     parent_id: str | None = None
+    # The arrangement (issue 13): parts as {"name", "program", "channel", "is_drum"}, "band" or "melody", the key
+    # ("D dorian") and chords ({"start", "end" in seconds, "symbol", "roman"}); a note when it fell back.
+    parts: list[dict] = field(default_factory=list)
+    arrangement: str = "melody"
+    key: str = ""
+    chords: list[dict] = field(default_factory=list)
+    arrangement_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,11 +190,29 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
         raise BadRequest(f"The tempo must lie between {MIN_TEMPO:g} and {MAX_TEMPO:g} beats per minute.")
     if request.instrument is not None and not 0 <= request.instrument <= 127:
         raise BadRequest("The instrument must be a General MIDI program between 0 and 127.")
+    check_arrangement(request.arrangement, arch, request.instrument, request.kind)
     if request.kind not in JOB_FUNCS:
         raise BadRequest(f"Unknown kind of job `{request.kind[:20]}`.")
     if request.kind != "compose" and not is_track_id(request.parent_id):
         raise BadRequest(f"A {request.kind} job needs the id of the track it starts from.")
     return ComposeRequest(**{**request.to_dict(), "style": name, "arch": arch})
+
+
+def check_arrangement(arrangement: object, arch: str | None, instrument: int | None, kind: str = "compose") -> None:
+    """Refuse an arrangement the track cannot have.
+
+    Raises:
+        BadRequest: an unknown arrangement, a drum as the band's lead, or a bare melody from Coconet.
+    """
+    if not isinstance(arrangement, str) or arrangement not in ARRANGEMENTS:
+        raise BadRequest(f"Unknown arrangement `{str(arrangement)[:20]}`: use `band` (melody, chords, bass and "
+                         "percussion) or `melody` (the bare tune).")
+    if arrangement == "band" and instrument is not None and instrument in DRUM_PROGRAMS:
+        raise BadRequest("A drum can't play the melody of a band arrangement: pick a pitched instrument, "
+                         "or `arrangement: melody`.")
+    if arrangement == "melody" and arch == HARMONIZER_ARCH and kind == "compose":
+        raise BadRequest("The `coconet` model writes four voices together, so it has no bare melody: use "
+                         "`arrangement: band`, or another model of the style.")
 
 
 def _whole(value: object) -> bool:

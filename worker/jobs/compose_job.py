@@ -23,7 +23,7 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     from rq import get_current_job
 
     from worker.jobs.batching import take
-    from worker.jobs.tracks import check_track_id, timed, with_instrument, write_track
+    from worker.jobs.tracks import arranged, check_track_id, timed, with_instrument, write_track
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -35,6 +35,11 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     progress("loading")
     device = resolve_device()
     composer = get_composer(req.style, req.arch or "", device)
+    if req.arrangement == "melody":  # a chorale style's bare LSTM soprano, without its Coconet voices
+        from models.compose.harmonized import HarmonizedComposer
+
+        if isinstance(composer, HarmonizedComposer):
+            composer = composer.melody
     t = timed(timings, "load_s", t0)
 
     progress("sampling", 0.0)
@@ -45,7 +50,9 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
         piece = composer.compose(req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
                                  tempo=req.tempo, on_progress=progress.sampling())
     piece = with_instrument(piece, req.instrument)
-    timed(timings, "sample_s", t)
+    t = timed(timings, "sample_s", t)
+    piece = arranged(piece, req.arrangement)
+    timed(timings, "arrange_s", t)
 
     result = write_track(piece, req, data_dir() / "tracks" / req.track_id, device=device,
                          checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from worker.contract.tracks import HARMONIZER_ARCH, MAX_SECONDS, BadRequest, ComposeRequest, validate_request
 from worker.jobs.context import Progress, data_dir, get_composer, local_styles, resolve_device
 from worker.jobs.settings import settings
-from worker.jobs.tracks import check_track_id, read_sidecar, track_dir, with_instrument, write_track
+from worker.jobs.tracks import arranged, check_track_id, read_sidecar, track_dir, with_instrument, write_track
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.music.melody import Note
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 HARMONIZER_STYLE = "bach"
+MELODY_PART = "melody"  # the melody's track name in a band arrangement (models.arrange.band.MELODY)
 NO_HARMONIZER = ("Harmonizing needs the Coconet chorale model (bach/coconet), and this worker does not have it "
                  "yet; try again once it is trained.")
 _harmonizers: dict[str, Any] = {}
@@ -67,6 +68,16 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
                             on_progress=progress.sampling())
     piece = with_instrument(piece, parent.get("program"))
     timings["sample_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    # A band track grows as a band track: its melody kept note for note, the form planned over the new bars.
+    # Older tracks (no arrangement recorded) were bare melodies and stay so.
+    arrangement, keep = str(parent.get("arrangement") or "melody"), None
+    if arrangement == "band" and int(parent.get("voices", 1)) == 1:
+        from worker.output.midi import read_notes
+
+        keep = read_notes(track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid", part=MELODY_PART)
+    piece = arranged(piece, arrangement, keep=keep, keep_bars=int(parent.get("bars", 0)) if keep else 0)
+    timings["arrange_s"] = round(time.perf_counter() - t, 3)
     result = write_track(piece, req, track_dir(data_dir(), req.track_id), device=device,
                          checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
                          t0=t0, extendable=True)
@@ -138,7 +149,7 @@ def harmonize(request: dict[str, Any]) -> dict[str, Any]:
     req, parent, seed, progress, device = _start(request)
     midi = track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid"
     try:
-        melody = melody_line(read_notes(midi))
+        melody = melody_line(read_notes(midi, part=MELODY_PART))  # a band track's melody track, else all
     except (OSError, ValueError) as exc:
         raise BadRequest(f"Track `{req.parent_id}` has no readable MIDI file.") from exc
     if not melody:

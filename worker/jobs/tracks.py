@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -23,8 +24,10 @@ from worker.jobs.settings import settings
 if TYPE_CHECKING:  # pragma: no cover
     from models.compose.types import Composition
 
+log = logging.getLogger(__name__)
 SIDECAR_FIELDS = ("track_id", "style", "arch", "seed", "seconds", "tempo_qpm", "bars", "meter", "transpose",
-                  "program", "voices", "tokens", "kind", "parent_id")
+                  "program", "voices", "tokens", "kind", "parent_id", "parts", "arrangement", "key", "chords",
+                  "arrangement_note")
 
 
 def check_track_id(track_id: str) -> str:
@@ -49,6 +52,19 @@ def with_instrument(piece: Composition, program: int | None) -> Composition:
         return piece
     return dataclasses.replace(piece, program=int(program),
                                parts=[(name, int(program), notes) for name, _, notes in piece.parts])
+
+
+def arranged(piece: Composition, arrangement: str, keep: list | None = None, keep_bars: int = 0) -> Composition:
+    """``piece`` arranged as ``arrangement`` (models.arrange): a band under a melody, or the bare melody; a
+    chorale keeps its voices. A failure of the arranger leaves the bare melody, with a note, never a failed track."""
+    from models.arrange.piece import arrange_piece
+
+    try:
+        return arrange_piece(piece, arrangement, keep=keep, keep_bars=keep_bars)
+    except Exception:  # noqa: BLE001 - the melody is still a track worth posting
+        log.exception("could not arrange %s (seed %s) as %s", piece.style, piece.seed, arrangement)
+        return dataclasses.replace(piece, arrangement="melody",
+                                   arrangement_note="the arranger failed on this melody, so it is posted bare")
 
 
 def read_sidecar(root: Path, track_id: str) -> dict[str, Any]:
@@ -132,6 +148,7 @@ def _publish(stage: Path, out: Path) -> None:
 def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                  timings: dict[str, float], progress: Callable[..., None], t0: float,
                  extendable: bool) -> ComposeResult:
+    from models.arrange.piece import part_info
     from worker.output.midi import write_midi
     from worker.output.pianoroll import draw_pianoroll
     from worker.output.render import audio_duration, render_audio
@@ -165,11 +182,23 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
         track_id=tid, style=req.style, arch=piece.arch, seed=piece.seed, seconds=round(seconds, 4),
         tempo_qpm=round(piece.tempo_qpm, 3), bars=piece.bars, files=files, timings=timings, device=device,
         checkpoint=checkpoint, meter=piece.meter, transpose=int(piece.transpose), program=int(piece.program),
-        voices=max(1, len(piece.parts)), tokens=[int(t) for t in piece.tokens],
-        extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id)
+        voices=_voices(piece), tokens=[int(t) for t in piece.tokens],
+        extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id,
+        parts=part_info(piece), arrangement=getattr(piece, "arrangement", "melody") or "melody",
+        key=getattr(piece, "key", ""), chords=list(getattr(piece, "chords", []) or []),
+        arrangement_note=getattr(piece, "arrangement_note", ""))
     sidecar = {k: v for k, v in result.to_dict().items() if k in SIDECAR_FIELDS}
     (out / f"{tid}.json").write_text(json.dumps(sidecar), encoding="utf-8")
     return result
+
+
+def _voices(piece: Composition) -> int:
+    """Melodic voices: 1 for a band arrangement (one melody over an accompaniment, which 🎼 can still
+    harmonize), else one per part."""
+    parts = piece.parts or []
+    if getattr(piece, "arrangement", "") == "band" and parts and parts[0][0] == "melody":
+        return 1
+    return max(1, len(parts))
 
 
 def timed(timings: dict[str, float], name: str, start: float) -> float:

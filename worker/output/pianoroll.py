@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 400, 100
 _NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 _NATURALS = {0, 2, 4, 5, 7, 9, 11}
+# A band arrangement's parts (models.arrange.band): the melody stands out, the accompaniment recedes.
+PART_COLOURS = {"melody": "#d1495b", "chords": "#3d7ab8", "bass": "#2e8b57", "percussion": "#6b6b6b"}
+DRUM_LANE = 3  # semitone rows under the lowest pitch where the percussion is drawn as strokes
 
 
 def note_name(pitch: int) -> str:
@@ -43,8 +46,14 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     seconds = max(float(composition.seconds), 1e-3)
     notes = composition.notes
-    pitches = [n.pitch for n in notes] or [60]
+    drums = set(getattr(composition, "drum_parts", None) or [])
+    parts = getattr(composition, "parts", None) or []
+    pitches = [n.pitch for name, _, part_notes in parts if name not in drums for n in part_notes] or \
+        [n.pitch for n in notes] or [60]
     low, high = min(pitches) - 2, max(pitches) + 2
+    lane = low - DRUM_LANE if drums else None
+    if lane is not None:
+        low = lane - 1
 
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
@@ -63,11 +72,18 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
         ax.set_xticklabels([f"bar {i + 1}\n{i * bar_s:.1f}s" for i in range(0, composition.bars, step)],
                            fontsize=7)
 
-    parts = getattr(composition, "parts", None) or []
-    if len(parts) > 1:  # a polyphonic piece: one colour per voice, with a legend
+    if len(parts) > 1:  # a polyphonic piece: one colour per voice or part, with a legend
         for i, (name, _program, part_notes) in enumerate(parts):
-            ax.add_collection(PolyCollection([_box(n) for n in part_notes], facecolors=f"C{i % 10}",
-                                             edgecolors="#1d2b3a", linewidths=0.3, alpha=0.85, zorder=2,
+            colour = PART_COLOURS.get(str(name), f"C{i % 10}")
+            if name in drums and lane is not None:  # percussion: a stroke per hit, height by velocity
+                segs = [[(n.start, lane - 0.45 * n.velocity / 127), (n.start, lane + 0.45 * n.velocity / 127)]
+                        for n in part_notes]
+                ax.add_collection(LineCollection(segs, colors=colour, linewidths=1.2, zorder=2, label=str(name)))
+                continue
+            melody = name == "melody"
+            ax.add_collection(PolyCollection([_box(n) for n in part_notes], facecolors=colour,
+                                             edgecolors="#1d2b3a", linewidths=0.5 if melody else 0.3,
+                                             alpha=0.95 if melody else 0.75, zorder=3 if melody else 2,
                                              label=str(name)))
         ax.legend(loc="upper right", fontsize=7, ncols=min(len(parts), 6), framealpha=0.8)
     else:  # one voice, shaded by velocity
@@ -75,16 +91,21 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
         ax.add_collection(PolyCollection([_box(n) for n in notes], array=shades, cmap="viridis",
                                          clim=(0.0, 1.0), edgecolors="#1d2b3a", linewidths=0.4, zorder=2))
 
-    ticks = _pitch_ticks(low, high)
+    ticks = _pitch_ticks(low + 1 if lane is not None else low, high)
+    if lane is not None:
+        ticks = [lane] + [p for p in ticks if p > lane + 1]
     ax.set_yticks(ticks)
-    ax.set_yticklabels([note_name(p) for p in ticks], fontsize=7)
+    ax.set_yticklabels(["perc." if p == lane else note_name(p) for p in ticks], fontsize=7)
     ax.set_xlim(0, seconds)
     ax.set_ylim(low - 0.5, high + 0.5)
     ax.set_xlabel("time (s)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
+    key = getattr(composition, "key", "")
+    sections = "".join(s[0] for s in getattr(composition, "sections", None) or [])
     ax.set_title(
         f"{composition.style} · {composition.arch} · seed {composition.seed} · "
-        f"{composition.tempo_qpm:.0f} qpm · {composition.meter} · {composition.bars} bars · {seconds:.1f}s",
+        f"{composition.tempo_qpm:.0f} qpm · {composition.meter} · {composition.bars} bars · {seconds:.1f}s"
+        + (f" · {key}" if key else "") + (f" · form {sections}" if sections else ""),
         fontsize=10,
     )
     fig.tight_layout(pad=0.6)

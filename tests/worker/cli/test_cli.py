@@ -32,6 +32,12 @@ def test_unknown_style_is_refused(no_redis, checkpoint_dir: Path, capsys: pytest
     assert captured.out == ""
 
 
+def test_unknown_arrangement_is_refused(no_redis, checkpoint_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["compose", "irish", "30s", "--arrangement", "orchestra"]) == 1
+    captured = capsys.readouterr()
+    assert "Unknown arrangement `orchestra`" in captured.err and captured.out == ""
+
+
 def test_bad_length_is_refused(no_redis, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["compose", "irish", "30h"]) == 1
     err = capsys.readouterr().err
@@ -73,6 +79,8 @@ def test_compose_with_a_private_redis_and_worker(checkpoint_dir: Path, data_dir:
             assert Path(path).parent == out and Path(path).stat().st_size > 0
         assert summary["timings"]["total_s"] >= summary["timings"]["job_s"] > 0
         assert "composing" in proc.stderr  # the progress line
+        assert summary["arrangement"] == "band" and summary["key"] and summary["chords"]  # the default
+        assert [p["name"] for p in summary["parts"]] == ["melody", "chords", "bass", "percussion"]
         runs.append(summary)
     assert read_notes(runs[0]["files"]["midi"]) == read_notes(runs[1]["files"]["midi"])
     assert runs[0]["files"]["midi"] != runs[1]["files"]["midi"]  # two tracks, same notes

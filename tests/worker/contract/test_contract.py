@@ -15,6 +15,7 @@ from worker.contract.tracks import (
     ComposeRequest,
     ComposeResult,
     StyleInfo,
+    check_arrangement,
     enqueue_compose,
     fetch_job,
     parse_length,
@@ -88,6 +89,9 @@ def test_result_round_trip() -> None:
     ({"kind": "remix"}, "Unknown kind"),
     ({"kind": "extend"}, "needs the id of the track"),
     ({"kind": "extend", "parent_id": "../x"}, "needs the id of the track"),
+    ({"arrangement": "orchestra"}, "Unknown arrangement `orchestra`: use `band`"),
+    ({"arrangement": None}, "Unknown arrangement"),
+    ({"instrument": 118}, "A drum can't play the melody of a band arrangement"),
 ])
 def test_track_options_are_validated(changes: dict, match: str) -> None:
     with pytest.raises(BadRequest, match=match):
@@ -99,3 +103,17 @@ def test_harmonize_needs_no_style_model_and_uses_coconet() -> None:
     assert request.arch == "coconet" and request.style == "folk"
     extend = validate_request(ComposeRequest("irish", 30.0, kind="extend", parent_id="abc", tempo=90.0), STYLES)
     assert extend.arch == "lstm" and extend.tempo == 90.0
+
+
+def test_arrangements() -> None:
+    assert validate_request(ComposeRequest("irish", 30.0), STYLES).arrangement == "band"  # the default
+    bare = ComposeRequest("irish", 30.0, arrangement="melody", instrument=118)  # a taiko may play a bare line
+    assert validate_request(bare, STYLES).instrument == 118
+    with pytest.raises(BadRequest, match="coconet.*no bare melody"):
+        check_arrangement("melody", "coconet", None)
+    check_arrangement("band", "coconet", None)  # a chorale's band is its four voices
+    check_arrangement("band", "coconet", None, kind="harmonize")
+    result = ComposeResult("t1", "irish", "lstm", 7, 30.0, 140.0, 35, {}, {}, parts=[{"name": "melody"}],
+                           arrangement="band", key="D dorian", chords=[{"start": 0.0, "end": 1.0, "symbol": "Dm",
+                                                                       "roman": "i"}])
+    assert ComposeResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result

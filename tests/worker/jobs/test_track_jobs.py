@@ -48,11 +48,19 @@ def test_compose_with_tempo_and_instrument_writes_the_sidecar(data_dir: Path, mo
     assert result.extendable and result.tokens and result.meter
     assert result.seconds == pytest.approx(10.0, rel=0.25)  # whole bars at 100 BPM near the asked length
     midi = pretty_midi.PrettyMIDI(result.files["midi"])
-    assert [i.program for i in midi.instruments] == [73]
+    # the band arrangement (default): the asked instrument leads; guitar, bass and a bodhrán on channel 10 under it
+    assert [(i.name, i.program, i.is_drum) for i in midi.instruments] == [
+        ("melody", 73, False), ("chords", 25, False), ("bass", 32, False), ("percussion", 0, True)]
+    assert result.arrangement == "band" and result.key and result.chords and result.voices == 1
+    assert [p["channel"] for p in result.parts] == [0, 1, 2, 9] and result.parts[3]["is_drum"]
+    bare = _compose(tempo=100.0, instrument=73, arrangement="melody")
+    assert [i.program for i in pretty_midi.PrettyMIDI(bare.files["midi"]).instruments] == [73]
+    assert bare.arrangement == "melody" and [p["name"] for p in bare.parts] == ["irish (lstm)"]
     assert midi.get_tempo_changes()[1][0] == pytest.approx(100.0, abs=0.01)
     sidecar = json.loads((Path(result.files["midi"]).with_suffix(".json")).read_text())
     assert sidecar["tokens"] == result.tokens and sidecar["tempo_qpm"] == result.tempo_qpm
     assert sidecar["meter"] == result.meter and sidecar["program"] == 73 and "info" not in result.files
+    assert sidecar["arrangement"] == "band" and sidecar["key"] == result.key and sidecar["chords"] == result.chords
 
 
 def test_extend_continues_the_track(data_dir: Path, models_dir: Path) -> None:

@@ -1,0 +1,192 @@
+"""Chords under a melody by Viterbi: chord-tone emissions weighted by duration and beat strength, transitions
+learned from the chorales, and hard constraints (tonic start and end, cadences at phrase ends)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.arrange.theory import MODE_FAMILY, Chord, Key, cadential, tonic_chord, vocabulary
+from models.arrange.transitions import label, log_prior, log_transition
+
+CHORD_TONE = {0: 1.0, 1: 0.85, 2: 0.8}  # root, third, fifth
+NON_CHORD = -0.7
+STRONG_NON_CHORD = -1.4  # a non-chord tone struck on a strong beat clashes most
+EMISSION_SCALE = 2.5
+PRIOR_SCALE = 0.15
+TRANSITION_SCALE = 0.5  # the chorales' I–V habit, halved: folk melodies lead the choice more than Bach's bass
+STAY_IN_BAR = 0.35  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
+STAY_ACROSS_BAR = 0.15
+
+
+@dataclass(frozen=True)
+class MNote:
+    """A melody note in quarter notes from the start of the piece."""
+
+    pitch: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A meter's bar and beat lengths in quarter notes."""
+
+    text: str
+    bar_q: float
+    beat_q: float
+
+    @classmethod
+    def parse(cls, meter: str) -> Meter:
+        num, den = (int(x) for x in meter.split("/"))
+        bar_q = num * 4.0 / den
+        compound = den == 8 and num % 3 == 0  # 3/8 too: one dotted-quarter beat a bar
+        return cls(meter, bar_q, 1.5 if compound else 4.0 / den)
+
+    @property
+    def beats(self) -> int:
+        return max(1, round(self.bar_q / self.beat_q))
+
+    @property
+    def compound(self) -> bool:
+        return abs(self.beat_q - 1.5) < 1e-9
+
+    def strength(self, q: float) -> float:
+        """Metric weight of a position ``q`` quarters into a bar: 1 downbeat, 0.8 mid-bar, 0.6 beat, less off it."""
+        pos = q % self.bar_q
+        if abs(pos) < 1e-6 or abs(pos - self.bar_q) < 1e-6:
+            return 1.0
+        on_beat = abs(pos / self.beat_q - round(pos / self.beat_q)) < 1e-6
+        if on_beat:
+            return 0.8 if self.beats % 2 == 0 and abs(pos - self.bar_q / 2) < 1e-6 else 0.6
+        half = self.beat_q / (3 if self.compound else 2)
+        return 0.35 if abs(pos / half - round(pos / half)) < 1e-6 else 0.2
+
+    def slots_per_bar(self) -> int:
+        """Chords per bar at most: two in four-beat and compound-duple bars, one otherwise."""
+        return 2 if self.beats in (2, 4) and (self.bar_q >= 3.0) else 1
+
+
+def slots(meter: Meter, bars: int) -> list[tuple[float, float]]:
+    """(start, end) in quarters of each chord slot."""
+    per = meter.slots_per_bar()
+    width = meter.bar_q / per
+    return [(b * meter.bar_q + i * width, b * meter.bar_q + (i + 1) * width) for b in range(bars) for i in range(per)]
+
+
+def emission(notes: Sequence[MNote], chord: Chord, start: float, end: float, meter: Meter) -> float:
+    """How well ``chord`` fits the melody between ``start`` and ``end`` (quarters)."""
+    tones = chord.tones
+    score = 0.0
+    for n in notes:
+        overlap = min(end, n.end) - max(start, n.start)
+        if overlap <= 1e-9:
+            continue
+        strength = meter.strength(n.start) if n.start >= start - 1e-9 else 0.5
+        weight = overlap * (0.5 + strength)
+        pc = n.pitch % 12
+        if pc in tones:
+            score += weight * CHORD_TONE[tones.index(pc)]
+        else:
+            score += weight * (STRONG_NON_CHORD if strength >= 0.6 else NON_CHORD)
+    return score
+
+
+def viterbi(
+    emissions: list[list[float]],
+    trans_stay: list[float],
+    log_change: list[list[float]],
+    prior: list[float],
+    allowed: dict[int, set[int]],
+) -> list[int]:
+    """The best chord index per slot. ``trans_stay[s]`` is P(keep the chord) entering slot s; ``allowed`` maps a
+    slot to the only chord indices it may take."""
+    n_slots, n = len(emissions), len(prior)
+    neg = -math.inf
+    score = [prior[c] + emissions[0][c] if c in allowed.get(0, range(n)) else neg for c in range(n)]
+    back: list[list[int]] = []
+    for s in range(1, n_slots):
+        stay, change = math.log(trans_stay[s]), math.log(1.0 - trans_stay[s])
+        ok = allowed.get(s)
+        new, ptr = [neg] * n, [0] * n
+        for c in range(n):
+            if ok is not None and c not in ok:
+                continue
+            best, arg = neg, 0
+            for p in range(n):
+                if score[p] == neg:
+                    continue
+                t = stay if p == c else change + log_change[p][c]
+                if score[p] + t > best:
+                    best, arg = score[p] + t, p
+            new[c], ptr[c] = best + emissions[s][c], arg
+        score = new
+        back.append(ptr)
+    last = max(range(n), key=lambda c: score[c])
+    path = [last]
+    for ptr in reversed(back):
+        path.append(ptr[path[-1]])
+    return path[::-1]
+
+
+def harmonize(
+    notes: Sequence[MNote],
+    key: Key,
+    meter: Meter,
+    bars: int,
+    phrase_ends: Sequence[int] = (),
+    ties: dict[int, int] | None = None,
+    extended: bool = True,
+) -> list[tuple[float, float, Chord]]:
+    """Chords for ``bars`` bars of melody: (start, end, chord) per slot, quarters.
+
+    Args:
+        phrase_ends: bar indices that end a phrase: their last slot is the tonic or the dominant (a full or half
+            cadence); the last bar of the piece is always the tonic, led into by a cadential chord.
+        ties: bar → earlier bar whose chords it must repeat (a repeated part).
+        extended: offer secondary dominants and diminished chords (the chorale style) besides the mode's triads.
+    """
+    chords = vocabulary(key, extended)
+    family = MODE_FAMILY[key.mode]
+    labels = tuple(label(*c.degree(key)) for c in chords)
+    log_change = [
+        [TRANSITION_SCALE * log_transition(family, a, b, labels) if a != b else -math.inf for b in labels]
+        for a in labels
+    ]
+    prior = [PRIOR_SCALE * p for p in log_prior(family, labels)]
+    spans = slots(meter, bars)
+    per = meter.slots_per_bar()
+    ordered = sorted(notes, key=lambda n: n.start)
+    emissions, cursor = [], 0
+    for start, end in spans:
+        while cursor < len(ordered) and ordered[cursor].end <= start:
+            cursor += 1
+        near = [n for n in ordered[cursor : cursor + 64] if n.start < end]
+        emissions.append(
+            [EMISSION_SCALE * emission(near, c, start, end, meter) + prior[i] for i, c in enumerate(chords)]
+        )
+    stay = [STAY_IN_BAR if s % per else STAY_ACROSS_BAR for s in range(len(spans))]
+    index = {c: i for i, c in enumerate(chords)}
+    tonic = {index[tonic_chord(key)]}
+    dominant = {i for i, c in enumerate(chords) if c.degree(key) in ((7, "maj"), (7, "min"), (10, "maj"))}
+    allowed: dict[int, set[int]] = {0: tonic, len(spans) - 1: tonic}
+    for bar in phrase_ends:
+        if 0 <= bar < bars - 1:
+            allowed[(bar + 1) * per - 1] = tonic | dominant
+    if bars >= 2:  # the final cadence: a cadential chord, then the tonic for the whole last bar
+        for s in range((bars - 1) * per, bars * per):
+            allowed[s] = tonic
+        allowed[(bars - 1) * per - 1] = {index[c] for c in cadential(key) if c in index}
+    for bar, src in sorted((ties or {}).items()):  # a repeated bar takes the same emission as its source
+        if bar * per + per - 1 in allowed or src >= bar:
+            continue
+        for i in range(per):
+            emissions[bar * per + i] = emissions[src * per + i]
+    path = viterbi(emissions, stay, log_change, [0.0] * len(chords), allowed)
+    for bar, src in sorted((ties or {}).items()):  # then the repeat takes the source's chords where allowed
+        for i in range(per if src < bar else 0):
+            s, chord = bar * per + i, path[src * per + i]
+            if s not in allowed or chord in allowed[s]:
+                path[s] = chord
+    return [(s, e, chords[c]) for (s, e), c in zip(spans, path, strict=True)]
