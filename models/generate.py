@@ -12,7 +12,7 @@ from models import catalog
 from models.checkpoint import load_metadata, load_weights
 from models.melody import TICKS_PER_QUARTER, Note, meter_ticks, tune_to_notes
 from models.registry import build_model
-from models.sampling import sample_bars
+from models.sampling import Constraints, sample_bars
 from models.styles import STYLES, resolve_style, style_from_def
 from models.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
 
@@ -37,6 +37,8 @@ class Composition:
     # Polyphonic pieces: one (name, GM program, notes) per voice; ``notes`` then holds all of them.
     parts: list[tuple[str, int, list[Note]]] = field(default_factory=list)
     transpose: int = 0  # semitones the model's C-normalised tokens were moved by
+    key: str = ""  # "D dorian" when the key was chosen
+    loop: bool = False  # the last bar leads back into the first
 
 
 def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) -> tuple[int, float]:
@@ -72,8 +74,36 @@ def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
             continue
         default = style.default_arch if style.default_arch in arches else arches[0]
         out[name] = {"name": name, "arches": arches, "default_arch": default,
-                     "description": style.description, "tempo_range": style.tempo_range}
+                     "description": style.description, "tempo_range": style.tempo_range,
+                     "meters": style_meters(found, name), "modes": style_modes(style, arches)}
     return out
+
+
+TOKEN_ARCHES = ("lstm", "wavenet", "gan")
+MIN_METER_SHARE = 0.01  # meters rarer than this in a style's tunes are not offered
+
+
+def style_meters(found: list[catalog.Entry], name: str) -> list[str]:
+    """The meters a style's token models learnt (at least 1% of its tunes), most common first."""
+    from models.tokens import METERS
+
+    weights: dict[str, float] = {}
+    for entry in found:
+        if entry.arch in TOKEN_ARCHES and name in entry.styles:
+            for meter, share in (entry.styles[name].get("meters") or {}).items():
+                if meter in METERS and float(share) >= MIN_METER_SHARE:
+                    weights[meter] = max(weights.get(meter, 0.0), float(share))
+    return sorted(weights, key=lambda m: -weights[m])
+
+
+def style_modes(style, arches: list[str]) -> list[str]:
+    """The modes a key may ask for: all four for a melody style with a token model, major and minor for a
+    chorale melody (Coconet harmonizes it), none without a token model."""
+    from models.music.keys import MODES
+
+    if not any(a in TOKEN_ARCHES for a in arches):
+        return []
+    return list(MODES) if style.voices == 1 else ["major", "minor"]
 
 
 class Composer:
@@ -96,25 +126,57 @@ class Composer:
         meters = self.style_meta.get("meters") or {"4/4": 1.0}
         return rng.choices(list(meters), weights=list(meters.values()))[0]
 
-    def plan(self, seconds: float, seed: int) -> tuple[str, int, int, float]:
-        """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo."""
+    def plan(self, seconds: float, seed: int, *, meter: str | None = None,
+             key: str | None = None) -> tuple[str, int, int, float]:
+        """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo; a
+        chosen ``meter`` or ``key`` ("D dorian") replaces the seed's choice."""
+        from models.music.keys import parse_key
+
         rng = random.Random(seed)
-        meter = self._meter(rng)
-        key = rng.choice(self.style.keys)
+        drawn = self._meter(rng)
+        meter = meter or drawn
+        shift = rng.choice(self.style.keys)
+        shift = shift if shift <= 6 else shift - 12
+        if key:
+            shift = parse_key(key).frame_shift()
         bars, qpm = plan_length(seconds, meter, self.style.tempo_range)
-        return meter, key if key <= 6 else key - 12, bars, qpm
+        return meter, shift, bars, qpm
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: ProgressFn | None = None) -> Composition:
-        """Sample a piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
-        meter, shift, bars, qpm = self.plan(seconds, seed)
+                on_progress: ProgressFn | None = None, key: str | None = None, meter: str | None = None,
+                loop: bool = False) -> Composition:
+        """Sample a piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes.
+
+        ``key`` ("D dorian"): every note in the mode's scale, the first and last on its tonic; ``meter``: one of
+        the style's meters; ``loop``: the last bar closes on the first note's pitch class, leading back into it.
+        """
+        meter, shift, bars, qpm = self.plan(seconds, seed, meter=meter, key=key)
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
         if hasattr(self.model, "reseed"):
             self.model.reseed(seed)
         ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
                           device=self.device, pitch_range=(low, high), on_progress=on_progress,
-                          prefix=self.style_meta.get("prefix", []))[0]
-        return dataclasses.replace(self._finish(ids, meter, qpm, shift, seed), seconds=float(seconds))
+                          prefix=self.style_meta.get("prefix", []), constraints=[constraints_for(key, loop)])[0]
+        piece = dataclasses.replace(self._finish(ids, meter, qpm, shift, seed), seconds=float(seconds))
+        return dataclasses.replace(piece, key=key or "", loop=loop)
+
+    def vary(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, bars: list[int], *, seed: int,
+             temperature: float = 1.0, top_k: int = 0, key: str | None = None, loop: bool = False,
+             on_progress: ProgressFn | None = None) -> Composition:
+        """The piece ``tokens`` with the 0-based ``bars`` re-sampled and every other bar kept token for token;
+        each new bar is conditioned on all that comes before it (kept or new), and the grammar still holds the
+        key and loop ending when the piece had them."""
+        head, body = split_bars(tokens, self.vocab)
+        chosen = set(bars)
+        keep = [[] if i in chosen else bar for i, bar in enumerate(body)]
+        low, high = PITCH_MIN - min(transpose, 0), PITCH_MAX - max(transpose, 0)
+        if hasattr(self.model, "reseed"):
+            self.model.reseed(seed)
+        ids = sample_bars(self.model, self.vocab, [meter], len(body), seed=seed, temperature=temperature,
+                          top_k=top_k, device=self.device, pitch_range=(low, high), on_progress=on_progress,
+                          prime=[head], constraints=[constraints_for(key, loop)], keep=[keep])[0]
+        piece = self._finish(ids, meter, tempo_qpm, transpose, seed)
+        return dataclasses.replace(piece, key=key or "", loop=loop)
 
     def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
                seed: int, temperature: float = 1.0, top_k: int = 0,
@@ -144,6 +206,32 @@ class Composer:
                            arch=self.arch, seed=seed, tokens=ids, transpose=shift)
 
 
+def constraints_for(key: str | None, loop: bool) -> Constraints | None:
+    """The sampler's constraints for a chosen key (scale, tonic first and last) and/or a loop ending."""
+    if not key and not loop:
+        return None
+    if not key:
+        return Constraints(loop=True)
+    from models.music.keys import parse_key
+
+    parsed = parse_key(key)
+    tonic = frozenset({parsed.frame_tonic()})
+    return Constraints(scale=parsed.frame_scale(), start=tonic, end=None if loop else tonic, loop=loop)
+
+
+def split_bars(tokens: list[int], vocab: Vocab) -> tuple[list[int], list[list[int]]]:
+    """A piece's tokens → (head up to and including the meter token, each bar's tokens ending on ``<bar>``)."""
+    ids = [t for t in tokens if t not in (vocab.eos, vocab.pad)]
+    start = next((i + 1 for i, t in enumerate(ids) if vocab.kind(t) == "meter"), 0)
+    head, bars, bar = ids[:start], [], []
+    for t in ids[start:]:
+        bar.append(t)
+        if t == vocab.bar:
+            bars.append(bar)
+            bar = []
+    return head, bars
+
+
 class HarmonizedComposer:
     """For four-voice styles: a token model writes the melody, Coconet writes alto, tenor and bass."""
 
@@ -155,13 +243,16 @@ class HarmonizedComposer:
         self.arch, self.checkpoint = arch, f"{self.melody.checkpoint}+{self.harmony.checkpoint}"
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: ProgressFn | None = None) -> Composition:
+                on_progress: ProgressFn | None = None, key: str | None = None, meter: str | None = None,
+                loop: bool = False) -> Composition:
         """Sample the melody (first half of the progress), then harmonize it (second half)."""
         half = (lambda f: on_progress(0.5 * f)) if on_progress else None
         rest = (lambda f: on_progress(0.5 + 0.5 * f)) if on_progress else None
-        tune = self.melody.compose(seconds, seed=seed, temperature=temperature, top_k=top_k, on_progress=half)
+        tune = self.melody.compose(seconds, seed=seed, temperature=temperature, top_k=top_k, on_progress=half,
+                                   key=key, meter=meter, loop=loop)
         out = self.harmony.harmonize(tune.notes, tune.tempo_qpm, tune.meter, seed=seed, on_progress=rest)
-        return dataclasses.replace(out, arch=self.arch, seconds=tune.seconds, tokens=tune.tokens, seed=seed)
+        return dataclasses.replace(out, arch=self.arch, seconds=tune.seconds, tokens=tune.tokens, seed=seed,
+                                   key=tune.key, loop=loop)
 
 
 def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None):

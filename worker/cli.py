@@ -26,6 +26,9 @@ from worker.contract import (
     validate_request,
 )
 
+EXPORT_FORMATS = ("abc", "musicxml", "score", "stems", "midi")
+CLI_SIZE_LIMIT = 500 * 1024 * 1024  # stems on the command line: no upload limit to fit
+
 # Subcommands forwarded, with the rest of the command line, to ``models.cli.<name>_main``.
 MODEL_COMMANDS = ("train", "styles", "evaluate", "bench")
 POLL_S = 0.1
@@ -161,6 +164,34 @@ def _run_compose(request: ComposeRequest, redis_url: str, timeout: float) -> Com
                 conn.close()
 
 
+def parse_formats(text: str) -> list[str]:
+    """``"abc, musicxml,score"`` → ["abc", "musicxml", "score"].
+
+    Raises:
+        BadRequest: an unknown format.
+    """
+    wanted = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in EXPORT_FORMATS]
+    if unknown:
+        raise BadRequest(f"Unknown format `{unknown[0][:20]}`: formats are {', '.join(EXPORT_FORMATS)}.")
+    return list(dict.fromkeys(wanted))
+
+
+def _write_formats(result: ComposeResult, formats: list[str], out_dir: Path) -> dict[str, str]:
+    """The exports of ``result`` written beside its files on the worker's disk, then copied to ``out_dir``."""
+    from worker.output.engrave import EngraveError
+    from worker.output.exports import write_exports
+    from worker.render import RenderError
+
+    folder = Path(result.files["midi"]).parent
+    try:
+        sidecar = json.loads((folder / f"{result.track_id}.json").read_text(encoding="utf-8"))
+        made = write_exports(folder, result.track_id, sidecar, formats, size_limit=CLI_SIZE_LIMIT)
+    except (OSError, ValueError, EngraveError, RenderError) as exc:
+        raise CommandError(f"could not write {', '.join(formats)}: {exc}") from exc
+    return {kind: str(Path(shutil.copy2(path, out_dir / path.name))) for kind, path in made.items()}
+
+
 def _copy_files(result: ComposeResult, out_dir: Path) -> dict[str, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     copied = {}
@@ -176,8 +207,11 @@ def cmd_compose(args: argparse.Namespace) -> int:
     redis_url = os.environ.get("REDIS_URL", "").strip()
     try:
         seconds = parse_length(args.length)
+        formats = parse_formats(getattr(args, "formats", "") or "")
         request = ComposeRequest(style=args.style, seconds=seconds, arch=args.arch, seed=args.seed,
-                                 temperature=args.temperature, top_k=args.top_k)
+                                 temperature=args.temperature, top_k=args.top_k, key=getattr(args, "key", None),
+                                 meter=getattr(args, "meter", None), bpm=getattr(args, "bpm", None),
+                                 loop=bool(getattr(args, "loop", False)))
         styles = _styles_for_cli(redis_url)
         if not styles:
             raise BadRequest("No style has a trained model yet: train one with "
@@ -189,6 +223,8 @@ def cmd_compose(args: argparse.Namespace) -> int:
     try:
         result = _run_compose(request, redis_url, args.timeout)
         files = _copy_files(result, Path(args.out))
+        if formats:
+            files.update(_write_formats(result, formats, Path(args.out)))
     except CommandError as exc:
         _err(str(exc))
         return 1
@@ -249,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="same seed, same notes (default: random)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--key", default=None, help='tonic and mode, e.g. "D dorian" (major, minor, dorian, mixolydian)')
+    p.add_argument("--meter", default=None, help="one of the style's meters, e.g. 6/8")
+    p.add_argument("--bpm", type=float, default=None, help="beats (quarter notes) per minute, 40 to 240")
+    p.add_argument("--loop", action="store_true", help="a seamless loop: the last bar leads back into the first")
+    p.add_argument("--formats", default="", help="extra files, comma-separated: " + ", ".join(EXPORT_FORMATS)
+                   + " (e.g. abc,musicxml,score,stems)")
     p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")

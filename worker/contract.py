@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -17,7 +18,17 @@ QUEUE_COMPOSE = "compose"
 QUEUE_TRAIN = "train"
 COMPOSE_JOB = "worker.jobs.compose"
 # Which RQ job makes each kind of track: a new piece, a continuation of one, or a four-voice harmonisation.
-JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.track_jobs.extend", "harmonize": "worker.track_jobs.harmonize"}
+JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.track_jobs.extend", "harmonize": "worker.track_jobs.harmonize",
+             "vary": "worker.track_jobs.vary"}
+# The small job that engraves a track's score or writes its exports on demand (the 📄 and 📦 buttons).
+OUTPUTS_JOB = "worker.output.jobs.outputs"
+OUTPUT_KINDS = ("score", "exports", "stems")
+# What each architecture can honour: an exact key and meter (the token models' grammar), variations of chosen
+# bars (token models by forcing the kept bars, Coconet by Gibbs re-sampling), and seamless loops (all).
+KEY_ARCHES = ("lstm", "wavenet", "gan")
+VARY_ARCHES = ("lstm", "wavenet", "gan", "coconet")
+LOOP_ARCHES = VARY_ARCHES
+VARY_SHARE = {"subtle": 0.25, "strong": 0.75}
 HARMONIZER_ARCH = "coconet"
 STYLES_KEY = "tunesmith:styles"
 FEATURES_KEY = "tunesmith:features"
@@ -79,11 +90,15 @@ class StyleInfo:
     default_arch: str
     description: str = ""
     tempo_range: tuple[float, float] = (100.0, 140.0)
+    meters: list[str] = field(default_factory=list)  # the meters its models learnt (most common first)
+    modes: list[str] = field(default_factory=list)  # the modes /compose's key option may ask for
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StyleInfo:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["arches"] = list(fields.get("arches", []))
+        for name in ("meters", "modes"):
+            fields[name] = [str(x) for x in fields.get(name) or []]
         if "tempo_range" in fields:
             fields["tempo_range"] = tuple(fields["tempo_range"])
         return cls(**fields)
@@ -101,10 +116,16 @@ class ComposeRequest:
     top_k: int = DEFAULT_TOP_K
     track_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     user_id: str | None = None
-    kind: str = "compose"  # compose | extend | harmonize (see JOB_FUNCS)
-    parent_id: str | None = None  # the track an extend or harmonize job starts from
+    kind: str = "compose"  # compose | extend | harmonize | vary (see JOB_FUNCS)
+    parent_id: str | None = None  # the track an extend, harmonize or vary job starts from
     tempo: float | None = None  # play at this many quarter notes per minute instead of the style's tempo
     instrument: int | None = None  # General MIDI program (0-127) instead of the style's instrument
+    key: str | None = None  # "D dorian": tonic and mode, honoured exactly (token models)
+    meter: str | None = None  # "6/8": one of the style's meters
+    bpm: float | None = None  # the same as ``tempo`` (its other name); validate_request folds it into tempo
+    loop: bool = False  # whole bars whose last one leads back into the first; audio and MIDI loop seamlessly
+    parent: str | None = None  # the track a variation comes from (validate_request copies it to parent_id)
+    vary: str | None = None  # "subtle" (about 25% of the bars re-sampled) or "strong" (about 75%)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +159,11 @@ class ComposeResult:
     extendable: bool = False
     kind: str = "compose"
     parent_id: str | None = None
+    # Issue 15: the exact controls as made, variations, loops, and which extra outputs exist.
+    key: str = ""  # "D dorian" when asked for (or known)
+    loop: bool = False
+    vary: str | None = None
+    varied_bars: list[int] = field(default_factory=list)  # 0-based bars a variation re-sampled
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,6 +179,8 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
     Raises:
         BadRequest: unknown style, unsupported architecture, or bad sampling settings.
     """
+    request = _folded(request)
+    info: StyleInfo | None = None
     if request.kind == "harmonize":  # any style's melody; only the harmonizer's model is needed
         name, arch = request.style.strip().lower(), HARMONIZER_ARCH
     else:
@@ -162,8 +190,10 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
         if info is None:
             raise BadRequest(f"Unknown style `{request.style[:40]}`. Styles: {', '.join(sorted(styles))}.")
         name, arch = info.name, (request.arch or info.default_arch).strip().lower()
-        if arch not in info.arches:
+        harmonized = request.kind == "vary" and arch == HARMONIZER_ARCH  # a variation of a harmonized melody
+        if arch not in info.arches and not harmonized:
             raise BadRequest(f"Style `{info.name}` has no `{arch}` model. Architectures: {', '.join(info.arches)}.")
+    request = _checked_controls(request, info, arch)
     parse_length(request.seconds)
     if not 0.05 <= request.temperature <= 3.0:
         raise BadRequest("Temperature must lie between 0.05 and 3.0.")
@@ -180,6 +210,80 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
     if request.kind != "compose" and not (request.parent_id and _ID_RE.fullmatch(request.parent_id)):
         raise BadRequest(f"A {request.kind} job needs the id of the track it starts from.")
     return ComposeRequest(**{**request.to_dict(), "style": name, "arch": arch})
+
+
+def _folded(request: ComposeRequest) -> ComposeRequest:
+    """``bpm`` is another name for ``tempo``, ``parent`` for a variation's ``parent_id``; ``vary`` makes a vary
+    job.
+
+    Raises:
+        BadRequest: the two names disagree.
+    """
+    changes: dict[str, Any] = {}
+    if request.bpm is not None:
+        if not isinstance(request.bpm, int | float) or isinstance(request.bpm, bool):
+            raise BadRequest("The BPM must be a number.")
+        if request.tempo is not None and abs(float(request.tempo) - float(request.bpm)) > 1e-6:
+            raise BadRequest("Give the tempo once: `tempo` and `bpm` are the same setting.")
+        changes["tempo"], changes["bpm"] = float(request.bpm), None
+    if request.parent is not None:
+        if request.parent_id is not None and request.parent_id != request.parent:
+            raise BadRequest("`parent` and `parent_id` name different tracks.")
+        changes["parent_id"] = request.parent
+    if request.vary is not None and request.kind == "compose":
+        changes["kind"] = "vary"
+    return dataclasses.replace(request, **changes) if changes else request
+
+
+def _checked_controls(request: ComposeRequest, info: StyleInfo | None, arch: str) -> ComposeRequest:
+    """Key, meter, loop and vary checked against what the style and architecture offer; the key normalised.
+
+    Raises:
+        BadRequest: saying what the style supports.
+    """
+    from models.music.keys import BadKey, parse_key
+
+    changes: dict[str, Any] = {}
+    if request.key is not None:
+        if request.kind != "compose":
+            raise BadRequest("A key can only be chosen for a new piece.")
+        try:
+            key = parse_key(request.key)
+        except BadKey as exc:
+            raise BadRequest(str(exc)) from None
+        modes = info.modes if info else []
+        if arch not in KEY_ARCHES or not modes:
+            raise BadRequest(f"The `{arch}` model of `{request.style[:40]}` can't follow a chosen key"
+                             + (f"; the {', '.join(KEY_ARCHES)} models can." if arch not in KEY_ARCHES else "."))
+        if key.mode not in modes:
+            raise BadRequest(f"Style `{info.name if info else request.style[:40]}` has no {key.mode} tunes: "  # type: ignore[union-attr]
+                             f"modes {', '.join(modes)}.")
+        changes["key"] = key.name
+    if request.meter is not None:
+        if request.kind != "compose":
+            raise BadRequest("A meter can only be chosen for a new piece.")
+        meter = str(request.meter).strip().replace(" ", "")
+        meters = info.meters if info else []
+        if arch not in KEY_ARCHES:
+            raise BadRequest(f"The `{arch}` model can't follow a chosen meter; the {', '.join(KEY_ARCHES)} "
+                             "models can.")
+        if meter not in meters:
+            raise BadRequest(f"Style `{request.style[:40]}` has no `{str(request.meter)[:12]}` tunes: meters "
+                             f"{', '.join(meters) or 'none to choose from'}.")
+        changes["meter"] = meter
+    if not isinstance(request.loop, bool):
+        raise BadRequest("`loop` is true or false.")
+    if request.loop and request.kind == "compose" and arch not in LOOP_ARCHES:
+        raise BadRequest(f"The `{arch}` model can't write a seamless loop; the {', '.join(LOOP_ARCHES)} models can.")
+    if request.kind == "vary" or request.vary is not None:
+        if request.vary not in VARY_SHARE:
+            raise BadRequest("A variation is `subtle` or `strong`.")
+        if request.kind != "vary":
+            raise BadRequest("Only a variation can say how strong it is.")
+        if arch not in VARY_ARCHES:
+            raise BadRequest(f"The `{arch}` model can't make variations of a track; the "
+                             f"{', '.join(VARY_ARCHES)} models can.")
+    return dataclasses.replace(request, **changes) if changes else request
 
 
 def _whole(value: object) -> bool:
@@ -232,6 +336,17 @@ def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: i
                                 retry=Retry(max=1, enqueue_at_front=True))
              for r in requests]
     return fair_enqueue(queue, datas, [r.user_id or "" for r in requests])
+
+
+def enqueue_outputs(redis: Redis, track_id: str, kind: str, size_limit: int, *, timeout_s: int = 300) -> Job:
+    """Enqueue the small job that engraves (``score``) or exports (``exports``, ``stems``) a finished track, at
+    the front of the compose queue: it takes a second or two, and someone is waiting for it."""
+    if kind not in OUTPUT_KINDS or not _ID_RE.fullmatch(track_id or ""):
+        raise BadRequest("Unknown output or track.")
+    queue = compose_queue(redis)
+    return queue.enqueue(OUTPUTS_JOB, {"track_id": track_id, "kind": kind, "size_limit": int(size_limit)},
+                         job_id=f"out-{kind}-{track_id}-{uuid.uuid4().hex[:8]}", at_front=True,
+                         job_timeout=timeout_s, result_ttl=3600, failure_ttl=3600)
 
 
 def compose_queue(redis: Redis, name: str = QUEUE_COMPOSE) -> Queue:

@@ -168,12 +168,13 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
 
     progress("sampling", 0.0)
     asked = seconds_to_sample(req.seconds, req.tempo, styles[req.style].tempo_range)
+    controls = {k: v for k, v in (("key", req.key), ("meter", req.meter), ("loop", req.loop)) if v}
     if (batched := take(req.track_id, progress.sampling())) is not None:  # sampled with others of its style
         piece, timings["batch_sample_s"], timings["batch"] = batched[0], round(batched[1], 3), float(batched[2])
         seed = piece.seed
     else:
         piece = composer.compose(asked, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                                 on_progress=progress.sampling())
+                                 on_progress=progress.sampling(), **controls)
     if req.tempo is not None:
         piece = retime(piece, req.tempo)
     piece = with_instrument(piece, req.instrument)

@@ -75,3 +75,12 @@ def read_notes(path: Path | str) -> list[Note]:
         for n in inst.notes
     ]
     return sorted(notes, key=lambda n: (n.start, n.pitch, n.end))
+
+
+def read_parts(path: Path | str) -> list[tuple[str, int, list[Note]]]:
+    """Each non-drum instrument of a MIDI file as (track name, GM program, notes in seconds), in file order."""
+    pm = pretty_midi.PrettyMIDI(str(path))
+    return [(inst.name, int(inst.program),
+             sorted((Note(int(n.pitch), round(float(n.start), 6), round(float(n.end), 6), int(n.velocity))
+                     for n in inst.notes), key=lambda n: (n.start, n.pitch)))
+            for inst in pm.instruments if not inst.is_drum]

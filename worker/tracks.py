@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
 TRACK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SIDECAR_FIELDS = ("track_id", "style", "arch", "seed", "seconds", "tempo_qpm", "bars", "meter", "transpose",
-                  "program", "voices", "tokens", "kind", "parent_id")
+                  "program", "voices", "tokens", "kind", "parent_id", "key", "loop", "vary", "varied_bars",
+                  "parts", "arrangement", "chords")
 
 
 def check_track_id(track_id: str) -> str:
@@ -102,7 +103,7 @@ def storage_error(exc: BaseException) -> StorageError | None:
 
 def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                 timings: dict[str, float], progress: Callable[..., None], t0: float,
-                extendable: bool = False) -> ComposeResult:
+                extendable: bool = False, extra: dict[str, Any] | None = None) -> ComposeResult:
     """Write MIDI (+ extra files), audio, piano roll and the sidecar JSON for ``piece``; return the result.
 
     Everything is written into a hidden directory beside ``out`` and renamed to ``out`` at the end, so ``out``
@@ -115,7 +116,7 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
     try:
         stage.mkdir(parents=True)
         result = _write_files(piece, req, stage, device=device, checkpoint=checkpoint, timings=timings,
-                              progress=progress, t0=t0, extendable=extendable)
+                              progress=progress, t0=t0, extendable=extendable, extra=extra)
         _publish(stage, out)
     except Exception as exc:
         if (refused := storage_error(exc)) is not None:
@@ -143,7 +144,7 @@ def _publish(stage: Path, out: Path) -> None:
 
 def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                  timings: dict[str, float], progress: Callable[..., None], t0: float,
-                 extendable: bool) -> ComposeResult:
+                 extendable: bool, extra: dict[str, Any] | None = None) -> ComposeResult:
     from worker.midi_io import write_midi
     from worker.pianoroll import draw_pianoroll
     from worker.render import audio_duration, render_audio
@@ -161,7 +162,8 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
 
     progress("rendering")
     fmt = os.environ.get(AUDIO_FORMAT_ENV, "ogg").strip().lower() or "ogg"
-    audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, fmt=fmt)
+    audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, fmt=fmt,
+                         loop=bool(getattr(piece, "loop", False)))
     files["audio"] = str(audio)
     seconds = audio_duration(audio)
     t = timed(timings, "render_s", t)
@@ -176,7 +178,10 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
         tempo_qpm=round(piece.tempo_qpm, 3), bars=piece.bars, files=files, timings=timings, device=device,
         checkpoint=checkpoint, meter=piece.meter, transpose=int(piece.transpose), program=int(piece.program),
         voices=max(1, len(piece.parts)), tokens=[int(t) for t in piece.tokens],
-        extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id)
+        extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id,
+        key=str(getattr(piece, "key", "") or ""), loop=bool(getattr(piece, "loop", False)), vary=req.vary)
+    if extra:
+        result = dataclasses.replace(result, **extra)
     sidecar = {k: v for k, v in result.to_dict().items() if k in SIDECAR_FIELDS}
     (out / f"{tid}.json").write_text(json.dumps(sidecar), encoding="utf-8")
     return result
