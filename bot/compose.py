@@ -58,6 +58,22 @@ def length_choices(current: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=v, value=v) for v in values[:25]]
 
 
+def key_choices(info: StyleInfo | None, current: str) -> list[app_commands.Choice[str]]:
+    """Keys in the modes the style supports (every mode while no style is chosen); none for a style whose models
+    can't follow a key."""
+    from models.music.keys import MODES, key_suggestions
+
+    modes = list(info.modes) if info is not None else list(MODES)
+    return [app_commands.Choice(name=k, value=k) for k in key_suggestions(modes, current[:40])][:25]
+
+
+def meter_choices(info: StyleInfo | None, current: str) -> list[app_commands.Choice[str]]:
+    """The style's meters (most common first) that contain what was typed."""
+    meters = list(info.meters) if info is not None else []
+    typed = current.strip()[:10]
+    return [app_commands.Choice(name=m, value=m) for m in meters if typed in m][:25]
+
+
 INSTRUMENTS: dict[str, int] = {  # General MIDI programs (0-based) offered by /compose's instrument option
     "piano": 0, "harpsichord": 6, "music box": 10, "marimba": 12, "organ": 19, "accordion": 21, "guitar": 24,
     "violin": 40, "cello": 42, "harp": 46, "strings": 48, "choir": 52, "trumpet": 56, "oboe": 68,
@@ -90,7 +106,8 @@ def build_request(style: str, length: str, styles: Mapping[str, StyleInfo], user
 
 def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str, *,
                    arch: str | None = None, seed: int | None = None, temperature: float | None = None,
-                   tempo: float | None = None, instrument: str | None = None, takes: int = 1) -> list[ComposeRequest]:
+                   tempo: float | None = None, instrument: str | None = None, takes: int = 1,
+                   key: str | None = None, meter: str | None = None, loop: bool = False) -> list[ComposeRequest]:
     """The validated requests for one /compose: one per take (take B uses the next seed when one is given).
 
     Raises:
@@ -102,7 +119,9 @@ def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], use
     base = ComposeRequest(style=style, seconds=seconds, arch=arch or None, seed=seed,
                           temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
                           tempo=float(tempo) if tempo is not None else None,
-                          instrument=instrument_program(instrument), user_id=user_id)
+                          instrument=instrument_program(instrument), user_id=user_id,
+                          key=key if key and key.strip() else None, meter=meter if meter and meter.strip() else None,
+                          loop=bool(loop))
     first = validate_request(base, dict(styles))
     if takes == 1:
         return [first]
@@ -121,16 +140,20 @@ class ComposeCog(commands.Cog):
         style="The musical style, e.g. irish", length="How long: 30s, 45 or 1m30s (5s to 5m)",
         arch="Which model (default: the style's best)", seed="Same seed, same notes (0 to 2147483647)",
         temperature="Adventurousness: 0.05 (safe) to 3.0 (wild); default 1.0",
-        tempo="Beats per minute, 40 to 240 (default: the style's own)", instrument="Who plays it",
-        takes="2 makes two versions side by side, for an A/B vote")
+        tempo="Beats per minute (BPM), 40 to 240, exactly (default: the style's own)", instrument="Who plays it",
+        takes="2 makes two versions side by side, for an A/B vote",
+        key="Tonic and mode, exactly, e.g. D dorian (modes: major, minor, dorian, mixolydian)",
+        meter="Time signature, one of the style's, e.g. 6/8", loop="A seamless loop: the end leads back into the start")
     async def compose(self, interaction: discord.Interaction, style: str, length: str, arch: str | None = None,
                       seed: app_commands.Range[int, 0, 2147483647] | None = None,
                       temperature: app_commands.Range[float, 0.05, 3.0] | None = None,
                       tempo: app_commands.Range[int, 40, 240] | None = None, instrument: str | None = None,
-                      takes: app_commands.Range[int, 1, 2] = 1) -> None:
+                      takes: app_commands.Range[int, 1, 2] = 1, key: str | None = None, meter: str | None = None,
+                      loop: bool = False) -> None:
         try:
             requests = build_requests(style, length, self.bot.styles, str(interaction.user.id), arch=arch, seed=seed,
-                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes)
+                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes,
+                                      key=key, meter=meter, loop=loop)
         except BadRequest as exc:
             metrics.note(interaction, "refused")
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
@@ -157,6 +180,22 @@ class ComposeCog(commands.Cog):
         info = self.bot.styles.get(style)
         arches = info.arches if info else sorted({a for i in self.bot.styles.values() for a in i.arches})
         return [app_commands.Choice(name=a, value=a) for a in arches if current.lower() in a][:25]
+
+    @compose.autocomplete("key")
+    async def _key_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return key_choices(self._style_of(interaction), current)
+
+    @compose.autocomplete("meter")
+    async def _meter_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return meter_choices(self._style_of(interaction), current)
+
+    def _style_of(self, interaction: discord.Interaction) -> StyleInfo | None:
+        style = str(getattr(interaction.namespace, "style", "") or "").strip().lower()
+        return self.bot.styles.get(style)
 
     @compose.autocomplete("instrument")
     async def _instrument_autocomplete(

@@ -108,7 +108,7 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
             parts = [notes for _, _, notes in read_parts(midi)]
         except (OSError, ValueError) as exc:
             raise BadRequest(f"Track `{req.parent_id}` has no readable MIDI file.") from exc
-        composer = get_harmonizer(device)
+        composer = _coconet_for(parent["style"], device)
         timings["load_s"] = round(time.perf_counter() - t0, 3)
         t = time.perf_counter()
         progress("sampling", 0.0)
@@ -137,6 +137,15 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
                          extra={"varied_bars": bars, "vary": req.vary})
     log.info("varied %s (%s) into %s: bars %s", req.parent_id, req.vary, req.track_id, bars)
     return result.to_dict()
+
+
+def _coconet_for(style: str, device: str) -> Any:
+    """The style's own Coconet (palestrina's for palestrina), else the harmonizer's (bach)."""
+    try:
+        composer = get_composer(style, HARMONIZER_ARCH, device)
+    except Exception:  # noqa: BLE001 - no Coconet of this style: the harmonizer's
+        composer = None
+    return composer if hasattr(composer, "vary") else get_harmonizer(device)
 
 
 def melody_line(notes: list[Note]) -> list[Note]:

@@ -1,0 +1,1 @@
+"""Discord features of the bot, one module each."""
