@@ -157,6 +157,9 @@ def render_audio(
     codec, options = pick_encoder(fmt)
     if bitrate:
         options = ["-b:a", bitrate]
+        low = int(re.sub(r"\D", "", bitrate) or 0) < 64
+        if codec == "libvorbis" and low and "libopus" in _encoders():  # Vorbis can't go this low in stereo
+            codec = "libopus"
     ffmpeg = _tool("ffmpeg", "ffmpeg")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fade = 0.0 if loop else min(FADE_S, seconds / 4)
