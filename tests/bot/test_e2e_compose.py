@@ -35,6 +35,9 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     _assert_refused(stack, {"style": "nosuchstyle", "length": "30s"}, "Unknown style `nosuchstyle`", "irish")
     _assert_refused(stack, {"style": "irish", "length": "30s", "instrument": "kazoo"}, "Unknown instrument", "flute")
     _assert_refused(stack, {"style": "irish", "length": "30s", "tempo": 500}, "tempo must lie between 40 and 240")
+    _assert_refused(stack, {"style": "irish", "length": "30s", "key": "H lydian"}, "Can't read the key `H lydian`",
+                    "D dorian")
+    _assert_refused(stack, {"style": "irish", "length": "30s", "meter": "7/8"}, "has no `7/8` tunes", "6/8")
     assert compose_queue(stack.redis).count == 0
     assert not stack.db_rows("SELECT id FROM tracks WHERE user_id = ?", (user("refused")["id"],))
 
@@ -62,7 +65,8 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     assert stack.redis.hget(f"rq:job:{track}", "status") == b"finished"
     assert embed["image"]["url"] == f"attachment://{track}.png"
     assert [(e, label) for e, label, _ in driver.buttons(driver.message_of(fake, post))] == [
-        ("👍", "0"), ("👎", "0"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize")]
+        ("👍", "0"), ("👎", "0"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize"),
+        ("📄", "Score"), ("📦", "Files"), ("🎚️", "Stems"), ("🎲", "Vary (subtle)"), ("🌀", "Vary (strong)")]
     stack.wait(lambda r: driver.is_edit(inter)(r) and "is ready" in r.json["content"], 5)
     assert stack.db_rows("SELECT status, message_id FROM tracks WHERE id = ?", (track,)) == [
         ("done", post.response["id"])]
@@ -85,8 +89,9 @@ def test_two_takes_side_by_side(real_stack: Stack) -> None:
     midi = next(f for f in post.files if f.filename.endswith(".mid"))
     assert pretty_midi.PrettyMIDI(__import__("io").BytesIO(midi.data)).instruments[0].program == 73
     rows = driver.message_of(real_stack.fake, post)["components"]
-    assert len(rows) == 2 and rows[0]["components"][0]["label"] == "A · 0" and rows[1]["components"][0]["label"] == \
-        "B · 0"
+    assert len(rows) == 4 and rows[0]["components"][0]["label"] == "A · 0" and rows[2]["components"][0]["label"] == \
+        "B · 0"  # two rows a take: votes and new tracks, then score, files, stems and variations
+    assert rows[1]["components"][0]["label"] == "A · Score" and rows[3]["components"][0]["label"] == "B · Score"
     tracks = [driver.embed_fields(post, i)["Track"].strip("`") for i in (0, 1)]
     assert {r[0] for r in real_stack.db_rows("SELECT delivery_id FROM tracks WHERE id IN (?, ?)", tuple(tracks))} \
         and len(set(tracks)) == 2
