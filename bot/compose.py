@@ -16,9 +16,11 @@ from bot import metrics
 from bot.launch import launch
 from worker.contract import (
     DEFAULT_TEMPERATURE,
+    KEY_MODES,
     BadRequest,
     ComposeRequest,
     StyleInfo,
+    key_suggestions,
     parse_length,
     validate_request,
 )
@@ -61,9 +63,7 @@ def length_choices(current: str) -> list[app_commands.Choice[str]]:
 def key_choices(info: StyleInfo | None, current: str) -> list[app_commands.Choice[str]]:
     """Keys in the modes the style supports (every mode while no style is chosen); none for a style whose models
     can't follow a key."""
-    from models.music.keys import MODES, key_suggestions
-
-    modes = list(info.modes) if info is not None else list(MODES)
+    modes = list(info.modes) if info is not None else list(KEY_MODES)
     return [app_commands.Choice(name=k, value=k) for k in key_suggestions(modes, current[:40])][:25]
 
 

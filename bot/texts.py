@@ -98,10 +98,12 @@ def help_text(settings: Settings) -> str:
         "🎼 **tunesmith composes music.**",
         f"`/compose style length` — e.g. `/compose irish 30s` ({MIN_SECONDS:g}s to {format_seconds(MAX_SECONDS)}). "
         "Options: `arch` (model), `seed` (same seed, same notes), `temperature`, `tempo` (BPM), `instrument`, "
-        "`takes: 2` (two versions for an A/B vote).",
+        "`takes: 2` (two versions for an A/B vote), `key` (e.g. D dorian) and `meter` (e.g. 6/8), honoured "
+        "exactly, `loop: true` (a seamless loop).",
         "Under each track: 👍/👎 vote (click again to take it back), 🔁 reroll with a new seed, "
-        f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices.",
-        "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id` post a track "
-        "again · `/queue` where your tracks are · `/info` your quota and votes",
+        f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices; 📄 sheet music, "
+        "📦 ABC/MusicXML/MIDI, 🎚️ stems, 🎲/🌀 a subtle or strong variation.",
+        "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id [score]` post a "
+        "track again · `/queue` where your tracks are · `/info` your quota and votes",
         "Limits: " + (", ".join(caps) if caps else "none") + ". Results arrive even if they take a while.",
     ])

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fluidsynth fluid-soundfont-gm redis-server ffmpeg)
+APT_PACKAGES=(fluidsynth fluid-soundfont-gm redis-server ffmpeg libcairo2)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 

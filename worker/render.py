@@ -195,7 +195,7 @@ def render_audio(
     return out_path
 
 
-LOOP_TAIL_S = 4.0  # how long reverb and releases may ring on past a loop's end
+LOOP_TAIL_S = 2.5  # how long reverb and releases may ring on past a loop's end (FluidR3's ring out in < 2 s)
 
 
 def render_pcm(midi_path: Path | str, seconds: float, font: Path, *, warm: bool = True) -> np.ndarray:

@@ -28,9 +28,9 @@ CACHED = {"score": (".score.png", ".score.pdf"), "exports": (".abc", ".musicxml"
 TITLES = {
     "score": "📄 Score of track `{id}`{facts} (PNG to view, PDF to print).",
     "exports": "📦 Track `{id}` as ABC, MusicXML (open it in MuseScore or Sibelius) and multi-track MIDI "
-               "(one named track per part, for your DAW).",
+    "(one named track per part, for your DAW).",
     "stems": "🎚️ Stems of track `{id}`: one Ogg per part at the mix's level, zipped; lay them side by side "
-             "in your DAW and they add up to the mix.",
+    "in your DAW and they add up to the mix.",
 }
 
 
@@ -104,8 +104,10 @@ class Outputs:
                 return [], f"Making the {kind} of track `{track.id}` failed; please try again."
             await asyncio.sleep(POLL_S)
         when = "when a worker is up" if self.bot.workers_online == 0 else "in a minute"
-        return [], (f"The {kind} of track `{track.id}` is not ready yet; it is queued, so click again {when} "
-                    "and it will be posted at once.")
+        return [], (
+            f"The {kind} of track `{track.id}` is not ready yet; it is queued, so click again {when} "
+            "and it will be posted at once."
+        )
 
     def _look(self, job_id: str) -> tuple[str, Any]:
         try:

@@ -13,9 +13,21 @@ FRAME_TONIC = {"major": 0, "minor": 9, "dorian": 2, "mixolydian": 7}
 WHITE_KEYS = (0, 2, 4, 5, 7, 9, 11)
 TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 NAMES_SHARP = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-_MODE_WORDS = {"": "major", "maj": "major", "major": "major", "ionian": "major", "m": "minor", "min": "minor",
-               "minor": "minor", "aeolian": "minor", "dor": "dorian", "dorian": "dorian", "mix": "mixolydian",
-               "mixo": "mixolydian", "mixolydian": "mixolydian"}
+_MODE_WORDS = {
+    "": "major",
+    "maj": "major",
+    "major": "major",
+    "ionian": "major",
+    "m": "minor",
+    "min": "minor",
+    "minor": "minor",
+    "aeolian": "minor",
+    "dor": "dorian",
+    "dorian": "dorian",
+    "mix": "mixolydian",
+    "mixo": "mixolydian",
+    "mixolydian": "mixolydian",
+}
 _KEY_RE = re.compile(r"^\s*(?P<tonic>[A-Ga-g])(?P<acc>[#♯b♭]?)\s*(?P<mode>[A-Za-z]*)\s*$")
 
 
@@ -61,23 +73,9 @@ def parse_key(text: str) -> Key:
     match = _KEY_RE.fullmatch(str(text or "")[:40])
     mode = _MODE_WORDS.get(match["mode"].lower()) if match else None
     if match is None or mode is None:
-        raise BadKey(f"Can't read the key `{str(text)[:40]}`: give a tonic and a mode, e.g. `D dorian`, "
-                        f"`A minor`, `G major` or `E mixolydian` (modes: {', '.join(MODES)}).")
+        raise BadKey(
+            f"Can't read the key `{str(text)[:40]}`: give a tonic and a mode, e.g. `D dorian`, "
+            f"`A minor`, `G major` or `E mixolydian` (modes: {', '.join(MODES)})."
+        )
     tonic = TONICS[match["tonic"].upper()] + {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(match["acc"], 0)
     return Key(tonic % 12, mode)
-
-
-def key_suggestions(modes: tuple[str, ...] | list[str], typed: str = "") -> list[str]:
-    """Key names for autocomplete: every tonic in each of ``modes``, those matching ``typed`` first."""
-    names = [f"{tonic} {mode}" for mode in modes for tonic in ("C", "D", "E", "F", "G", "A", "B", "Bb", "Eb",
-                                                                 "F#", "C#", "Ab")]
-    typed = typed.strip().lower()
-    try:
-        parsed = parse_key(typed).name if typed else None
-    except BadKey:
-        parsed = None
-    hits = [n for n in names if n.lower().startswith(typed)] + [n for n in names if typed in n.lower()
-                                                                 and not n.lower().startswith(typed)]
-    if parsed and parsed.split()[1] in modes and parsed not in hits:
-        hits.insert(0, parsed)
-    return hits

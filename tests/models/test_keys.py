@@ -6,12 +6,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.music.keys import MODES, BadKey, Key, key_suggestions, parse_key
+from models.music.keys import MODES, BadKey, Key, parse_key
+from worker.contract import key_suggestions
 
 
-@pytest.mark.parametrize("text,name", [("D dorian", "D dorian"), ("d DOR", "D dorian"), ("F#m", "F# minor"),
-                                       ("Bb", "Bb major"), ("e♭ mixolydian", "Eb mixolydian"), ("A aeolian", "A minor"),
-                                       (" G mix ", "G mixolydian"), ("Cb major", "B major")])
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("D dorian", "D dorian"),
+        ("d DOR", "D dorian"),
+        ("F#m", "F# minor"),
+        ("Bb", "Bb major"),
+        ("e♭ mixolydian", "Eb mixolydian"),
+        ("A aeolian", "A minor"),
+        (" G mix ", "G mixolydian"),
+        ("Cb major", "B major"),
+    ],
+)
 def test_parse_key(text: str, name: str) -> None:
     assert parse_key(text).name == name
 
@@ -39,3 +50,13 @@ def test_suggestions_follow_the_modes_and_what_was_typed() -> None:
     assert all(s.endswith(" major") for s in key_suggestions(["major"]))
     assert key_suggestions(["major", "minor"], "f#m")[0] == "F# minor"
     assert key_suggestions(["major"], "f#m") == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("tonic", ["C", "c#", "Db", "d", "Eb", "E", "F", "F#", "Gb", "G", "Ab", "A", "Bb", "B", "Cb"])
+def test_the_contract_and_the_models_read_keys_alike(tonic: str, mode: str) -> None:
+    """The bot may not load ``models``, so worker.contract reads keys itself: both must agree."""
+    from worker.contract import normalise_key
+
+    name, parsed_mode = normalise_key(f"{tonic} {mode}")
+    assert name == parse_key(f"{tonic} {mode}").name == parse_key(name).name and parsed_mode == mode

@@ -41,9 +41,22 @@ def musicxml_to_svg(musicxml: str) -> str:
     """One SVG page holding the whole score."""
     with _lock:
         tk = _tk()
-        tk.setOptions({"pageWidth": PAGE_WIDTH, "pageHeight": 60000, "adjustPageHeight": True, "scale": SCALE,
-                       "pageMarginLeft": 60, "pageMarginRight": 60, "pageMarginTop": 60, "pageMarginBottom": 60,
-                       "breaks": "auto", "footer": "none", "header": "auto", "svgViewBox": True})
+        tk.setOptions(
+            {
+                "pageWidth": PAGE_WIDTH,
+                "pageHeight": 60000,
+                "adjustPageHeight": True,
+                "scale": SCALE,
+                "pageMarginLeft": 60,
+                "pageMarginRight": 60,
+                "pageMarginTop": 60,
+                "pageMarginBottom": 60,
+                "breaks": "auto",
+                "footer": "none",
+                "header": "auto",
+                "svgViewBox": True,
+            }
+        )
         if not tk.loadData(musicxml):
             raise EngraveError("Verovio could not read the MusicXML")
         svg = tk.renderToSVG(1)

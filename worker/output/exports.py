@@ -21,8 +21,15 @@ def _atomic_write(path: Path, text: str) -> Path:
     return path
 
 
-def write_exports(folder: Path, track_id: str, sidecar: dict[str, Any], formats: tuple[str, ...] | list[str], *,
-                  size_limit: int = 10 * 1024 * 1024, timings: dict[str, float] | None = None) -> dict[str, Path]:
+def write_exports(
+    folder: Path,
+    track_id: str,
+    sidecar: dict[str, Any],
+    formats: tuple[str, ...] | list[str],
+    *,
+    size_limit: int = 10 * 1024 * 1024,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Path]:
     """Write the asked ``formats`` of track ``track_id`` (its files in ``folder``); existing ones are reused.
 
     Returns {"abc", "musicxml", "score" (the PNG), "score_pdf", "score_svg", "midi", "stems" / "stems-N"}.
@@ -81,8 +88,14 @@ def write_exports(folder: Path, track_id: str, sidecar: dict[str, Any], formats:
             for old in existing:
                 old.unlink(missing_ok=True)
             t = time.perf_counter()
-            existing = write_stems(midi, float(sidecar.get("seconds") or 30.0), folder, track_id,
-                                   size_limit=size_limit, loop=bool(sidecar.get("loop")))
+            existing = write_stems(
+                midi,
+                float(sidecar.get("seconds") or 30.0),
+                folder,
+                track_id,
+                size_limit=size_limit,
+                loop=bool(sidecar.get("loop")),
+            )
             timings["stems_s"] = round(time.perf_counter() - t, 3)
         for i, path in enumerate(existing):
             out["stems" if i == 0 else f"stems-{i + 1}"] = path

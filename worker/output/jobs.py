@@ -42,8 +42,9 @@ def outputs(request: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"track_id": track_id, "kind": kind, "files": {}, "timings": timings, "error": None}
     try:
         sidecar = read_sidecar(data_dir(), track_id)
-        files = write_exports(track_dir(data_dir(), track_id), track_id, sidecar, FORMATS_OF[kind],
-                              size_limit=limit, timings=timings)
+        files = write_exports(
+            track_dir(data_dir(), track_id), track_id, sidecar, FORMATS_OF[kind], size_limit=limit, timings=timings
+        )
     except BadRequest as exc:
         out["error"] = str(exc)
     except (EngraveError, RenderError) as exc:

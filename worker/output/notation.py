@@ -172,8 +172,9 @@ def _m21_key(name: str):  # noqa: ANN202 - music21.key.Key
     from music21 import key
 
     parsed = parse_key(name)
-    return key.Key(_FLAT_NAMES[parsed.tonic] if _flat_tonic(parsed.tonic, parsed.mode) else
-                   _SHARP_NAMES[parsed.tonic], parsed.mode)
+    return key.Key(
+        _FLAT_NAMES[parsed.tonic] if _flat_tonic(parsed.tonic, parsed.mode) else _SHARP_NAMES[parsed.tonic], parsed.mode
+    )
 
 
 def _flat_tonic(tonic: int, mode: str) -> bool:
@@ -199,7 +200,7 @@ def spell(pitch: int, key_name: str) -> str:
 
 
 def chord_figure(symbol: str) -> str:
-    """"Bbm7" → music21's "B-m7"; "F#" stays."""
+    """ "Bbm7" → music21's "B-m7"; "F#" stays."""
     return re.sub(r"^([A-Ga-g])b", lambda m: m.group(1).upper() + "-", symbol.strip())
 
 
@@ -217,8 +218,9 @@ def to_score(nt: Notation, *, metronome: bool = True):  # noqa: ANN201 - music21
         for b, events in enumerate(voice.bars):
             measure = stream.Measure(number=b + 1)
             if b == 0:
-                measure.insert(0, {"bass": clef.BassClef, "treble8": clef.Treble8vbClef}.get(voice.clef,
-                                                                                            clef.TrebleClef)())
+                measure.insert(
+                    0, {"bass": clef.BassClef, "treble8": clef.Treble8vbClef}.get(voice.clef, clef.TrebleClef)()
+                )
                 measure.insert(0, _m21_key(nt.key))
                 measure.insert(0, meter.TimeSignature(nt.meter))
                 if v == 0 and metronome:
@@ -300,8 +302,14 @@ def to_abc(nt: Notation, voice: int = 0, number: int = 1) -> str:
     for p in k.alteredPitches:
         key_acc[p.step] = "^" if p.accidental.alter > 0 else "_"
     tonic = spell(parsed.tonic + 60, nt.key)[:-1].replace("-", "b").replace("#", "#")
-    lines = [f"X:{number}", f"T:{nt.title}", f"M:{nt.meter}", "L:1/8", f"Q:1/4={round(nt.tempo_qpm)}",
-             f"K:{tonic}{MODE_ABC[parsed.mode]}"]
+    lines = [
+        f"X:{number}",
+        f"T:{nt.title}",
+        f"M:{nt.meter}",
+        "L:1/8",
+        f"Q:1/4={round(nt.tempo_qpm)}",
+        f"K:{tonic}{MODE_ABC[parsed.mode]}",
+    ]
     chords = dict(nt.chords)
     body, tick = [], 0
     for b, events in enumerate(nt.voices[voice].bars):
@@ -313,10 +321,12 @@ def to_abc(nt: Notation, voice: int = 0, number: int = 1) -> str:
             if ev.pitch is None:
                 out.append(f"{prefix}z{_abc_length(ev.ticks)}")
             else:
-                out.append(f"{prefix}{_abc_pitch(ev.pitch, nt.key, state, key_acc)}{_abc_length(ev.ticks)}"
-                           + ("-" if ev.tie else ""))
+                out.append(
+                    f"{prefix}{_abc_pitch(ev.pitch, nt.key, state, key_acc)}{_abc_length(ev.ticks)}"
+                    + ("-" if ev.tie else "")
+                )
             tick += ev.ticks
         body.append(" ".join(out) + (" |]" if b == len(nt.voices[voice].bars) - 1 else " |"))
     for i in range(0, len(body), 4):
-        lines.append(" ".join(body[i:i + 4]))
+        lines.append(" ".join(body[i : i + 4]))
     return "\n".join(lines) + "\n"

@@ -57,8 +57,9 @@ def kbps_for(limit_bytes: int, seconds: float, parts: int) -> int:
     return max(MIN_KBPS, min(MAX_KBPS, kbps))
 
 
-def write_stems(midi: Path, seconds: float, out_dir: Path, stem: str, *, size_limit: int,
-                loop: bool = False) -> list[Path]:
+def write_stems(
+    midi: Path, seconds: float, out_dir: Path, stem: str, *, size_limit: int, loop: bool = False
+) -> list[Path]:
     """Render every part of ``midi`` to Ogg and zip them as ``<stem>.stems.zip`` (or ``.stems-1.zip``, … when
     one zip would be over ``size_limit``); returns the zips.
 

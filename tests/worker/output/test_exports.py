@@ -30,16 +30,39 @@ def _folder(tmp_path: Path, *, voices: int = 1, bars: int = 4) -> tuple[Path, di
     melody = [Note([62, 64, 66, 67, 69, 71, 73, 74][i % 8], i * 0.25, (i + 1) * 0.25) for i in range(bars * 8)]
     parts = []
     if voices == 4:
-        parts = [("Soprano", 52, melody), ("Alto", 52, [Note(n.pitch - 5, n.start, n.end) for n in melody]),
-                 ("Tenor", 52, [Note(n.pitch - 12, n.start, n.end) for n in melody]),
-                 ("Bass", 52, [Note(n.pitch - 24, n.start, n.end) for n in melody])]
-    piece = Composition(notes=[n for _, _, ns in parts for n in ns] or melody, seconds=seconds, tempo_qpm=120.0,
-                        bars=bars, meter="4/4", program=40, style="irish", arch="lstm", seed=1, parts=parts)
+        parts = [
+            ("Soprano", 52, melody),
+            ("Alto", 52, [Note(n.pitch - 5, n.start, n.end) for n in melody]),
+            ("Tenor", 52, [Note(n.pitch - 12, n.start, n.end) for n in melody]),
+            ("Bass", 52, [Note(n.pitch - 24, n.start, n.end) for n in melody]),
+        ]
+    piece = Composition(
+        notes=[n for _, _, ns in parts for n in ns] or melody,
+        seconds=seconds,
+        tempo_qpm=120.0,
+        bars=bars,
+        meter="4/4",
+        program=40,
+        style="irish",
+        arch="lstm",
+        seed=1,
+        parts=parts,
+    )
     write_midi(piece, folder / f"{TRACK}.mid")
-    sidecar = {"track_id": TRACK, "style": "irish", "meter": "4/4", "tempo_qpm": 120.0, "bars": bars,
-               "seconds": seconds, "voices": voices, "key": "D major",
-               "chords": [{"start": 0.0, "end": 2.0, "symbol": "D", "roman": "I"},
-                          {"start": 2.0, "end": 4.0, "symbol": "A7", "roman": "V7"}]}
+    sidecar = {
+        "track_id": TRACK,
+        "style": "irish",
+        "meter": "4/4",
+        "tempo_qpm": 120.0,
+        "bars": bars,
+        "seconds": seconds,
+        "voices": voices,
+        "key": "D major",
+        "chords": [
+            {"start": 0.0, "end": 2.0, "symbol": "D", "roman": "I"},
+            {"start": 2.0, "end": 4.0, "symbol": "A7", "roman": "V7"},
+        ],
+    }
     (folder / f"{TRACK}.json").write_text(json.dumps(sidecar))
     return folder, sidecar
 
@@ -69,14 +92,14 @@ def test_exports_are_written_once_and_reused(tmp_path: Path) -> None:
     assert {"abc_s", "musicxml_s", "engrave_s"} <= set(timings)
     again: dict[str, float] = {}
     assert exports.write_exports(folder, TRACK, side, ("abc", "musicxml", "score"), timings=again) == {
-        k: v for k, v in made.items() if k != "midi"}
+        k: v for k, v in made.items() if k != "midi"
+    }
     assert "engrave_s" not in again  # the files of an earlier click are reused
 
 
 def test_stems_are_one_ogg_per_part_and_fit_the_limit(tmp_path: Path) -> None:
     folder, side = _folder(tmp_path, voices=4, bars=2)
-    assert [name for name, _ in part_midis(folder / f"{TRACK}.mid", tmp_path)] == ["soprano", "alto", "tenor",
-                                                                                 "bass"]
+    assert [name for name, _ in part_midis(folder / f"{TRACK}.mid", tmp_path)] == ["soprano", "alto", "tenor", "bass"]
     made = exports.write_exports(folder, TRACK, side, ("stems",), size_limit=8 * 1024 * 1024)
     with zipfile.ZipFile(made["stems"]) as zf:
         names = zf.namelist()
@@ -127,8 +150,9 @@ def test_a_loop_renders_exactly_its_length_without_a_fade(tmp_path: Path) -> Non
     def last_level(path: Path) -> float:
         import subprocess
 
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-"],
-                             capture_output=True, check=True).stdout
+        raw = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-"], capture_output=True, check=True
+        ).stdout
         samples = np.frombuffer(io.BytesIO(raw).read(), dtype="<f4")
         return float(np.abs(samples[-300:]).max())
 

@@ -15,14 +15,40 @@ from worker.output import notation
 from worker.output.notation import Ev, quantise
 
 
-def _track(tmp_path: Path, notes: list[Note], *, meter: str = "4/4", qpm: float = 120.0, bars: int = 2,
-           parts: list | None = None, **sidecar) -> tuple[Path, dict]:
+def _track(
+    tmp_path: Path,
+    notes: list[Note],
+    *,
+    meter: str = "4/4",
+    qpm: float = 120.0,
+    bars: int = 2,
+    parts: list | None = None,
+    **sidecar,
+) -> tuple[Path, dict]:
     bar_s = int(meter.split("/")[0]) * 4 / int(meter.split("/")[1]) * 60 / qpm
-    piece = Composition(notes=notes, seconds=bars * bar_s, tempo_qpm=qpm, bars=bars, meter=meter, program=40,
-                        style="irish", arch="lstm", seed=1, parts=parts or [])
+    piece = Composition(
+        notes=notes,
+        seconds=bars * bar_s,
+        tempo_qpm=qpm,
+        bars=bars,
+        meter=meter,
+        program=40,
+        style="irish",
+        arch="lstm",
+        seed=1,
+        parts=parts or [],
+    )
     midi = write_midi(piece, tmp_path / "t.mid")
-    side = {"track_id": "0" * 32, "style": "irish", "meter": meter, "tempo_qpm": qpm, "bars": bars,
-            "seconds": bars * bar_s, "voices": len(parts) if parts else 1, **sidecar}
+    side = {
+        "track_id": "0" * 32,
+        "style": "irish",
+        "meter": meter,
+        "tempo_qpm": qpm,
+        "bars": bars,
+        "seconds": bars * bar_s,
+        "voices": len(parts) if parts else 1,
+        **sidecar,
+    }
     return midi, side
 
 
@@ -41,8 +67,12 @@ def test_quantise_keeps_the_top_note_of_a_chord_and_cuts_overlaps() -> None:
 
 def test_abc_has_the_headers_the_key_chords_accidentals_and_ties(tmp_path: Path) -> None:
     notes = [Note(62, 0.0, 0.5), Note(66, 0.5, 1.0), Note(65, 1.0, 1.5), Note(69, 1.5, 2.5), Note(74, 2.5, 4.0)]
-    midi, side = _track(tmp_path, notes, key="D major", chords=[{"start": 0.0, "end": 2.0, "symbol": "D"},
-                                                               {"start": 2.0, "end": 4.0, "symbol": "Bbm7"}])
+    midi, side = _track(
+        tmp_path,
+        notes,
+        key="D major",
+        chords=[{"start": 0.0, "end": 2.0, "symbol": "D"}, {"start": 2.0, "end": 4.0, "symbol": "Bbm7"}],
+    )
     nt = notation.from_track(midi, side)
     assert nt.key == "D major" and nt.chords == [(0, "D"), (48, "Bbm7")]
     abc = notation.to_abc(nt)
@@ -80,8 +110,12 @@ def test_musicxml_reads_back_to_the_same_notes(tmp_path: Path) -> None:
 
 
 def test_a_chorale_keeps_four_voices_with_their_clefs(tmp_path: Path) -> None:
-    voices = [("Soprano", 52, [Note(72, 0.0, 2.0)]), ("Alto", 52, [Note(67, 0.0, 2.0)]),
-              ("Tenor", 52, [Note(60, 0.0, 2.0)]), ("Bass", 52, [Note(48, 0.0, 2.0)])]
+    voices = [
+        ("Soprano", 52, [Note(72, 0.0, 2.0)]),
+        ("Alto", 52, [Note(67, 0.0, 2.0)]),
+        ("Tenor", 52, [Note(60, 0.0, 2.0)]),
+        ("Bass", 52, [Note(48, 0.0, 2.0)]),
+    ]
     midi, side = _track(tmp_path, [n for _, _, ns in voices for n in ns], parts=voices, bars=1, key="C major")
     nt = notation.from_track(midi, side)
     assert [v.name for v in nt.voices] == ["Soprano", "Alto", "Tenor", "Bass"]
@@ -89,8 +123,9 @@ def test_a_chorale_keeps_four_voices_with_their_clefs(tmp_path: Path) -> None:
     assert nt.voices[3].bars[0] == [Ev(48, 48)]
 
 
-@pytest.mark.parametrize("sidecar", [{"meter": "x/y"}, {"chords": [{"start": "soon"}, 5, {"symbol": "C"}]},
-                                     {"key": "H minor"}, {"bars": 0}])
+@pytest.mark.parametrize(
+    "sidecar", [{"meter": "x/y"}, {"chords": [{"start": "soon"}, 5, {"symbol": "C"}]}, {"key": "H minor"}, {"bars": 0}]
+)
 def test_odd_sidecars_do_not_break_the_notation(tmp_path: Path, sidecar: dict) -> None:
     midi, side = _track(tmp_path, [Note(60, 0.0, 1.0)])
     nt = notation.from_track(midi, {**side, **sidecar})
