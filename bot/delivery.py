@@ -52,11 +52,14 @@ def card_for(result: ComposeResult, extend_s: float, up: int = 0, down: int = 0,
     harmonize if it is a single melody, score for a melody or four voices, vary if its model can vary it."""
     extend = int(extend_s) if result.extendable and result.seconds + extend_s <= MAX_SECONDS else None
     return Card(result.track_id, up, down, extend, result.voices == 1 and result.arch != "coconet", letter,
-                score=result.voices in (1, 4), vary=can_vary(result))
+                score=True, vary=can_vary(result))
 
 
 def can_vary(result: ComposeResult) -> bool:
-    """A token model's melody (it has the tokens) or four voices (Coconet re-samples them)."""
+    """A token model's melody (it has the tokens) or four chorale voices (Coconet re-samples them); not yet a
+    band arrangement (its accompaniment would have to be arranged again)."""
+    if getattr(result, "arrangement", "") == "band":
+        return False
     return result.arch in VARY_ARCHES and (result.voices == 4 or (result.voices == 1 and result.arch != "coconet"))
 
 

@@ -101,6 +101,8 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest(f"Track `{req.parent_id}` has no bars to vary.")
     tokens = [int(t) for t in parent.get("tokens") or []]
     loop = bool(parent.get("loop"))
+    if parent.get("arrangement") == "band":
+        raise BadRequest("Variations of a band arrangement are not possible yet; vary the melody-only track.")
     timings: dict[str, float] = {}
     if int(parent.get("voices") or 1) > 1:  # four voices: Gibbs re-sampling of the chosen bars
         midi = track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid"

@@ -157,3 +157,41 @@ def test_a_loop_renders_exactly_its_length_without_a_fade(tmp_path: Path) -> Non
         return float(np.abs(samples[-300:]).max())
 
     assert last_level(looped) > 0.1 and last_level(looped) > 5 * last_level(plain)  # a loop sounds at its seam
+
+
+@pytest.mark.skipif(not render.synth.available(), reason="needs the in-process FluidSynth")
+def test_a_loop_sounds_exactly_like_the_second_pass_of_two(tmp_path: Path) -> None:
+    """Seamless means: one loop played over and over equals the piece played twice, from its second pass on
+    (the first pass's reverb tail rings into it), so the wrap-around has no gap and no click."""
+    folder, _ = _folder(tmp_path, bars=2)
+    length, n = 4.0, int(4.0 * render.SAMPLE_RATE)
+    one = folder / f"{TRACK}.mid"
+    notes = [Note(62, 0.0, 1.5), Note(69, 1.5, 3.0), Note(74, 3.0, 4.0)]  # the last note sounds up to the end
+    twice = [*notes, *(Note(x.pitch, x.start + length, x.end + length) for x in notes)]
+    for path, ns, secs in ((one, notes, length), (tmp_path / "twice.mid", twice, 2 * length)):
+        write_midi(
+            Composition(
+                notes=ns,
+                seconds=secs,
+                tempo_qpm=120.0,
+                bars=int(secs / 2),
+                meter="4/4",
+                program=40,
+                style="irish",
+                arch="lstm",
+                seed=1,
+            ),
+            path,
+        )
+    font = render.find_soundfont()
+    loop = render.fold_tail(render.render_pcm(one, length + render.LOOP_TAIL_S, font), n)
+    second = render.render_pcm(tmp_path / "twice.mid", 2 * length + render.LOOP_TAIL_S, font)[n : 2 * n]
+    # FluidSynth's chorus runs on its own clock, so compare loudness in 50 ms windows rather than samples.
+    win = render.SAMPLE_RATE // 20
+
+    def rms(pcm: np.ndarray) -> np.ndarray:
+        return np.sqrt((pcm[: len(pcm) // win * win].reshape(-1, win, 2) ** 2).mean(axis=(1, 2)))
+
+    a, b, plain = rms(loop), rms(second), rms(render.render_pcm(one, length, font))
+    assert b.min() > 0.005 and np.abs(a - b).max() < 0.15 * b.max()
+    assert a[0] > 1.2 * plain[0]  # the start carries the last note's ring-out, as the second pass does
