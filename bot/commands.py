@@ -92,7 +92,7 @@ class InfoCog(commands.Cog):
 
             extra = await asyncio.to_thread(cached_files, track, "score")
             if not extra:
-                extra, why = await self.bot.outputs._make(track, "score", interaction.filesize_limit)
+                extra, why = await self.bot.outputs.make(track, "score", interaction.filesize_limit, wait_s=60.0)
                 if why:
                     notes.append(f"📄 {why}")
         post = await build_post(self.bot, [track.result], user_id=track.user_id,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 WAIT_S = 240.0  # how long a click waits for its job (the interaction token lives 15 minutes)
+SLEEPING_WAIT_S = 20.0  # ... and while no worker is online (one may be starting)
 POLL_S = 0.3
 # The files a kind posts, by suffix after the track id, in order; all must exist to skip the job.
 CACHED = {"score": (".score.png", ".score.pdf"), "exports": (".abc", ".musicxml", ".mid")}
@@ -68,7 +69,7 @@ class Outputs:
         await interaction.response.defer(thinking=True)
         note = ""
         if not paths:
-            paths, note = await self._make(track, kind, limit)
+            paths, note = await self.make(track, kind, limit)
         fitting = [p for p in paths if p.is_file() and p.stat().st_size <= limit][:10]
         left_out = [p.name for p in paths if p not in fitting]
         if not fitting:
@@ -86,14 +87,17 @@ class Outputs:
                 file.close()
         metrics.note(interaction, "ok")
 
-    async def _make(self, track: Track, kind: str, limit: int) -> tuple[list[Path], str]:
-        """Run the outputs job and wait for it; returns its files, or [] and what to tell the user."""
+    async def make(self, track: Track, kind: str, limit: int, wait_s: float | None = None) -> tuple[list[Path], str]:
+        """Run the outputs job and wait for it (not long while no worker is online: it stays queued, and the
+        next click finds its files); returns its files, or [] and what to tell the user."""
+        if wait_s is None:
+            wait_s = WAIT_S if self.bot.workers_online else SLEEPING_WAIT_S
         try:
             job = await asyncio.to_thread(enqueue_outputs, self.bot.redis, track.id, kind, limit)
         except (RedisError, OSError) as exc:
             log.warning("could not enqueue the %s of %s: %s", kind, track.id, exc)
             return [], "The queue is unreachable right now; please try again soon."
-        deadline = time.monotonic() + WAIT_S
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             status, value = await asyncio.to_thread(self._look, job.id)
             if status == "finished" and isinstance(value, dict):

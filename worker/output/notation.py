@@ -210,7 +210,8 @@ def to_score(nt: Notation, *, metronome: bool = True):  # noqa: ANN201 - music21
     from music21 import clef, harmony, metadata, meter, note, stream, tempo
 
     score = stream.Score()
-    score.metadata = metadata.Metadata(title=nt.title, composer=f"{nt.key} · {round(nt.tempo_qpm)} BPM · tunesmith")
+    heading = nt.title if metronome else f"{nt.title} · {nt.key} · {round(nt.tempo_qpm)} BPM"
+    score.metadata = metadata.Metadata(title=heading, composer="tunesmith")
     bar_q = Fraction(nt.bar_ticks, TICKS_PER_QUARTER)
     for v, voice in enumerate(nt.voices):
         part = stream.Part(id=f"P{v + 1}")
