@@ -30,6 +30,10 @@ def styles_text(styles: Mapping[str, StyleInfo], features: Mapping[str, str]) ->
         arches = [info.default_arch] + [a for a in info.arches if a != info.default_arch]
         tempo = f"{info.tempo_range[0]:.0f}–{info.tempo_range[1]:.0f} BPM"
         line = f"• **{name}** — models: {', '.join(f'`{a}`' for a in arches)} · {tempo}"
+        if info.meters:
+            line += f" · meters {', '.join(info.meters[:8])}"
+        if info.modes:
+            line += f" · keys in {', '.join(info.modes)}"
         lines.append(line + (f"\n  {info.description}" if info.description else ""))
     if "harmonize" in features:
         lines.append("🎼 Any melody can be harmonized in four voices with the 🎼 button (Coconet).")
