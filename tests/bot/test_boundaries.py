@@ -15,7 +15,7 @@ def test_importing_the_bot_loads_neither_torch_nor_models() -> None:
     code = (
         "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config, bot.commands, "
         "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db, bot.finetune, "
-        "bot.training, bot.metrics, bot.observe, worker.training_contract; import sys; "
+        "bot.training, bot.metrics, bot.observe, bot.cogs.outputs, worker.training_contract; import sys; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or m == 'worker.jobs']; "
         "assert not bad, bad"
     )
