@@ -16,6 +16,7 @@ from models.music.keys import BadKey, parse_key
 from worker.quiet_imports import pretty_midi
 
 CHORALE_VOICES = ("Soprano", "Alto", "Tenor", "Bass")
+TRIPLET_TICKS = (2, 4, 8)  # triplet sixteenths, eighths and quarters on the 12-ticks grid
 MODE_ABC = {"major": "", "minor": "m", "dorian": "dor", "mixolydian": "mix"}
 _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLAT_NAMES = ("C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B")
@@ -282,14 +283,17 @@ def _abc_length(ticks: int) -> str:
 
 
 def _abc_pitch(pitch: int, key_name: str, state: dict[str, str], key_acc: dict[str, str]) -> str:
-    """One pitch in ABC, with an accidental only where the key signature and the bar so far don't give it."""
+    """One pitch in ABC, with an accidental where it leaves the key signature or the bar so far."""
     name = spell(pitch, key_name)
     match = re.fullmatch(r"([A-G])([#-]*)(-?\d+)", name)
     letter, acc, octave = (match[1], match[2], int(match[3])) if match else ("C", "", 4)
     sound = {"": "=", "#": "^", "-": "_", "##": "^^", "--": "__"}.get(acc, "=")
-    current = state.get(letter, key_acc.get(letter, "="))
-    mark = "" if current == sound else sound
-    state[letter] = sound
+    # Every note off the key signature gets its accidental, and so does one that follows such a note of the same
+    # letter and octave in the bar: right for readers that carry accidentals through the bar and those that don't.
+    default = key_acc.get(letter, "=")
+    current = state.get(f"{letter}{octave}", default)
+    mark = sound if sound != default or current != sound else ""
+    state[f"{letter}{octave}"] = sound
     base = letter if octave <= 4 else letter.lower()
     marks = "," * max(0, 4 - octave) if octave <= 4 else "'" * max(0, octave - 5)
     return f"{mark}{base}{marks}"
@@ -316,14 +320,20 @@ def to_abc(nt: Notation, voice: int = 0, number: int = 1) -> str:
     for b, events in enumerate(nt.voices[voice].bars):
         state: dict[str, str] = {}
         out = []
-        for ev in events:
+        triplet = 0  # notes left in a "(3" group: three notes in the time of two, written at the plain length
+        for i, ev in enumerate(events):
             chord = chords.get(tick)
             prefix = f'"{chord}"' if chord else ""
+            written = ev.ticks
+            if triplet == 0 and ev.ticks in TRIPLET_TICKS and [e.ticks for e in events[i : i + 3]] == [ev.ticks] * 3:
+                triplet, prefix = 3, "(3" + prefix
+            if triplet:
+                written, triplet = ev.ticks * 3 // 2, triplet - 1
             if ev.pitch is None:
-                out.append(f"{prefix}z{_abc_length(ev.ticks)}")
+                out.append(f"{prefix}z{_abc_length(written)}")
             else:
                 out.append(
-                    f"{prefix}{_abc_pitch(ev.pitch, nt.key, state, key_acc)}{_abc_length(ev.ticks)}"
+                    f"{prefix}{_abc_pitch(ev.pitch, nt.key, state, key_acc)}{_abc_length(written)}"
                     + ("-" if ev.tie else "")
                 )
             tick += ev.ticks

@@ -130,3 +130,27 @@ def test_odd_sidecars_do_not_break_the_notation(tmp_path: Path, sidecar: dict) -
     midi, side = _track(tmp_path, [Note(60, 0.0, 1.0)])
     nt = notation.from_track(midi, {**side, **sidecar})
     assert nt.voices and notation.to_abc(nt).startswith("X:1") and json.dumps(nt.chords)
+
+
+def test_triplets_are_written_as_abc_tuplets(tmp_path: Path) -> None:
+    # 2/4 at 60 qpm: three triplet eighths (1/3 s each), then a quarter.
+    notes = [Note(62, 0.0, 1 / 3), Note(64, 1 / 3, 2 / 3), Note(66, 2 / 3, 1.0), Note(67, 1.0, 2.0)]
+    midi, side = _track(tmp_path, notes, meter="2/4", qpm=60.0, bars=1, key="D major")
+    body = notation.to_abc(notation.from_track(midi, side)).split("K:D\n")[1]
+    assert body.startswith("(3D E F G2 |]"), body
+
+
+@pytest.mark.parametrize("key", ["D major", "Bb major", "E dorian", "F# minor", "Eb mixolydian"])
+def test_abc_reads_back_to_the_same_pitches(tmp_path: Path, key: str) -> None:
+    """music21's ABC reader gets every pitch back, chromatic notes and accidentals carried through a bar
+    included, in sharp and flat keys."""
+    import random
+
+    from music21 import converter
+
+    rng = random.Random(key)
+    notes = [Note(rng.randint(55, 84), i * 0.25, (i + 1) * 0.25) for i in range(32)]
+    midi, side = _track(tmp_path, notes, bars=4, key=key)
+    nt = notation.from_track(midi, side)
+    parsed = converter.parse(notation.to_abc(nt), format="abc")
+    assert [n.pitch.midi for n in parsed.recurse().notes if n.isNote] == [n.pitch for n in notes]
