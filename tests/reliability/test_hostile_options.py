@@ -221,3 +221,18 @@ def test_the_outputs_job_refuses_or_answers_for_any_request(request: object, tmp
         else:
             os.environ["TUNESMITH_DATA_DIR"] = old
     assert answer["files"] == {} and "not on this worker" in answer["error"]  # no such track: nothing written
+
+
+@RUN
+@given(typed=st.one_of(texts, st.text(max_size=200)), style=st.sampled_from([None, "irish", "bach"]))
+def test_key_and_meter_autocomplete_offer_only_the_styles_own(typed: str, style: str | None) -> None:
+    from bot.compose import key_choices, meter_choices
+
+    info = STYLES.get(style) if style else None
+    keys, meters = key_choices(info, typed), meter_choices(info, typed)
+    assert len(keys) <= 25 and len(meters) <= 25
+    modes = info.modes if info else ["major", "minor", "dorian", "mixolydian"]
+    assert all(c.value.split()[1] in modes and len(c.name) <= 100 for c in keys)
+    assert all(c.value in (info.meters if info else []) for c in meters)
+    if style == "bach":
+        assert keys == []  # its coconet model can't follow a key: nothing to offer
