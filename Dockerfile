@@ -34,7 +34,7 @@ COPY worker ./worker
 COPY models ./models
 # torch is already satisfied, so this installs only the other dependencies and tunesmith itself.
 RUN pip install . \
-    && python -c "import bot, worker.contract, models.catalog; print('tunesmith import ok')"
+    && python -c "import bot, worker.contract.tracks, models.core.catalog; print('tunesmith import ok')"
 
 RUN useradd --create-home --uid 10001 --user-group tunesmith \
     && mkdir -p /data/tracks /data/checkpoints /data/cache \
@@ -42,5 +42,5 @@ RUN useradd --create-home --uid 10001 --user-group tunesmith \
 USER tunesmith
 VOLUME ["/data"]
 
-# Compose overrides the command per service and runs `python -m worker.health bot|worker` as the health check.
+# Compose overrides the command per service and runs `python -m worker.cli.health bot|worker` as the health check.
 CMD ["tunesmith", "worker"]

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import metrics, votes
+from bot import metrics
 from bot.buttons import ACTIONS, OUTPUT_ACTIONS, VARY_ACTIONS, ButtonState, message_track_ids, track_view
 from bot.delivery import LETTERS, can_vary, card_for
 from bot.launch import launch
-from bot.store import Track
-from worker.contract import MAX_SECONDS, MIN_SECONDS, BadRequest, ComposeRequest, validate_request
+from bot.storage import votes
+from bot.storage.store import Track
+from worker.contract.tracks import MAX_SECONDS, MIN_SECONDS, BadRequest, ComposeRequest, validate_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

@@ -14,8 +14,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.config import Settings
-from bot.store import Store
-from worker.contract import StyleInfo, compose_queue, read_features, read_styles
+from bot.storage.store import Store
+from worker.contract.tracks import StyleInfo, compose_queue, read_features, read_styles
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ class TunesmithBot(commands.Bot):
     async def setup_hook(self) -> None:
         from bot import observe
         from bot.buttons import TrackButton
-        from bot.commands import InfoCog
-        from bot.compose import ComposeCog
-        from bot.finetune import FinetuneCog
+        from bot.cogs.compose import ComposeCog
+        from bot.cogs.finetune import FinetuneCog
+        from bot.cogs.info import InfoCog
         from bot.training import CancelButton
 
         observe.install(self)  # log fields per interaction; command metrics

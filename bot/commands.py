@@ -13,11 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import texts, votes
-from bot.compose import report_error
+from bot import texts
 from bot.delivery import build_post
-from bot.quotas import left
-from bot.store import Track
+from bot.observe import report_error
+from bot.storage import votes
+from bot.storage.quotas import left
+from bot.storage.store import Track
 from bot.tracking import JobSnapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,7 +139,7 @@ class InfoCog(commands.Cog):
         from rq.registry import StartedJobRegistry
 
         from bot.poster import look
-        from worker.contract import compose_queue
+        from worker.contract.tracks import compose_queue
 
         queue = compose_queue(self.bot.redis)
         running = StartedJobRegistry(queue=queue).count

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.launch import launch
-from worker.contract import (
+from worker.contract.tracks import (
     DEFAULT_TEMPERATURE,
     KEY_MODES,
     BadRequest,

@@ -15,8 +15,8 @@ import discord
 from bot import embeds
 from bot.buttons import Card, track_view
 from bot.media import fit_files
-from bot.store import Delivery
-from worker.contract import MAX_SECONDS, VARY_ARCHES, ComposeResult
+from bot.storage.store import Delivery
+from worker.contract.tracks import MAX_SECONDS, VARY_ARCHES, ComposeResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

@@ -7,7 +7,7 @@ from typing import Any
 
 import discord
 
-from worker.contract import ComposeResult
+from worker.contract.tracks import ComposeResult
 
 EMBED_COLOUR = discord.Colour(0x3B7A57)
 STAGE_LABELS = {

@@ -13,9 +13,9 @@ import discord
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.store import Delivery
-from worker.contract import ComposeRequest, enqueue_tracks
-from worker.logfmt import bind
+from bot.storage.store import Delivery
+from worker.contract.logfmt import bind
+from worker.contract.tracks import ComposeRequest, enqueue_tracks
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

@@ -16,10 +16,10 @@ from rq.exceptions import NoSuchJobError
 
 from bot import embeds, metrics
 from bot.delivery import PermanentError, Sender, build_post
-from bot.store import Delivery, Track
+from bot.storage.store import Delivery, Track
 from bot.tracking import JobSnapshot, reap_abandoned, snapshot
-from worker.contract import fetch_job
-from worker.logfmt import bind, user_hash
+from worker.contract.logfmt import bind, user_hash
+from worker.contract.tracks import fetch_job
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

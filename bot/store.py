@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.db import Database
-from bot.quotas import Limits, Usage, refusal
-from worker.contract import ComposeRequest, ComposeResult, StyleInfo
+from bot.storage.db import Database
+from bot.storage.quotas import Limits, Usage, refusal
+from worker.contract.tracks import ComposeRequest, ComposeResult, StyleInfo
 
 DAY_S = 24 * 3600
 OPEN_STATES = ("pending", "posting")

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.embeds import EMBED_COLOUR, format_seconds, progress_percent
+from bot.storage.votes import Summary, Tally
 from bot.tracking import JobSnapshot
-from bot.votes import Summary, Tally
-from worker.contract import MAX_SECONDS, MIN_SECONDS, StyleInfo
+from worker.contract.tracks import MAX_SECONDS, MIN_SECONDS, StyleInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.config import Settings
-    from bot.store import Track
+    from bot.storage.store import Track
 
 PERIOD_WORDS = {"day": "the last 24 hours", "week": "the last 7 days", "month": "the last 30 days",
                 "all": "all time"}

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import load_metadata, load_weights
-from models.chorales import PROGRAM, STEPS_PER_QUARTER, TICKS_PER_STEP, grid_to_parts, notes_to_voice
-from models.coconet import Coconet, CoconetConfig, _generator, generate, gibbs, harmonize, to_classes, to_midi
-from models.generate import Composition, ProgressFn, plan_length
-from models.melody import Note, meter_ticks
+from models.coconet.model import Coconet, CoconetConfig, _generator, generate, gibbs, harmonize, to_classes, to_midi
+from models.compose.types import Composition, ProgressFn, plan_length
+from models.core.checkpoint import load_metadata, load_weights
+from models.music.chorales import PROGRAM, STEPS_PER_QUARTER, TICKS_PER_STEP, grid_to_parts, notes_to_voice
+from models.music.melody import Note, meter_ticks
 
 ARCH = "coconet"
 DEFAULT_STEPS = 32  # Gibbs rounds; each is one forward pass over the whole canvas (≈0.1 s for 30 s on 1 CPU)
@@ -24,7 +24,7 @@ SOPRANO_RANGE = (57, 81)  # MIDI range of the chorales' soprano lines (checkpoin
 def load_coconet(style: str = "bach", device: str = "cpu", checkpoint_dir: Path | None = None
                  ) -> tuple[Coconet, dict, str]:
     """(model in eval mode, metadata, checkpoint name) of the checkpoint serving ``style`` with Coconet."""
-    from models import catalog
+    from models.core import catalog
 
     entry = catalog.find(style, ARCH, checkpoint_dir)
     meta = load_metadata(entry.directory, entry.name, ARCH)
@@ -54,7 +54,7 @@ class CoconetComposer:
 
     def __init__(self, style: str = "bach", device: str = "cpu", checkpoint_dir: Path | None = None,
                  steps: int = DEFAULT_STEPS) -> None:
-        from models.styles import STYLES
+        from models.music.styles import STYLES
 
         self.model, self.meta, name = load_coconet(style, device, checkpoint_dir)
         self.style = style

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import torch
 
-from models.melody import meter_ticks
-from models.tokens import MAX_TICKS, PITCH_MAX, PITCH_MIN, Vocab
+from models.music.melody import meter_ticks
+from models.music.tokens import MAX_TICKS, PITCH_MAX, PITCH_MIN, Vocab
 
 
 class StepModel(Protocol):

@@ -23,13 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from worker.contract import COMPOSE_JOB, ComposeRequest, validate_request
+from worker.contract.tracks import COMPOSE_JOB, ComposeRequest, validate_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
     from rq.queue import Queue
 
-    from models.generate import Composition
+    from models.compose.types import Composition
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ class Batch:
 
     def sample(self, own_id: str, own_progress: Callable[[float], None] | None) -> None:
         """Sample every piece at once (progress to each job's meta); on any error mark the batch failed."""
-        from models.batched import Ask, compose_batch
-        from worker import metrics
-        from worker.jobs import Progress, get_composer, local_styles, resolve_device, seconds_to_sample
+        from models.tokenlm.batched import Ask, compose_batch
+        from worker.jobs import metrics
+        from worker.jobs.context import Progress, get_composer, local_styles, resolve_device, seconds_to_sample
 
         t0 = time.perf_counter()
         try:
@@ -131,8 +131,8 @@ def claim(leader: Job, queue: Queue, limit: int) -> Batch | None:
     from rq import Worker
     from rq.job import Job as RQJob
 
-    from models.batched import can_batch
-    from worker.jobs import get_composer, local_styles, resolve_device
+    from models.tokenlm.batched import can_batch
+    from worker.jobs.context import get_composer, local_styles, resolve_device
 
     styles = local_styles()
     lead = _request(leader, styles) if limit > 1 else None

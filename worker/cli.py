@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from worker.contract import (
+from worker.contract.tracks import (
     QUEUE_COMPOSE,
     QUEUE_TRAIN,
     BadRequest,
@@ -29,7 +29,7 @@ from worker.contract import (
 EXPORT_FORMATS = ("abc", "musicxml", "score", "stems", "midi")
 CLI_SIZE_LIMIT = 500 * 1024 * 1024  # stems on the command line: no upload limit to fit
 
-# Subcommands forwarded, with the rest of the command line, to ``models.cli.<name>_main``.
+# Subcommands forwarded, with the rest of the command line, to ``worker.cli.models.<name>_main``.
 MODEL_COMMANDS = ("train", "styles", "evaluate", "bench")
 POLL_S = 0.1
 
@@ -44,15 +44,15 @@ def _err(message: str) -> None:
 
 def _model_command(name: str, argv: list[str]) -> int:
     if name == "train" and any(a == "--midi-dir" or a.startswith("--midi-dir=") for a in argv):
-        from worker.finetune_cli import finetune_main  # uploads are checked like /finetune's, by the worker
+        from worker.cli.train import finetune_main  # uploads are checked like /finetune's, by the worker
 
         return finetune_main(argv)
     if name == "bench":  # it measures the worker's rendering and job too, so it lives in the worker
-        from worker.bench import bench_main
+        from worker.bench.main import bench_main
 
         return bench_main(argv)
     try:
-        import models.cli as model_cli
+        import worker.cli.models as model_cli
     except ImportError as exc:
         _err(f"`{name}` needs the models package, which failed to import: {exc}")
         return 2
@@ -64,13 +64,13 @@ def _model_command(name: str, argv: list[str]) -> int:
 
 
 def _styles_for_cli(redis_url: str) -> dict[str, StyleInfo]:
-    from worker.jobs import local_styles
+    from worker.jobs.context import local_styles
 
     styles = local_styles()
     if redis_url:  # a shared Redis: styles that remote workers published count too
         from redis import Redis
 
-        from worker.contract import read_styles
+        from worker.contract.tracks import read_styles
 
         try:
             styles = {**read_styles(Redis.from_url(redis_url, socket_connect_timeout=5)), **styles}
@@ -143,7 +143,7 @@ def _run_compose(request: ComposeRequest, redis_url: str, timeout: float) -> Com
             _err("no worker is listening yet: start one with `tunesmith worker`; waiting…")
         return _wait(job, timeout, None, None)
 
-    from worker.redis_server import RedisServer
+    from worker.cli.redis_server import RedisServer
 
     with RedisServer() as server, tempfile.TemporaryDirectory(prefix="tunesmith-cli-") as tmp:
         conn = Redis.from_url(server.url)
@@ -181,7 +181,7 @@ def _write_formats(result: ComposeResult, formats: list[str], out_dir: Path) -> 
     """The exports of ``result`` written beside its files on the worker's disk, then copied to ``out_dir``."""
     from worker.output.engrave import EngraveError
     from worker.output.exports import write_exports
-    from worker.render import RenderError
+    from worker.output.render import RenderError
 
     folder = Path(result.files["midi"]).parent
     try:
@@ -245,13 +245,13 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
 
 def _harmonize(args: argparse.Namespace) -> int:
-    from worker.harmonize_cli import cmd_harmonize
+    from worker.cli.harmonize import cmd_harmonize
 
     return cmd_harmonize(args)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.runner import run_worker
+    from worker.jobs.runner import run_worker
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     return run_worker(args.redis_url or os.environ.get("REDIS_URL", ""), queues, burst=args.burst,

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from worker.contract import BadRequest, ComposeRequest, StyleInfo, validate_request
+from worker.contract.tracks import BadRequest, ComposeRequest, StyleInfo, validate_request
 
 __all__ = ["BadRequest", "compose", "get_composer", "local_styles", "resolve_device"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rq.job import Job
 
-    from models.generate import Composer
+    from models.tokenlm.composer import Composer
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def resolve_device() -> str:
 
 def local_styles() -> dict[str, StyleInfo]:
     """The styles this process can compose: those with a checkpoint on disk."""
-    from models.generate import available_styles
+    from models.compose.factory import available_styles
 
     return {name: StyleInfo.from_dict(info) for name, info in available_styles().items()}
 
@@ -75,8 +75,8 @@ def local_styles() -> dict[str, StyleInfo]:
 def _checkpoint_version(style: str, arch: str) -> str:
     """Path and mtime of the checkpoint serving (style, arch); "" when it can't be told (never reloaded)."""
     try:
-        from models import catalog
-        from models.checkpoint import checkpoint_paths
+        from models.core import catalog
+        from models.core.checkpoint import checkpoint_paths
 
         entry = catalog.find(style, arch)
         weights, _ = checkpoint_paths(entry.directory, entry.name, arch)
@@ -88,7 +88,7 @@ def _checkpoint_version(style: str, arch: str) -> str:
 def get_composer(style: str, arch: str, device: str) -> Composer:
     """The loaded composer for (style, arch, device), cached per process; reloaded when its checkpoint changes
     (so a fine-tune goes live without restarting the worker)."""
-    import models.generate as generate
+    import models.compose.factory as generate
 
     key = (style, arch, device, os.environ.get("TUNESMITH_CHECKPOINT_DIR", ""))
     version = _checkpoint_version(style, arch)
@@ -151,8 +151,8 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
     """
     from rq import get_current_job
 
-    from worker.batching import take
-    from worker.tracks import check_track_id, retime, timed, with_instrument, write_track
+    from worker.jobs.batching import take
+    from worker.jobs.tracks import check_track_id, retime, timed, with_instrument, write_track
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}

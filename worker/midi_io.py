@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.melody import Note
-from worker.quiet_imports import pretty_midi
+from models.music.melody import Note
+from worker.output.quiet_imports import pretty_midi
 
 if TYPE_CHECKING:  # pragma: no cover
-    from models.generate import Composition
+    from models.compose.types import Composition
 
 # 960 ticks per quarter: a bar line (a whole number of quarters or eighths) falls on an exact tick, and any
 # other time is off by at most half a tick (0.26 ms at 120 qpm), well under the 1 ms the length must meet.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worker import synth
+from worker.output import synth
 
 SAMPLE_RATE = 44100
 FADE_S = 0.4
@@ -116,7 +116,7 @@ def pick_encoder(fmt: str) -> tuple[str, list[str]]:
 
 def synthesize_wav(midi_path: Path | str, wav_path: Path | str, soundfont: Path | str | None = None) -> Path:
     """Render a MIDI file to a WAV at 44.1 kHz with the fluidsynth command, through midi2audio (the fallback
-    when the warm in-process synth of worker.synth is not available)."""
+    when the warm in-process synth of worker.output.synth is not available)."""
     from midi2audio import FluidSynth
 
     _tool("fluidsynth", "fluidsynth")

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker.contract import BadRequest, ComposeRequest, ComposeResult
+from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from models.generate import Composition
+    from models.compose.types import Composition
 
 AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
 TRACK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -145,9 +145,9 @@ def _publish(stage: Path, out: Path) -> None:
 def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                  timings: dict[str, float], progress: Callable[..., None], t0: float,
                  extendable: bool, extra: dict[str, Any] | None = None) -> ComposeResult:
-    from worker.midi_io import write_midi
-    from worker.pianoroll import draw_pianoroll
-    from worker.render import audio_duration, render_audio
+    from worker.output.midi import write_midi
+    from worker.output.pianoroll import draw_pianoroll
+    from worker.output.render import audio_duration, render_audio
 
     t = time.perf_counter()
     progress("writing")

@@ -13,8 +13,8 @@ import discord
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.store import Track
-from worker.contract import enqueue_outputs, fetch_job
+from bot.storage.store import Track
+from worker.contract.tracks import enqueue_outputs, fetch_job
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 BOT_DIR = Path(__file__).resolve().parents[2] / "bot"
-FORBIDDEN = ("torch", "models", "worker.jobs", "worker.runner", "worker.cli")
+FORBIDDEN = ("torch", "models", "worker.jobs", "worker.jobs.runner", "worker.cli.main")
 
 
 def test_importing_the_bot_loads_neither_torch_nor_models() -> None:
     code = (
         "import bot.main, bot.client, bot.compose, bot.embeds, bot.tracking, bot.config, bot.commands, "
         "bot.actions, bot.poster, bot.delivery, bot.texts, bot.launch, bot.store, bot.votes, bot.db, bot.finetune, "
-        "bot.training, bot.metrics, bot.observe, bot.cogs.outputs, worker.training_contract; import sys; "
+        "bot.training, bot.metrics, bot.observe, bot.cogs.outputs, worker.contract.training; import sys; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or m == 'worker.jobs']; "
         "assert not bad, bad"
     )
@@ -54,9 +54,9 @@ def test_bot_uses_only_the_worker_contract() -> None:
 
 
 def test_the_shared_log_formatter_is_torch_free() -> None:
-    """worker.logfmt is the one other worker module the bot uses: it must load neither torch nor models."""
-    code = ("import worker.logfmt, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models', 'rq')"
-            " or m in ('worker.jobs', 'worker.runner')]; assert not bad, bad")
+    """worker.contract.logfmt is the one other worker module the bot uses: it must load neither torch nor models."""
+    code = ("import worker.contract.logfmt, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models', 'rq')"
+            " or m in ('worker.jobs', 'worker.jobs.runner')]; assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], cwd=BOT_DIR.parent, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -7,11 +7,11 @@ import pytest
 
 from bot.actions import extend_request, harmonize_request, reroll_request, vary_request
 from bot.buttons import ButtonState, Card, message_track_ids, parse_custom_id, track_view
-from bot.compose import build_requests, instrument_program
 from bot.delivery import card_for
-from bot.quotas import Limits, Usage, left, next_free, refusal
-from bot.store import Track
-from worker.contract import BadRequest, ComposeRequest, ComposeResult, StyleInfo, validate_request
+from bot.options import build_requests, instrument_program
+from bot.storage.quotas import Limits, Usage, left, next_free, refusal
+from bot.storage.store import Track
+from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult, StyleInfo, validate_request
 
 TRACK = "0123456789abcdef0123456789abcdef"
 STYLES = {"irish": StyleInfo("irish", ["lstm", "gan"], "lstm", "jigs")}
@@ -141,7 +141,7 @@ def test_exact_controls_are_checked_against_the_style() -> None:
 
 
 def test_key_and_meter_autocomplete_offer_only_what_the_style_supports() -> None:
-    from bot.compose import key_choices, meter_choices
+    from bot.options import key_choices, meter_choices
 
     bach = StyleInfo("bach", ["lstm"], "lstm", meters=["4/4", "3/4"], modes=["major", "minor"])
     keys = [c.value for c in key_choices(bach, "")]

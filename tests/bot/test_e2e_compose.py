@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes import driver
 from tests.fakes.stack import Stack, user
-from worker.contract import compose_queue
+from worker.contract.tracks import compose_queue
 
 pytestmark = pytest.mark.slow
 MAGIC = {".ogg": b"OggS", ".mid": b"MThd", ".png": b"\x89PNG"}

@@ -84,7 +84,7 @@ def test_with_no_worker_online_compose_is_queued_and_starts_once_one_is_up(real_
     still knows what this deployment serves (its database), queues the request durably, says it will start
     once a worker is up, and delivers it when one is."""
     from tests.fakes import processes
-    from worker.contract import STYLES_KEY, compose_queue
+    from worker.contract.tracks import STYLES_KEY, compose_queue
 
     stack, fake = real_stack, real_stack.fake
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import votes
-from bot.db import MIGRATIONS, Database, DatabaseError, sqlite_path
-from bot.quotas import Limits
-from bot.store import Delivery, Store
-from worker.contract import ComposeRequest, ComposeResult
+from bot.storage import votes
+from bot.storage.db import MIGRATIONS, Database, DatabaseError, sqlite_path
+from bot.storage.quotas import Limits
+from bot.storage.store import Delivery, Store
+from worker.contract.tracks import ComposeRequest, ComposeResult
 
 NOW = 1_800_000_000.0
 
@@ -146,7 +146,7 @@ def test_store_calls_are_fast(tmp_path: Path) -> None:
 
 def test_a_version_1_database_gains_variations_and_known_styles(tmp_path: Path) -> None:
     """Migration 2 on a database made before it: old rows stay, variations link to parents, styles remembered."""
-    from worker.contract import StyleInfo
+    from worker.contract.tracks import StyleInfo
 
     db = Database(None, tmp_path)
     statements = MIGRATIONS[0][2]

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoint import load_metadata, save_checkpoint
-from models.generate import Composer, available_styles, plan_length
-from models.lstm import LSTMConfig, MelodyLSTM
-from models.melody import TICKS_PER_QUARTER, meter_ticks
-from models.sampling import filter_logits, sample_bars
-from models.tokens import Vocab, decode
+from models.compose.factory import available_styles
+from models.compose.types import plan_length
+from models.core.checkpoint import load_metadata, save_checkpoint
+from models.music.melody import TICKS_PER_QUARTER, meter_ticks
+from models.music.tokens import Vocab, decode
+from models.tokenlm.composer import Composer
+from models.tokenlm.lstm import LSTMConfig, MelodyLSTM
+from models.tokenlm.sampling import filter_logits, sample_bars
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def test_available_styles_and_metadata(tiny_dir: Path) -> None:
 
 
 def test_shipped_checkpoint_metadata() -> None:
-    from models.checkpoint import SHIPPED_DIR
+    from models.core.checkpoint import SHIPPED_DIR
 
     meta = load_metadata(SHIPPED_DIR, "irish", "lstm")
     for key in ("arch", "args", "vocab", "corpus", "split", "heldout_nll", "date"):
@@ -121,7 +123,7 @@ def test_a_loop_ends_on_its_first_pitch_class_and_fills_whole_bars(tiny_dir: Pat
 
 
 def test_a_variation_keeps_every_bar_it_was_not_asked_to_change(tiny_dir: Path) -> None:
-    from models.generate import split_bars
+    from models.compose.factory import split_bars
 
     composer = Composer("irish", "lstm", checkpoint_dir=tiny_dir)
     parent = composer.compose(20, seed=4, key="E minor", loop=True)

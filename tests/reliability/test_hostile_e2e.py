@@ -19,7 +19,7 @@ from tests.fakes import discord_payloads as P
 from tests.fakes import driver
 from tests.fakes.stack import user
 from tests.reliability.harness import STAND_IN, Fleet, until
-from worker.contract import compose_queue
+from worker.contract.tracks import compose_queue
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,7 @@ def test_a_pickled_job_is_never_unpickled_and_the_worker_goes_on(fleet: Fleet) -
 def test_a_worker_that_cannot_reach_redis_does_not_print_the_password(fleet: Fleet) -> None:
     """Its complaint goes to stderr, past the log redactor; the log check at teardown covers this file too."""
     from tests.fakes import processes
-    from worker.redis_server import free_port
+    from worker.cli.redis_server import free_port
 
     env = {**fleet.env, "REDIS_URL": f"redis://:{fleet.password}@127.0.0.1:{free_port()}/0"}
     proc = processes.spawn([*STAND_IN], env, fleet.tmp / "unreachable-worker.log")

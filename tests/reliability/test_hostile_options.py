@@ -14,9 +14,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.buttons import ACTIONS, parse_custom_id
-from bot.commands import TRACK_ID_RE
-from bot.compose import INSTRUMENTS, build_requests, instrument_program
-from worker.contract import (
+from bot.cogs.info import TRACK_ID_RE
+from bot.options import INSTRUMENTS, build_requests, instrument_program
+from worker.contract.tracks import (
     KEY_ARCHES,
     MAX_SECONDS,
     MAX_TEMPO,
@@ -28,7 +28,7 @@ from worker.contract import (
     parse_length,
     validate_request,
 )
-from worker.tracks import check_track_id
+from worker.jobs.tracks import check_track_id
 
 STYLES = {"irish": StyleInfo("irish", ["lstm", "wavenet"], "lstm", meters=["6/8", "2/2"],
                              modes=["major", "minor", "dorian", "mixolydian"]),
@@ -226,7 +226,7 @@ def test_the_outputs_job_refuses_or_answers_for_any_request(request: object, tmp
 @RUN
 @given(typed=st.one_of(texts, st.text(max_size=200)), style=st.sampled_from([None, "irish", "bach"]))
 def test_key_and_meter_autocomplete_offer_only_the_styles_own(typed: str, style: str | None) -> None:
-    from bot.compose import key_choices, meter_choices
+    from bot.options import key_choices, meter_choices
 
     info = STYLES.get(style) if style else None
     keys, meters = key_choices(info, typed), meter_choices(info, typed)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from worker import cli
-from worker.midi_io import read_notes
-from worker.redis_server import RedisServer
+from worker.cli import main as cli
+from worker.cli.redis_server import RedisServer
+from worker.output.midi import read_notes
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_styles_is_forwarded_to_models(checkpoint_dir: Path, capsys: pytest.Capt
 
 def _tunesmith() -> list[str]:
     script = Path(sys.executable).with_name("tunesmith")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "worker.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "worker.cli.main"]
 
 
 @pytest.mark.slow

@@ -10,9 +10,10 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from models.melody import Note
-from worker import jobs, track_jobs
-from worker.contract import BadRequest, ComposeRequest, ComposeResult
+from models.music.melody import Note
+from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult
+from worker.jobs import compose_job as jobs
+from worker.jobs import track_jobs
 
 
 @pytest.fixture
@@ -29,8 +30,8 @@ def models_dir(tmp_path: Path, checkpoint_dir: Path, monkeypatch: pytest.MonkeyP
 
 
 def tiny_coconet(directory: Path) -> None:
-    from models.checkpoint import save_checkpoint
-    from models.coconet import Coconet, CoconetConfig
+    from models.coconet.model import Coconet, CoconetConfig
+    from models.core.checkpoint import save_checkpoint
 
     model = Coconet(CoconetConfig(layers=2, channels=4))
     save_checkpoint(model, {"arch": "coconet", "style": "bach", "args": model.config.to_dict(),
@@ -96,8 +97,8 @@ def test_melody_line_keeps_the_top_note() -> None:
 
 
 def test_worker_publishes_the_harmonizer_only_when_it_has_one(redis_conn, models_dir: Path) -> None:
-    from worker.contract import read_features
-    from worker.runner import announce_styles
+    from worker.contract.tracks import read_features
+    from worker.jobs.runner import announce_styles
 
     assert "irish" in announce_styles(redis_conn) and read_features(redis_conn) == {}
     tiny_coconet(models_dir)

@@ -19,7 +19,7 @@ def _p50(values: list[float]) -> float:
 
 
 def bench(runs: int = 5, seconds: float = 30.0) -> dict[str, Any]:
-    from worker import jobs
+    from worker.jobs import compose_job as jobs
     from worker.output.jobs import outputs
 
     out: dict[str, Any] = {"machine": f"{platform.machine()} {os.cpu_count()} cores", "runs": runs, "seconds": seconds}

@@ -35,7 +35,7 @@ def write_exports(
     Returns {"abc", "musicxml", "score" (the PNG), "score_pdf", "score_svg", "midi", "stems" / "stems-N"}.
 
     Raises:
-        worker.output.engrave.EngraveError, worker.render.RenderError: the engraver or the renderer failed.
+        worker.output.engrave.EngraveError, worker.output.render.RenderError: the engraver or the renderer failed.
     """
     timings = timings if timings is not None else {}
     midi = folder / f"{track_id}.mid"

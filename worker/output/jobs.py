@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from worker.contract import OUTPUT_KINDS, BadRequest
+from worker.contract.tracks import OUTPUT_KINDS, BadRequest
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,11 @@ def outputs(request: dict[str, Any]) -> dict[str, Any]:
     Raises:
         BadRequest: a malformed request.
     """
-    from worker.jobs import data_dir
+    from worker.jobs.context import data_dir
+    from worker.jobs.tracks import check_track_id, read_sidecar, track_dir
     from worker.output.engrave import EngraveError
     from worker.output.exports import write_exports
-    from worker.render import RenderError
-    from worker.tracks import check_track_id, read_sidecar, track_dir
+    from worker.output.render import RenderError
 
     t0 = time.perf_counter()
     if not isinstance(request, dict):

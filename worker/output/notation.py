@@ -11,9 +11,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from models.melody import TICKS_PER_QUARTER, meter_ticks
 from models.music.keys import BadKey, parse_key
-from worker.quiet_imports import pretty_midi
+from models.music.melody import TICKS_PER_QUARTER, meter_ticks
+from worker.output.quiet_imports import pretty_midi
 
 CHORALE_VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 TRIPLET_TICKS = (2, 4, 8)  # triplet sixteenths, eighths and quarters on the 12-ticks grid

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from worker import render
-from worker.quiet_imports import pretty_midi
+from worker.output import render
+from worker.output.quiet_imports import pretty_midi
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.generate import Composition
-from models.melody import Note
-from worker import render
-from worker.midi_io import write_midi
-from worker.output import exports, notation
+from models.compose.types import Composition
+from models.music.melody import Note
+from worker.output import exports, notation, render
 from worker.output.engrave import engrave
+from worker.output.midi import write_midi
 from worker.output.stems import kbps_for, part_midis
 
 TRACK = "ab" * 16
@@ -119,7 +118,7 @@ def test_stems_are_one_ogg_per_part_and_fit_the_limit(tmp_path: Path) -> None:
 
 
 def test_the_outputs_job_reports_errors_instead_of_failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from worker.contract import BadRequest
+    from worker.contract.tracks import BadRequest
     from worker.output.jobs import outputs
 
     monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))

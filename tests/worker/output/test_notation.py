@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from models.generate import Composition
-from models.melody import Note
-from worker.midi_io import write_midi
+from models.compose.types import Composition
+from models.music.melody import Note
 from worker.output import notation
+from worker.output.midi import write_midi
 from worker.output.notation import Ev, quantise
 
 
