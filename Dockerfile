@@ -17,10 +17,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TUNESMITH_CACHE_DIR=/data/cache \
     MPLCONFIGDIR=/tmp/matplotlib
 
-# FluidSynth (program and library, for the warm in-process synth), the General MIDI soundfont, ffmpeg for OGG/MP3.
+# FluidSynth (program and library, for the warm in-process synth), the General MIDI soundfont, ffmpeg for OGG/MP3,
+# cairo for the engraved score's PNG and PDF (cairosvg).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        fluidsynth libfluidsynth3 fluid-soundfont-gm ffmpeg \
+        fluidsynth libfluidsynth3 fluid-soundfont-gm ffmpeg libcairo2 \
     && rm -rf /var/lib/apt/lists/*
 
 # torch first, in its own layer, so code changes do not re-download it.

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import metrics
-from bot.buttons import ACTIONS, ButtonState, message_track_ids, track_view
-from bot.delivery import LETTERS, card_for
+from bot.buttons import ACTIONS, OUTPUT_ACTIONS, VARY_ACTIONS, ButtonState, message_track_ids, track_view
+from bot.delivery import LETTERS, can_vary, card_for
 from bot.launch import launch
 from bot.storage import votes
 from bot.storage.store import Track
@@ -63,6 +63,20 @@ def harmonize_request(track: Track) -> ComposeRequest:
                           kind="harmonize", parent_id=track.id)
 
 
+def vary_request(track: Track, strength: str) -> ComposeRequest:
+    """A ``strength`` ("subtle" or "strong") variation of ``track``: some of its bars re-sampled, the rest kept.
+
+    Raises:
+        BadRequest: its model cannot vary it.
+    """
+    result = track.result
+    if result is None or not can_vary(result):
+        raise BadRequest("This track was made by a model that cannot make variations of it.")
+    return ComposeRequest(style=result.style, seconds=max(MIN_SECONDS, min(MAX_SECONDS, result.seconds)),
+                          arch=result.arch, temperature=track.request.temperature, top_k=track.request.top_k,
+                          kind="vary", parent_id=track.id, parent=track.id, vary=strength, loop=result.loop)
+
+
 class TrackActions:
     """The bot's handler for TrackButton clicks."""
 
@@ -92,8 +106,13 @@ class TrackActions:
             if state.action in ("u", "d"):
                 await self.vote(interaction, track, 1 if state.action == "u" else -1)
                 return
+            if state.action in OUTPUT_ACTIONS:
+                await self.bot.outputs.post(interaction, track, OUTPUT_ACTIONS[state.action])
+                return
             if state.action == "r":
                 request = reroll_request(track)
+            elif state.action in VARY_ACTIONS:
+                request = vary_request(track, VARY_ACTIONS[state.action])
             elif state.action == "x":
                 request = extend_request(track, state.arg or int(self.bot.settings.extend_s))
             else:

@@ -11,8 +11,11 @@ import discord
 
 from worker.contract.ids import NEW_TRACK_ID
 
-ACTIONS = {"u": "up", "d": "down", "r": "reroll", "x": "extend", "h": "harmonize"}
-CUSTOM_ID_RE = re.compile(rf"^ts:(?P<action>[udrxh]):(?P<track>{NEW_TRACK_ID})(?::(?P<arg>[0-9]{{1,3}}))?$")
+ACTIONS = {"u": "up", "d": "down", "r": "reroll", "x": "extend", "h": "harmonize", "s": "score", "f": "files",
+           "t": "stems", "v": "vary-subtle", "w": "vary-strong"}
+OUTPUT_ACTIONS = {"s": "score", "f": "exports", "t": "stems"}  # posted by a small worker job, on demand
+VARY_ACTIONS = {"v": "subtle", "w": "strong"}
+CUSTOM_ID_RE = re.compile(rf"^ts:(?P<action>[udrxhsftvw]):(?P<track>{NEW_TRACK_ID})(?::(?P<arg>[0-9]{{1,3}}))?$")
 # Anything that starts with "ts:" reaches our callback, so a damaged or outdated id gets a clear answer
 # ((?s): one with a newline in it too).
 TEMPLATE = r"(?s)ts:(?!ftcancel:)(?P<rest>.{0,97})"  # ts:ftcancel: is bot.training.CancelButton
@@ -52,6 +55,8 @@ class Card:
     extend_s: int | None = None
     harmonize: bool = False
     letter: str = ""
+    score: bool = True  # a melody or four voices to engrave (and export as ABC / MusicXML)
+    vary: bool = False  # its model can re-sample some of its bars
 
 
 def _count(letter: str, n: int) -> str:
@@ -77,11 +82,31 @@ def track_buttons(card: Card, row: int) -> list[discord.ui.Button]:
     return buttons
 
 
+def output_buttons(card: Card, row: int) -> list[discord.ui.Button]:
+    """📄 score, 📦 files (ABC, MusicXML, MIDI), 🎚️ stems, and 🎲/🌀 variations when the model can vary it."""
+    tag = f"{card.letter} · " if card.letter else ""
+    buttons = []
+    if card.score:
+        buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="📄", label=f"{tag}Score",
+                                         custom_id=ButtonState("s", card.track_id).custom_id, row=row))
+        buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="📦", label="Files",
+                                         custom_id=ButtonState("f", card.track_id).custom_id, row=row))
+    buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="🎚️", label="Stems",
+                                     custom_id=ButtonState("t", card.track_id).custom_id, row=row))
+    if card.vary:
+        buttons.append(discord.ui.Button(style=discord.ButtonStyle.primary, emoji="🎲", label="Vary (subtle)",
+                                         custom_id=ButtonState("v", card.track_id).custom_id, row=row))
+        buttons.append(discord.ui.Button(style=discord.ButtonStyle.primary, emoji="🌀", label="Vary (strong)",
+                                         custom_id=ButtonState("w", card.track_id).custom_id, row=row))
+    return buttons
+
+
 def track_view(cards: list[Card]) -> discord.ui.View:
-    """A view with one row per track (at most five), every button a restart-proof TrackButton."""
+    """A view with two rows per track (at most two tracks: Discord allows five rows): votes and new tracks,
+    then score, files, stems and variations; every button a restart-proof TrackButton."""
     view = discord.ui.View(timeout=None)
-    for row, card in enumerate(cards[:5]):
-        for button in track_buttons(card, row):
+    for i, card in enumerate(cards[:2]):
+        for button in track_buttons(card, 2 * i) + output_buttons(card, 2 * i + 1):
             view.add_item(TrackButton(button))
     return view
 

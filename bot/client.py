@@ -50,6 +50,7 @@ class TunesmithBot(commands.Bot):
         self.styles: dict[str, StyleInfo] = {}
         self.features: dict[str, str] = {}
         self.workers_online = 0
+        self._recorded_styles: dict[str, StyleInfo] = {}
         self._styles_task: asyncio.Task[None] | None = None
         self._redis_ok = True
         from bot.actions import TrackActions
@@ -59,6 +60,9 @@ class TunesmithBot(commands.Bot):
         self.poster = Poster(self)
         self.training = TrainingFollower(self)
         self.track_actions = TrackActions(self)
+        from bot.outputs import Outputs
+
+        self.outputs = Outputs(self)
 
     async def setup_hook(self) -> None:
         from bot import observe
@@ -97,10 +101,29 @@ class TunesmithBot(commands.Bot):
         if not self._redis_ok:
             log.info("Redis is reachable again")
         self._redis_ok = True
+        styles = await self._remembered(styles)
         if set(styles) != set(self.styles):
             log.info("styles on offer: %s", ", ".join(sorted(styles)) or "none (no worker has published yet)")
         self.styles = styles
         return True
+
+    async def _remembered(self, published: dict[str, StyleInfo]) -> dict[str, StyleInfo]:
+        """The published styles, recorded in the database; when none are published (Redis lost them, no worker
+        is up yet), the styles this deployment last served, so that /compose queues rather than refuses."""
+        try:
+            if published:
+                if published != self._recorded_styles:
+                    await asyncio.to_thread(self.store.remember_styles, published)
+                    self._recorded_styles = dict(published)
+                return published
+            known = await asyncio.to_thread(self.store.known_styles)
+        except Exception as exc:  # noqa: BLE001 - the database is optional here: go on with what Redis says
+            log.warning("could not read or record the styles last served: %s", exc)
+            return published
+        if known and not self.styles:
+            log.info("no worker has published styles; offering the %d last served: %s", len(known),
+                     ", ".join(sorted(known)))
+        return known
 
     def _read_offer(self) -> tuple[dict[str, StyleInfo], dict[str, str], int]:
         from rq import Worker

@@ -16,7 +16,7 @@ from bot import embeds
 from bot.buttons import Card, track_view
 from bot.media import fit_files
 from bot.storage.store import Delivery
-from worker.contract.tracks import MAX_SECONDS, ComposeResult
+from worker.contract.tracks import MAX_SECONDS, VARY_ARCHES, ComposeResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot
@@ -49,9 +49,18 @@ class Post:
 
 def card_for(result: ComposeResult, extend_s: float, up: int = 0, down: int = 0, letter: str = "") -> Card:
     """Which buttons a track gets: extend if its model can continue it and it stays under the maximum length,
-    harmonize if it is a single melody."""
+    harmonize if it is a single melody, score for a melody or four voices, vary if its model can vary it."""
     extend = int(extend_s) if result.extendable and result.seconds + extend_s <= MAX_SECONDS else None
-    return Card(result.track_id, up, down, extend, result.voices == 1 and result.arch != "coconet", letter)
+    return Card(result.track_id, up, down, extend, result.voices == 1 and result.arch != "coconet", letter,
+                score=True, vary=can_vary(result))
+
+
+def can_vary(result: ComposeResult) -> bool:
+    """A token model's melody (it has the tokens) or four chorale voices (Coconet re-samples them); not yet a
+    band arrangement (its accompaniment would have to be arranged again)."""
+    if getattr(result, "arrangement", "") == "band":
+        return False
+    return result.arch in VARY_ARCHES and (result.voices == 4 or (result.voices == 1 and result.arch != "coconet"))
 
 
 async def build_post(bot: TunesmithBot, results: list[ComposeResult], *, user_id: str | None, size_limit: int | None,

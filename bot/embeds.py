@@ -60,12 +60,16 @@ def progress_text(
     progress: Mapping[str, Any] | None = None,
     eta: float | None = None,
     verb: str = "Composing",
+    workers: int | None = None,
 ) -> str:
-    """The status line shown in the deferred response while a track is being made; ``eta`` is a Unix time."""
+    """The status line shown in the deferred response while a track is being made; ``eta`` is a Unix time;
+    ``workers`` 0 says that no worker is online, so the track starts when one is up."""
     head = f"🎼 {verb} **{style}** · {format_seconds(seconds)} · track `{track_id}`"
     ready = f" Ready <t:{int(eta)}:R>." if eta is not None else ""
     if status in ("queued", "deferred", "scheduled"):
         where = f"position {position + 1} in the queue" if position is not None else "waiting for a worker"
+        if workers == 0:
+            return f"{head}\n⏳ Queued ({where}). {SLEEPING}"
         return f"{head}\n⏳ Queued: {where}.{ready}"
     progress = progress or {}
     stage = str(progress.get("stage", "") or "").strip()
@@ -73,6 +77,10 @@ def progress_text(
     pct = progress_percent(progress)
     bar = f" {progress_bar(pct)} {pct:.0f}%" if pct is not None else ""
     return f"{head}\n⚙️ {label[:80].capitalize()}…{bar}{ready}"
+
+
+SLEEPING = ("No worker is online right now (one may be restarting): your request is safely queued and will "
+            "start as soon as a worker is up.")
 
 
 def progress_bar(pct: float, width: int = 10) -> str:
@@ -117,7 +125,13 @@ def describe(result: ComposeResult, user_id: str | None = None) -> str:
         return f"Track `{result.parent_id}` continued by the `{result.arch}` model{who}."
     if result.kind == "harmonize" and result.parent_id:
         return f"The melody of track `{result.parent_id}` with alto, tenor and bass by Coconet{who}."
-    return f"A new **{result.style}** piece, composed by the `{result.arch}` model{who}."
+    if result.kind == "vary" and result.parent_id:
+        bars = ", ".join(str(b + 1) for b in result.varied_bars[:24]) + ("…" if len(result.varied_bars) > 24 else "")
+        how = "Gibbs re-sampled by Coconet" if result.voices > 1 else f"re-sampled by the `{result.arch}` model"
+        return (f"A {result.vary or ''} variation of track `{result.parent_id}`{who}: bar"
+                f"{'s' if len(result.varied_bars) != 1 else ''} {bars} {how}, the rest kept.").replace("A  ", "A ")
+    loop = " A seamless loop: the last bar leads back into the first." if result.loop else ""
+    return f"A new **{result.style}** piece, composed by the `{result.arch}` model{who}.{loop}"
 
 
 def track_embed(
@@ -125,7 +139,9 @@ def track_embed(
     user_id: str | None = None, take: str = "",
 ) -> discord.Embed:
     """The embed posted with a finished track: style, arch, length, seed, tempo and track id."""
-    kind = {"extend": "tune, extended", "harmonize": "chorale"}.get(result.kind, "tune")
+    kind = {"extend": "tune, extended", "harmonize": "chorale", "vary": "variation"}.get(result.kind, "tune")
+    if result.loop:
+        kind += " (loop)"
     embed = discord.Embed(
         title=(f"Take {take} · " if take else "") + f"🎶 {result.style.capitalize()} {kind} · "
         f"{format_seconds(result.seconds)}",
@@ -137,6 +153,12 @@ def track_embed(
     embed.add_field(name="Length", value=f"{result.seconds:.1f} s ({result.bars} bars)")
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name="Tempo", value=f"{result.tempo_qpm:.0f} BPM")
+    if result.key:
+        embed.add_field(name="Key", value=result.key)
+    if result.meter:
+        embed.add_field(name="Meter", value=result.meter)
+    if result.kind == "vary" and result.parent_id:
+        embed.add_field(name="Parent", value=f"`{result.parent_id}`")
     embed.add_field(name="Track", value=f"`{result.track_id}`")
     if result.arrangement == "band" or result.key:  # e.g. "band · D dorian · melody, chords, bass, percussion"
         names = ", ".join(p.get("name", "") for p in result.parts) if result.arrangement == "band" else ""

@@ -89,6 +89,15 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
             pass
         return False
     point("after_enqueue")
+    if bot.workers_online == 0:  # queued all the same: say so rather than leave "thinking…"
+        from bot.embeds import progress_text
+
+        text = "\n".join(progress_text(r.track_id, r.style, r.seconds, status="queued", workers=0)
+                         for r in requests)
+        try:
+            await interaction.edit_original_response(content=text[:2000])
+        except discord.HTTPException as exc:
+            log.warning("could not say that no worker is online: %s", exc)
     log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
              requests[0].style, user)
     metrics.note(interaction, "queued")

@@ -12,9 +12,11 @@ from worker.contract.ids import new_track_id
 from worker.contract.tracks import (
     DEFAULT_ARRANGEMENT,
     DEFAULT_TEMPERATURE,
+    KEY_MODES,
     BadRequest,
     ComposeRequest,
     StyleInfo,
+    key_suggestions,
     parse_length,
     validate_request,
 )
@@ -61,6 +63,20 @@ INSTRUMENTS: dict[str, int] = {  # General MIDI programs (0-based) offered by /c
 DRUM_NAMES = ("drums", "drum", "drum kit", "drumkit", "kit", "percussion", "bodhran", "bodhrán", "snare")
 
 
+def key_choices(info: StyleInfo | None, current: str) -> list[app_commands.Choice[str]]:
+    """Keys in the modes the style supports (every mode while no style is chosen); none for a style whose models
+    can't follow a key."""
+    modes = list(info.modes) if info is not None else list(KEY_MODES)
+    return [app_commands.Choice(name=k, value=k) for k in key_suggestions(modes, current[:40])][:25]
+
+
+def meter_choices(info: StyleInfo | None, current: str) -> list[app_commands.Choice[str]]:
+    """The style's meters (most common first) that contain what was typed."""
+    meters = list(info.meters) if info is not None else []
+    typed = current.strip()[:10]
+    return [app_commands.Choice(name=m, value=m) for m in meters if typed in m][:25]
+
+
 def instrument_program(name: str | None) -> int | None:
     """The GM program for an instrument name (case-insensitive).
 
@@ -90,7 +106,8 @@ def build_request(style: str, length: str, styles: Mapping[str, StyleInfo], user
 def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str, *,
                    arch: str | None = None, seed: int | None = None, temperature: float | None = None,
                    tempo: float | None = None, instrument: str | None = None, takes: int = 1,
-                   arrangement: str | None = None) -> list[ComposeRequest]:
+                   arrangement: str | None = None, key: str | None = None, meter: str | None = None,
+                   loop: bool = False) -> list[ComposeRequest]:
     """The validated requests for one /compose: one per take (take B uses the next seed when one is given).
 
     Raises:
@@ -103,7 +120,9 @@ def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], use
                           temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
                           tempo=float(tempo) if tempo is not None else None,
                           instrument=instrument_program(instrument), user_id=user_id,
-                          arrangement=(arrangement or DEFAULT_ARRANGEMENT).strip().lower())
+                          arrangement=(arrangement or DEFAULT_ARRANGEMENT).strip().lower(),
+                          key=key if key and key.strip() else None, meter=meter if meter and meter.strip() else None,
+                          loop=bool(loop))
     first = validate_request(base, dict(styles))
     if takes == 1:
         return [first]

@@ -42,7 +42,7 @@ DEFAULT_JOB_S = 20.0
 RETRY_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
 REAP_S = 5.0  # while a job waits or runs, look this often for jobs whose worker died
 MAX_REQUEUES = 3  # a job that keeps vanishing from Redis is enqueued again this often per bot run, then failed
-VERBS = {"compose": "Composing", "extend": "Extending", "harmonize": "Harmonizing"}
+VERBS = {"compose": "Composing", "extend": "Extending", "harmonize": "Harmonizing", "vary": "Varying"}
 
 
 def look(redis: object, track_ids: list[str]) -> list[JobSnapshot]:
@@ -191,7 +191,7 @@ class Poster:
             text = embeds.progress_text(track.id, track.style, track.request.seconds, status=snap.status,
                                         position=snap.position, progress=snap.progress,
                                         eta=round(when / 5) * 5 if when else None,
-                                        verb=VERBS.get(track.kind, "Composing"))
+                                        verb=VERBS.get(track.kind, "Composing"), workers=self.bot.workers_online)
             parts.append(f"**Take {'AB'[i]}** · {text}" if len(tracks) > 1 else text)
         return "\n".join(parts)
 

@@ -30,6 +30,10 @@ def styles_text(styles: Mapping[str, StyleInfo], features: Mapping[str, str]) ->
         arches = [info.default_arch] + [a for a in info.arches if a != info.default_arch]
         tempo = f"{info.tempo_range[0]:.0f}–{info.tempo_range[1]:.0f} BPM"
         line = f"• **{name}** — models: {', '.join(f'`{a}`' for a in arches)} · {tempo}"
+        if info.meters:
+            line += f" · meters {', '.join(info.meters[:8])}"
+        if info.modes:
+            line += f" · keys in {', '.join(info.modes)}"
         lines.append(line + (f"\n  {info.description}" if info.description else ""))
     if "harmonize" in features:
         lines.append("🎼 Any melody can be harmonized in four voices with the 🎼 button (Coconet).")
@@ -99,10 +103,12 @@ def help_text(settings: Settings) -> str:
         f"`/compose style length` — e.g. `/compose irish 30s` ({MIN_SECONDS:g}s to {format_seconds(MAX_SECONDS)}). "
         "Options: `arch` (model), `seed` (same seed, same notes), `temperature`, `tempo` (BPM), `instrument`, "
         "`takes: 2` (two versions for an A/B vote), `arrangement` (`band`: chords, bass and percussion under the "
-        "melody, the default; `melody`: the bare tune).",
+        "melody, the default; `melody`: the bare tune), `key` (e.g. D dorian) and `meter` (e.g. 6/8), honoured "
+        "exactly, `loop: true` (a seamless loop).",
         "Under each track: 👍/👎 vote (click again to take it back), 🔁 reroll with a new seed, "
-        f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices.",
-        "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id` post a track "
-        "again · `/queue` where your tracks are · `/info` your quota and votes",
+        f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices; 📄 sheet music, "
+        "📦 ABC/MusicXML/MIDI, 🎚️ stems, 🎲/🌀 a subtle or strong variation.",
+        "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id [score]` post a "
+        "track again · `/queue` where your tracks are · `/info` your quota and votes",
         "Limits: " + (", ".join(caps) if caps else "none") + ". Results arrive even if they take a while.",
     ])

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium + chromium-driver (and an emoji font for its screenshots): the web playground's browser test.
-APT_PACKAGES=(fluidsynth fluid-soundfont-gm redis-server ffmpeg chromium chromium-driver fonts-noto-color-emoji)
+# chromium + chromium-driver (and an emoji font for its screenshots): the web playground's browser test;
+# libcairo2: the engraved scores' PNG (cairosvg).
+APT_PACKAGES=(fluidsynth fluid-soundfont-gm redis-server ffmpeg libcairo2 chromium chromium-driver fonts-noto-color-emoji)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -16,6 +17,7 @@ from bot.delivery import build_post
 from bot.observe import report_error
 from bot.storage import votes
 from bot.storage.quotas import left
+from bot.storage.store import Track
 from bot.tracking import JobSnapshot
 from worker.contract.ids import is_style_query, is_track_id_prefix
 
@@ -61,8 +63,10 @@ class InfoCog(commands.Cog):
         return [app_commands.Choice(name=p, value=p) for p in votes.PERIODS if current.lower() in p]
 
     @app_commands.command(name="track", description="Post a track again, with its buttons")
-    @app_commands.describe(id="The track id (at least its first 6 characters)")
-    async def track(self, interaction: discord.Interaction, id: str) -> None:  # noqa: A002 - the option's name
+    @app_commands.describe(id="The track id (at least its first 6 characters)",
+                           score="Also post its engraved score (sheet music)")
+    async def track(self, interaction: discord.Interaction, id: str,  # noqa: A002 - the option's name
+                    score: bool = False) -> None:
         prefix = id.strip().strip("`").lower()
         if not is_track_id_prefix(prefix):
             await interaction.response.send_message(
@@ -81,8 +85,20 @@ class InfoCog(commands.Cog):
             return
         await interaction.response.defer(thinking=True)
         tally = (await asyncio.to_thread(votes.tallies, self.bot.store.db, [track.id]))[track.id]
+        notes = await asyncio.to_thread(self._lineage, track)
+        extra: list[Path] = []
+        if score:
+            from bot.outputs import cached_files
+
+            extra = await asyncio.to_thread(cached_files, track, "score")
+            if not extra:
+                extra, why = await self.bot.outputs.make(track, "score", interaction.filesize_limit, wait_s=60.0)
+                if why:
+                    notes.append(f"📄 {why}")
         post = await build_post(self.bot, [track.result], user_id=track.user_id,
-                                size_limit=interaction.filesize_limit, tallies={track.id: (tally.up, tally.down)})
+                                size_limit=interaction.filesize_limit, tallies={track.id: (tally.up, tally.down)},
+                                notes=notes)
+        post.paths += [p for p in extra if p.suffix == ".png" and p.stat().st_size <= interaction.filesize_limit][:1]
         files = post.files()
         try:
             await interaction.followup.send(content=post.content or discord.utils.MISSING, embeds=post.embeds,
@@ -90,6 +106,20 @@ class InfoCog(commands.Cog):
         finally:
             for file in files:
                 file.close()
+
+    def _lineage(self, track: Track) -> list[str]:
+        """Where the track comes from and the variations made of it, with their votes."""
+        lines = []
+        if track.kind == "vary" and track.parent_id:
+            lines.append(f"🧬 A {track.request.vary or ''} variation of track `{track.parent_id}` "
+                         f"(`/track {track.parent_id[:8]}` posts it).".replace("A  ", "A "))
+        children = self.bot.store.variations(track.id)
+        if children:
+            tallies = votes.tallies(self.bot.store.db, [c.id for c in children])
+            lines.append("🧬 Variations: " + ", ".join(
+                f"`{c.id[:8]}` ({c.request.vary or '?'}, 👍 {tallies[c.id].up} 👎 {tallies[c.id].down})"
+                for c in children))
+        return lines
 
     @app_commands.command(name="queue", description="How busy the workers are, and where your tracks are")
     async def queue(self, interaction: discord.Interaction) -> None:

@@ -37,6 +37,13 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             updated_at DOUBLE PRECISION NOT NULL, posted_message_id TEXT, posted_via TEXT)""",
         "CREATE INDEX deliveries_state ON deliveries (state)",
     ]),
+    # Issue 15. Numbers 3 and 4 are left to the web playground (issue 16) and issue 11.
+    (2, "variations linked to their parents, and the styles last served", [
+        "ALTER TABLE tracks ADD COLUMN vary TEXT",
+        "CREATE INDEX tracks_parent ON tracks (parent_id, created_at)",
+        """CREATE TABLE known_styles (
+            name TEXT PRIMARY KEY, info_json TEXT NOT NULL, seen_at DOUBLE PRECISION NOT NULL)""",
+    ]),
 ]
 
 

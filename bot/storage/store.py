@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 
 from bot.storage.db import Database
 from bot.storage.quotas import Limits, Usage, refusal
-from worker.contract.tracks import ComposeRequest, ComposeResult
+from worker.contract.tracks import ComposeRequest, ComposeResult, StyleInfo
 
 DAY_S = 24 * 3600
 OPEN_STATES = ("pending", "posting", "sending")  # sending: handed to Discord, not yet recorded as posted
@@ -106,10 +107,10 @@ class Store:
             for take, req in enumerate(requests):
                 self.db.execute(
                     "INSERT INTO tracks (id, delivery_id, take, user_id, guild_id, channel_id, kind, parent_id, style,"
-                    f" arch, seconds, request_json, status, created_at) VALUES ({_marks(14)})",
+                    f" arch, seconds, request_json, status, created_at, vary) VALUES ({_marks(15)})",
                     (req.track_id, delivery.id, take, delivery.user_id, delivery.guild_id, delivery.channel_id,
                      req.kind, req.parent_id, req.style, req.arch, req.seconds, json.dumps(req.to_dict()),
-                     "pending", now))
+                     "pending", now, req.vary))
         return None
 
     def set_message(self, delivery_id: str, message_id: str | None) -> None:
@@ -175,6 +176,31 @@ class Store:
             rows = self.db.rows("SELECT * FROM tracks WHERE status = ? AND style = ? ORDER BY created_at DESC"
                                 " LIMIT ?", ("done", style, limit))
         return [Track.from_row(r) for r in rows]
+
+    def variations(self, track_id: str, limit: int = 10) -> list[Track]:
+        """The variations made of a track (newest last), finished or not."""
+        rows = self.db.rows("SELECT * FROM tracks WHERE parent_id = ? AND kind = ? ORDER BY created_at LIMIT ?",
+                            (track_id, "vary", limit))
+        return [Track.from_row(r) for r in rows]
+
+    # --- the styles last served (a request for one is queued even while no worker is online) -------------
+    def remember_styles(self, styles: dict[str, StyleInfo]) -> None:
+        """Record the styles the workers publish; those no longer published are kept (a worker may be down)."""
+        now = time.time()
+        for name, info in styles.items():
+            self.db.execute("INSERT INTO known_styles (name, info_json, seen_at) VALUES (?, ?, ?) ON CONFLICT (name)"
+                            " DO UPDATE SET info_json = excluded.info_json, seen_at = excluded.seen_at",
+                            (name, json.dumps(dataclasses.asdict(info)), now))
+
+    def known_styles(self) -> dict[str, StyleInfo]:
+        """The styles some worker of this deployment has served."""
+        out = {}
+        for row in self.db.rows("SELECT name, info_json FROM known_styles"):
+            try:
+                out[row["name"]] = StyleInfo.from_dict(json.loads(row["info_json"]))
+            except (TypeError, ValueError):
+                continue
+        return out
 
     def pending_tracks(self, user_id: str | None = None) -> list[Track]:
         """Tracks still being made (of one user, or everyone's), oldest first."""

@@ -108,6 +108,7 @@ class AbcComposer:
     """A style's ABC checkpoint; composes pieces of an exact length and hands back their ABC."""
 
     can_extend = True
+    can_vary = False
     can_harmonize = False
     can_batch = False
 

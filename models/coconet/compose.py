@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.coconet.model import Coconet, CoconetConfig, generate, harmonize
+from models.coconet.model import Coconet, CoconetConfig, _generator, generate, gibbs, harmonize, to_classes, to_midi
 from models.compose.types import Composition, ProgressFn, plan_length, planned_seconds
 from models.core.checkpoint import load_metadata, load_weights
 from models.music.chorales import PROGRAM, STEPS_PER_QUARTER, TICKS_PER_STEP, grid_to_parts, notes_to_voice
@@ -52,6 +52,7 @@ class CoconetComposer:
 
     arch = ARCH
     can_extend = False
+    can_vary = True
     can_harmonize = True
     can_batch = False
 
@@ -83,16 +84,70 @@ class CoconetComposer:
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
                 tempo: float | None = None, on_progress: ProgressFn | None = None,
-                steps: int | None = None) -> Composition:
+                steps: int | None = None, loop: bool = False, **_: object) -> Composition:
         """Four voices of whole bars of a training meter: exactly ``seconds`` at a tempo in the style's range, or
-        at exactly ``tempo`` (see ``plan_length``)."""
+        at exactly ``tempo`` (see ``plan_length``).
+
+        ``loop``: the last beat repeats the first chord and the rest of the last bar is Gibbs re-sampled around
+        it, so the end leads back into the start.
+        """
         meter = self._meter(random.Random(seed))
         bars, qpm = plan_length(seconds, meter, self.tempo_range, tempo)
         length = bars * meter_ticks(meter) // TICKS_PER_STEP
+        half = (lambda f: on_progress(0.8 * f)) if on_progress and loop else on_progress
         pitch, onset = generate(self.model, length, seed=seed, steps=self.steps if steps is None else steps,
-                                temperature=temperature, top_k=top_k, on_progress=on_progress)
+                                temperature=temperature, top_k=top_k, on_progress=half)
+        if loop:
+            bar = meter_ticks(meter) // TICKS_PER_STEP
+            beat = STEPS_PER_QUARTER
+            pitch[:, -beat:] = pitch[:, :1]
+            onset[:, -beat:] = False
+            onset[:, -beat] = pitch[:, -beat] >= 0
+            free = torch.zeros((1, 4, length), dtype=torch.bool)
+            free[:, :, max(0, length - bar):length - beat] = True
+            pitch, onset = self._resample(pitch, onset, free, seed + 1, temperature, top_k,
+                                          (lambda f: on_progress(0.8 + 0.2 * f)) if on_progress else None)
         piece = self._composition(pitch, onset, qpm, meter, seed)
         piece.seconds = planned_seconds(seconds, tempo, bars, meter, qpm)
+        piece.loop = loop
+        return piece
+
+    def _resample(self, pitch: torch.Tensor, onset: torch.Tensor, free: torch.Tensor, seed: int, temperature: float,
+                  top_k: int, on_progress: ProgressFn | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gibbs re-sampling of the ``free`` cells [1, 4, T] of a MIDI grid (pitch [4, T], -1 rests), the others
+        clamped; returns the new (pitch, onset) grids."""
+        cfg = self.model.config
+        device = next(self.model.parameters()).device
+        clamped = pitch.clamp(min=-1).long().clone()
+        for _ in range(10):  # fold notes outside the model's range by octaves (rests stay -1)
+            clamped = torch.where(clamped > cfg.pitch_high, clamped - 12, clamped)
+            clamped = torch.where((clamped >= 0) & (clamped < cfg.pitch_low), clamped + 12, clamped)
+        classes = to_classes(clamped.to(device), cfg)[None]
+        struck = onset.bool().to(device)[None]
+        new_pitch, new_onset = gibbs(self.model, classes, struck, free.to(device), steps=self.steps,
+                                     generator=_generator(seed, device), temperature=temperature, top_k=top_k,
+                                     on_progress=on_progress)
+        return to_midi(new_pitch[0], cfg).cpu(), new_onset[0].cpu()
+
+    def vary(self, parts: list[list[Note]], tempo_qpm: float, meter: str, bars: list[int], *, seed: int,
+             temperature: float = 1.0, top_k: int = 0, on_progress: ProgressFn | None = None,
+             loop: bool = False) -> Composition:
+        """Four voices (soprano first, notes in seconds) with the 0-based ``bars`` Gibbs re-sampled in every
+        voice and the rest clamped: each new bar fits the kept music on both sides."""
+        bar = meter_ticks(meter) // TICKS_PER_STEP
+        end = max((n.end for voice in parts for n in voice), default=0.0) * tempo_qpm / 60.0 * STEPS_PER_QUARTER
+        length = max(1, math.ceil(round(end, 6) / bar)) * bar
+        grids = [notes_to_voice(voice, tempo_qpm, length) for voice in (parts + [[]] * 4)[:4]]
+        pitch = torch.from_numpy(np.stack([g[0] for g in grids]))
+        onset = torch.from_numpy(np.stack([g[1] for g in grids]))
+        free = torch.zeros((1, 4, length), dtype=torch.bool)
+        for b in bars:
+            free[:, :, b * bar:(b + 1) * bar] = True
+        if loop:
+            free[:, :, length - STEPS_PER_QUARTER:] = False
+        pitch, onset = self._resample(pitch, onset, free, seed, temperature, top_k, on_progress)
+        piece = self._composition(pitch, onset, tempo_qpm, meter, seed)
+        piece.loop = loop
         return piece
 
     def harmonize(self, melody_notes: list[Note], tempo_qpm: float, meter: str, *, seed: int,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from models.compose.types import Composer
 from models.core import catalog
-from models.music.styles import STYLES, resolve_style, style_from_def
+from models.music.styles import STYLES, Style, resolve_style, style_from_def
 
 
 def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
@@ -24,8 +24,36 @@ def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
             continue
         default = style.default_arch if style.default_arch in arches else arches[0]
         out[name] = {"name": name, "arches": arches, "default_arch": default,
-                     "description": style.description, "tempo_range": style.tempo_range}
+                     "description": style.description, "tempo_range": style.tempo_range,
+                     "meters": style_meters(found, name), "modes": style_modes(style, arches)}
     return out
+
+
+TOKEN_ARCHES = ("lstm", "wavenet", "gan")
+MIN_METER_SHARE = 0.01  # meters rarer than this in a style's tunes are not offered
+
+
+def style_meters(found: list[catalog.Entry], name: str) -> list[str]:
+    """The meters a style's token models learnt (at least 1% of its tunes), most common first."""
+    from models.music.tokens import METERS
+
+    weights: dict[str, float] = {}
+    for entry in found:
+        if entry.arch in TOKEN_ARCHES and name in entry.styles:
+            for meter, share in (entry.styles[name].get("meters") or {}).items():
+                if meter in METERS and float(share) >= MIN_METER_SHARE:
+                    weights[meter] = max(weights.get(meter, 0.0), float(share))
+    return sorted(weights, key=lambda m: -weights[m])
+
+
+def style_modes(style: Style, arches: list[str]) -> list[str]:
+    """The modes a key may ask for: all four for a melody style with a token model, major and minor for a
+    chorale melody (Coconet harmonizes it), none without a token model."""
+    from models.music.keys import MODES
+
+    if not any(a in TOKEN_ARCHES for a in arches):
+        return []
+    return list(MODES) if style.voices == 1 else ["major", "minor"]
 
 
 def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None) -> Composer:

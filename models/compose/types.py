@@ -37,6 +37,7 @@ class Composition:
     drum_parts: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     arrangement_note: str = ""  # why a band arrangement fell back to the bare melody
+    loop: bool = False  # the last bar leads back into the first (a ``key`` above may also be a chosen one)
 
 
 def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float],
@@ -67,7 +68,8 @@ class Composer(Protocol):
     """What the worker needs of a model family: sample a piece of an exact length at a given tempo.
 
     Optional capabilities are declared, not probed: ``can_extend`` (``extend`` continues a piece's tokens),
-    ``can_harmonize`` (``harmonize`` writes voices under a melody), ``can_batch`` (token models sample many
+    ``can_harmonize`` (``harmonize`` writes voices under a melody), ``can_vary`` (``vary`` re-samples chosen
+    bars), ``can_batch`` (token models sample many
     pieces at once, ``models.tokenlm.batched``).
     """
 
@@ -75,6 +77,7 @@ class Composer(Protocol):
     checkpoint: str
     can_extend: bool
     can_harmonize: bool
+    can_vary: bool
 
     @property
     def can_batch(self) -> bool: ...  # read-only: token models derive it from their model

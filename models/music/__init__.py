@@ -1,1 +1,1 @@
-"""Torch-free music code: melodies, tokens, styles, corpora and MIDI import."""
+"""Torch-free music code: melody, tokens, styles, corpora, MIDI import, keys and chords."""

@@ -14,13 +14,14 @@ from models.music.styles import resolve_style
 from models.music.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
 from models.tokenlm.gan import MelodyGAN
 from models.tokenlm.registry import build_model
-from models.tokenlm.sampling import sample_bars
+from models.tokenlm.sampling import Constraints, sample_bars
 
 
 class TokenComposer:
     """A loaded token model (lstm, wavenet, gan) serving a style; samples pieces of an exact length."""
 
     can_extend = True
+    can_vary = True
     can_harmonize = False
 
     def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
@@ -46,27 +47,58 @@ class TokenComposer:
         meters = self.style_meta.get("meters") or {"4/4": 1.0}
         return rng.choices(list(meters), weights=list(meters.values()))[0]
 
-    def plan(self, seconds: float, seed: int, tempo: float | None = None) -> tuple[str, int, int, float]:
-        """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo."""
+    def plan(self, seconds: float, seed: int, tempo: float | None = None, *, meter: str | None = None,
+             key: str | None = None) -> tuple[str, int, int, float]:
+        """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo; a
+        chosen ``meter`` or ``key`` ("D dorian") replaces the seed's choice."""
+        from models.music.keys import parse_key
+
         rng = random.Random(seed)
-        meter = self._meter(rng)
-        key = rng.choice(self.style.keys)
+        drawn = self._meter(rng)
+        meter = meter or drawn
+        shift = rng.choice(self.style.keys)
+        shift = shift if shift <= 6 else shift - 12
+        if key:
+            shift = parse_key(key).frame_shift()
         bars, qpm = plan_length(seconds, meter, self.style.tempo_range, tempo)
-        return meter, key if key <= 6 else key - 12, bars, qpm
+        return meter, shift, bars, qpm
 
     def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                tempo: float | None = None, on_progress: ProgressFn | None = None) -> Composition:
+                tempo: float | None = None, on_progress: ProgressFn | None = None, key: str | None = None,
+                meter: str | None = None, loop: bool = False) -> Composition:
         """Sample a piece that ends on a bar line, lasting exactly ``seconds`` (or whole bars at exactly
-        ``tempo``, see ``plan_length``); same seed, same notes."""
-        meter, shift, bars, qpm = self.plan(seconds, seed, tempo)
+        ``tempo``, see ``plan_length``); same seed, same notes.
+
+        ``key`` ("D dorian"): every note in the mode's scale, the first and last on its tonic; ``meter``: one of
+        the style's meters; ``loop``: the last bar closes on the first note's pitch class, leading back into it.
+        """
+        meter, shift, bars, qpm = self.plan(seconds, seed, tempo, meter=meter, key=key)
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
         if isinstance(self.model, MelodyGAN):  # the one token model that draws noise of its own
             self.model.reseed(seed)
         ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
                           device=self.device, pitch_range=(low, high), on_progress=on_progress,
-                          prefix=self.style_meta.get("prefix", []))[0]
+                          prefix=self.style_meta.get("prefix", []), constraints=[constraints_for(key, loop)])[0]
         return dataclasses.replace(self._finish(ids, meter, qpm, shift, seed),
-                                   seconds=planned_seconds(seconds, tempo, bars, meter, qpm))
+                                   seconds=planned_seconds(seconds, tempo, bars, meter, qpm), key=key or "", loop=loop)
+
+    def vary(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, bars: list[int], *, seed: int,
+             temperature: float = 1.0, top_k: int = 0, key: str | None = None, loop: bool = False,
+             on_progress: ProgressFn | None = None) -> Composition:
+        """The piece ``tokens`` with the 0-based ``bars`` re-sampled and every other bar kept token for token;
+        each new bar is conditioned on all that comes before it (kept or new), and the grammar still holds the
+        key and loop ending when the piece had them."""
+        head, body = split_bars(tokens, self.vocab)
+        chosen = set(bars)
+        keep = [[] if i in chosen else bar for i, bar in enumerate(body)]
+        low, high = PITCH_MIN - min(transpose, 0), PITCH_MAX - max(transpose, 0)
+        if isinstance(self.model, MelodyGAN):
+            self.model.reseed(seed)
+        ids = sample_bars(self.model, self.vocab, [meter], len(body), seed=seed, temperature=temperature,
+                          top_k=top_k, device=self.device, pitch_range=(low, high), on_progress=on_progress,
+                          prime=[head], constraints=[constraints_for(key, loop)], keep=[keep])[0]
+        piece = self._finish(ids, meter, tempo_qpm, transpose, seed)
+        return dataclasses.replace(piece, key=key or "", loop=loop)
 
     def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
                seed: int, temperature: float = 1.0, top_k: int = 0,
@@ -94,3 +126,32 @@ class TokenComposer:
         return Composition(notes=tune_to_notes(tune, qpm), seconds=len(tune.bars) * bar_s, tempo_qpm=qpm,
                            bars=len(tune.bars), meter=meter, program=self.style.program, style=self.style.name,
                            arch=self.arch, seed=seed, tokens=ids, transpose=shift)
+
+
+def constraints_for(key: str | None, loop: bool) -> Constraints | None:
+    """The sampler's constraints for a chosen key (scale, tonic first and last) and/or a loop ending."""
+    if not key and not loop:
+        return None
+    if not key:
+        return Constraints(loop=True)
+    from models.music.keys import parse_key
+
+    parsed = parse_key(key)
+    tonic = frozenset({parsed.frame_tonic()})
+    return Constraints(scale=parsed.frame_scale(), start=tonic, end=None if loop else tonic, loop=loop)
+
+
+def split_bars(tokens: list[int], vocab: Vocab) -> tuple[list[int], list[list[int]]]:
+    """A piece's tokens → (head up to and including the meter token, each bar's tokens ending on ``<bar>``)."""
+    ids = [t for t in tokens if t not in (vocab.eos, vocab.pad)]
+    start = next((i + 1 for i, t in enumerate(ids) if vocab.kind(t) == "meter"), 0)
+    head: list[int] = []
+    bars: list[list[int]] = []
+    bar: list[int] = []
+    head = ids[:start]
+    for t in ids[start:]:
+        bar.append(t)
+        if t == vocab.bar:
+            bars.append(bar)
+            bar = []
+    return head, bars

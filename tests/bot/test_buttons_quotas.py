@@ -5,47 +5,59 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions import extend_request, harmonize_request, reroll_request
+from bot.actions import extend_request, harmonize_request, reroll_request, vary_request
 from bot.buttons import ButtonState, Card, message_track_ids, parse_custom_id, track_view
 from bot.delivery import card_for
 from bot.options import build_requests, instrument_program
 from bot.storage.quotas import Limits, Usage, left, next_free, refusal
 from bot.storage.store import Track
-from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult, StyleInfo
+from worker.contract.tracks import BadRequest, ComposeRequest, ComposeResult, StyleInfo, validate_request
 
 TRACK = "0123456789abcdef0123456789abcdef"
 STYLES = {"irish": StyleInfo("irish", ["lstm", "gan"], "lstm", "jigs")}
 
 
 @pytest.mark.parametrize("state", [ButtonState("u", TRACK), ButtonState("d", TRACK), ButtonState("r", TRACK),
-                                   ButtonState("x", TRACK, 30), ButtonState("h", TRACK)])
+                                   ButtonState("x", TRACK, 30), ButtonState("h", TRACK), ButtonState("s", TRACK),
+                                   ButtonState("f", TRACK), ButtonState("t", TRACK), ButtonState("v", TRACK),
+                                   ButtonState("w", TRACK)])
 def test_custom_ids_round_trip_and_fit(state: ButtonState) -> None:
     assert parse_custom_id(state.custom_id) == state and len(state.custom_id) <= 100
 
 
 @pytest.mark.parametrize("custom_id", ["ts:u:xyz", f"ts:q:{TRACK}", f"ts:x:{TRACK}", f"ts:u:{TRACK}:30",
                                        f"ts:x:{TRACK}:9999", f"ts:u:{TRACK.upper()}", "", "other:thing",
-                                       f"ts:u:{TRACK}/../../x"])
+                                       f"ts:u:{TRACK}/../../x", f"ts:s:{TRACK}:30", f"ts:v:{TRACK}:1"])
 def test_tampered_custom_ids_are_refused(custom_id: str) -> None:
     assert parse_custom_id(custom_id) is None
 
 
 def test_track_view_rows_and_labels() -> None:
-    view = track_view([Card(TRACK, 3, 1, 30, True, "A"), Card("f" * 32, 0, 0, None, False, "B")])
+    view = track_view([Card(TRACK, 3, 1, 30, True, "A", vary=True), Card("f" * 32, 0, 0, None, False, "B")])
     rows = view.to_components()
-    assert len(rows) == 2
+    assert len(rows) == 4  # two rows per take: votes and new tracks, then score, files, stems and variations
     first = [(b.get("emoji", {}).get("name"), b.get("label")) for b in rows[0]["components"]]
     assert first == [("👍", "A · 3"), ("👎", "A · 1"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize")]
-    assert [b["custom_id"] for b in rows[1]["components"]] == [f"ts:u:{'f' * 32}", f"ts:d:{'f' * 32}",
+    second = [(b.get("emoji", {}).get("name"), b.get("label")) for b in rows[1]["components"]]
+    assert second == [("📄", "A · Score"), ("📦", "Files"), ("🎚️", "Stems"), ("🎲", "Vary (subtle)"),
+                      ("🌀", "Vary (strong)")]
+    assert [b["custom_id"] for b in rows[2]["components"]] == [f"ts:u:{'f' * 32}", f"ts:d:{'f' * 32}",
                                                                f"ts:r:{'f' * 32}"]
+    assert [b["custom_id"] for b in rows[3]["components"]] == [f"ts:s:{'f' * 32}", f"ts:f:{'f' * 32}",
+                                                               f"ts:t:{'f' * 32}"]
 
 
 def test_card_for_offers_what_the_track_can_do() -> None:
     melody = ComposeResult(TRACK, "irish", "lstm", 1, 30.0, 120.0, 15, {}, {}, extendable=True)
-    assert card_for(melody, 30.0) == Card(TRACK, 0, 0, 30, True, "")
+    assert card_for(melody, 30.0) == Card(TRACK, 0, 0, 30, True, "", score=True, vary=True)
     assert card_for(ComposeResult(**{**melody.to_dict(), "seconds": 290.0}), 30.0).extend_s is None
     chorale = ComposeResult(**{**melody.to_dict(), "voices": 4, "arch": "coconet", "extendable": False})
-    assert card_for(chorale, 30.0) == Card(TRACK, 0, 0, None, False, "")
+    assert card_for(chorale, 30.0) == Card(TRACK, 0, 0, None, False, "", score=True, vary=True)
+    abc = ComposeResult(**{**melody.to_dict(), "arch": "abc"})
+    assert card_for(abc, 30.0).vary is False and card_for(abc, 30.0).score is True
+    band = ComposeResult(**{**melody.to_dict(), "voices": 4})
+    object.__setattr__(band, "arrangement", "band")  # issue 13's field: a band is not Gibbs-varied as a chorale
+    assert card_for(band, 30.0).vary is False
 
 
 def _track(**result) -> Track:
@@ -67,6 +79,12 @@ def test_button_requests() -> None:
     assert harmonize_request(_track()).kind == "harmonize"
     with pytest.raises(BadRequest, match="several voices"):
         harmonize_request(_track(voices=4))
+    subtle = vary_request(_track(loop=True), "subtle")
+    assert (subtle.kind, subtle.parent_id, subtle.parent, subtle.vary, subtle.arch, subtle.loop) == (
+        "vary", TRACK, TRACK, "subtle", "lstm", True)
+    assert validate_request(subtle, STYLES).kind == "vary"
+    with pytest.raises(BadRequest, match="cannot make variations"):
+        vary_request(_track(arch="abc"), "strong")
 
 
 def test_message_track_ids_reads_the_buttons() -> None:
@@ -103,3 +121,32 @@ def test_compose_options() -> None:
         with pytest.raises(BadRequest, match=match):
             build_requests("irish", "30s", STYLES, "42", **kwargs)
     assert instrument_program(None) is None and instrument_program(" violin ") == 40
+
+
+def test_exact_controls_are_checked_against_the_style() -> None:
+    styles = {"irish": StyleInfo("irish", ["lstm", "abc"], "lstm", "jigs", meters=["6/8", "2/2"],
+                                 modes=["major", "minor", "dorian", "mixolydian"]),
+              "bach": StyleInfo("bach", ["lstm", "coconet"], "lstm", meters=["4/4", "3/4"], modes=["major", "minor"])}
+    (req,) = build_requests("irish", "30s", styles, "42", key="d DOR", meter="6/8", tempo=132, loop=True)
+    assert (req.key, req.meter, req.tempo, req.loop) == ("D dorian", "6/8", 132.0, True)
+    assert build_requests("irish", "30s", styles, "42", key="  ", meter="")[0].key is None
+    for style, kwargs, match in [
+            ("irish", {"key": "H major"}, "Can't read the key"), ("irish", {"meter": "7/8"}, "meters 6/8, 2/2"),
+            ("bach", {"key": "D dorian"}, "no dorian tunes: modes major, minor"),
+            ("irish", {"arch": "abc", "key": "D"}, "can't follow a chosen key"),
+            ("irish", {"arch": "abc", "loop": True}, "can't write a seamless loop"),
+            ("bach", {"arch": "coconet", "meter": "4/4"}, "can't follow a chosen meter")]:
+        with pytest.raises(BadRequest, match=match):
+            build_requests(style, "30s", styles, "42", **kwargs)
+
+
+def test_key_and_meter_autocomplete_offer_only_what_the_style_supports() -> None:
+    from bot.options import key_choices, meter_choices
+
+    bach = StyleInfo("bach", ["lstm"], "lstm", meters=["4/4", "3/4"], modes=["major", "minor"])
+    keys = [c.value for c in key_choices(bach, "")]
+    assert keys and all(k.endswith((" major", " minor")) for k in keys)
+    assert [c.value for c in key_choices(bach, "d")][:2] == ["D major", "D minor"]
+    assert key_choices(StyleInfo("palestrina", ["coconet"], "coconet"), "") == []
+    assert [c.value for c in meter_choices(bach, "")] == ["4/4", "3/4"]
+    assert [c.value for c in meter_choices(bach, "3")] == ["3/4"]

@@ -22,9 +22,9 @@ def _labels(components: list[dict]) -> dict[str, str]:
     return {(b.get("emoji") or {}).get("name", ""): b.get("label", "") for b in components[0]["components"]}
 
 
-def _new_track(stack: Stack, message: dict, emoji: str, who: str) -> tuple[Interaction, Rec]:
+def _new_track(stack: Stack, message: dict, emoji: str, who: str, row: int = 0) -> tuple[Interaction, Rec]:
     """Click a track-making button: it defers (a new "thinking" message), then posts the new track."""
-    inter, callback = stack.click(message, driver.button(message, emoji), user(who))
+    inter, callback = stack.click(message, driver.button(message, emoji, row), user(who))
     assert callback.json == {"type": 5}, callback.json
     return inter, stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200, 90)
 
@@ -72,7 +72,8 @@ def test_votes_survive_a_restart_and_old_buttons_still_work(real_stack: Stack) -
     assert len(pretty_midi.PrettyMIDI(io.BytesIO(midi.data)).instruments) == 4
     assert f"track `{track}`" in harmonized.json["embeds"][0]["description"]
     emojis = [e for e, _, _ in driver.buttons(driver.message_of(fake, harmonized))]
-    assert emojis == ["👍", "👎", "🔁"], "four voices: neither extend nor harmonize again"
+    assert emojis == ["👍", "👎", "🔁", "📄", "📦", "🎚️", "🎲", "🌀"], \
+        "four voices: neither extend nor harmonize again, but a score, files, stems and Gibbs variations"
     print(f"\nvote round trip {vote_ms:.1f} ms; reroll+extend+harmonize {time.monotonic() - started:.1f} s")
 
 
@@ -85,8 +86,93 @@ def test_bad_clicks_are_answered_ephemerally(real_stack: Stack) -> None:
     unknown = {**row["components"][0], "custom_id": "ts:u:" + "0" * 32}
     message.update(id=P.snowflake(), components=[{"type": 1, "components": [damaged, unknown]}])
     fake.messages[message["id"]] = message  # as if an old version of the bot had posted it
+    new = [(f"ts:{a}:" + "0" * 32, "no finished track") for a in "sftvw"]  # score, files, stems, vary
+    new += [("ts:t:../../etc", "damaged"), (f"ts:w:{'a' * 31}", "damaged"), (f"ts:f:{'0' * 32}:9", "damaged")]
+    message["components"].append({"type": 1, "components": [{**damaged, "custom_id": c} for c, _ in new[:5]]})
+    message["components"].append({"type": 1, "components": [{**damaged, "custom_id": c} for c, _ in new[5:]]})
     for custom_id, needle in (("ts:u:not-a-track", "damaged or from an older version"),
-                              ("ts:u:" + "0" * 32, "no finished track")):
+                              ("ts:u:" + "0" * 32, "no finished track"), *new):
         _, callback = stack.click(message, custom_id, user("grace"))
         assert callback.json["type"] == 4 and callback.json["data"]["flags"] == 64
         assert needle in callback.json["data"]["content"]
+
+
+def _files(rec: Rec) -> dict[str, bytes]:
+    return {f.filename: f.data for f in rec.files}
+
+
+def _output(stack: Stack, message: dict, emoji: str, who: str) -> Rec:
+    """Click 📄, 📦 or 🎚️: the bot defers, a small worker job makes the files, and they come as a follow-up."""
+    inter, callback = stack.click(message, driver.button(message, emoji, row=1), user(who))
+    assert callback.json == {"type": 5}, callback.json
+    return stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200, 120)
+
+
+def test_exact_controls_score_exports_stems_variations_and_lineage(real_stack: Stack) -> None:
+    """What a musician takes away: a loop in an exact key, meter and BPM; its engraved score, ABC, MusicXML,
+    MIDI and stems from the buttons; subtle and strong variations linked to it, with their own votes."""
+    import zipfile
+
+    from models.music.keys import parse_key
+
+    stack, fake = real_stack, real_stack.fake
+    choices = fake.inject_autocomplete("compose", {"style": "irish", "length": "", "key": "d"}, focused="key")
+    keys = [c["value"] for c in stack.wait(driver.is_callback(choices), 5).json["data"]["choices"]]
+    assert keys[:4] == ["D major", "D minor", "D dorian", "D mixolydian"]
+    choices = fake.inject_autocomplete("compose", {"style": "irish", "length": "", "meter": ""}, focused="meter")
+    meters = [c["value"] for c in stack.wait(driver.is_callback(choices), 5).json["data"]["choices"]]
+    assert "6/8" in meters and "7/8" not in meters
+
+    _, post = stack.compose({"style": "irish", "length": "12s", "key": "e DOR", "meter": "6/8", "tempo": 132,
+                             "loop": True, "seed": 3}, user("musician"))
+    fields = driver.embed_fields(post)
+    assert (fields["Key"], fields["Meter"], fields["Tempo"]) == ("E dorian", "6/8", "132 BPM")
+    assert "(loop)" in post.json["embeds"][0]["title"] and "seamless loop" in post.json["embeds"][0]["description"]
+    track = fields["Track"].strip("`")
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(next(f.data for f in post.files if f.filename.endswith(".mid"))))
+    notes = midi.instruments[0].notes
+    assert {n.pitch % 12 for n in notes} <= parse_key("E dorian").scale() and notes[0].pitch % 12 == 4
+    assert notes[-1].pitch % 12 == notes[0].pitch % 12  # the loop leads back into its start
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(132.0, abs=0.01)
+    message = driver.message_of(fake, post)
+
+    started = time.monotonic()
+    score = _output(stack, message, "📄", "fan")
+    score_s = time.monotonic() - started
+    files = _files(score)
+    assert files[f"{track}.score.png"].startswith(b"\x89PNG") and files[f"{track}.score.pdf"].startswith(b"%PDF")
+    assert "E dorian · 6/8 · 132 BPM" in score.json["content"]
+    exported = _files(_output(stack, message, "📦", "fan"))
+    assert "K:Edor" in exported[f"{track}.abc"].decode() and "M:6/8" in exported[f"{track}.abc"].decode()
+    assert b"<score-partwise" in exported[f"{track}.musicxml"] and exported[f"{track}.mid"].startswith(b"MThd")
+    stems = _files(_output(stack, message, "🎚️", "fan"))
+    with zipfile.ZipFile(io.BytesIO(stems[f"{track}.stems.zip"])) as zf:
+        assert len(zf.namelist()) == 1 and zf.read(zf.namelist()[0]).startswith(b"OggS")
+    started = time.monotonic()
+    again = _output(stack, message, "📄", "fan2")  # made once: the second click posts the same files at once
+    assert _files(again)[f"{track}.score.png"] == files[f"{track}.score.png"] and time.monotonic() - started < 5
+
+    inter, callback = stack.click(message, driver.button(message, "🎲", row=1), user("fan"))
+    assert callback.json == {"type": 5}
+    subtle = stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200 and bool(r.json.get("embeds")), 90)
+    child = driver.embed_fields(subtle)
+    assert child["Parent"] == f"`{track}`" and child["Key"] == "E dorian" and child["Meter"] == "6/8"
+    assert f"subtle variation of track `{track}`" in subtle.json["embeds"][0]["description"]
+    child_id = child["Track"].strip("`")
+    _, strong = _new_track(stack, message, "🌀", "fan2", row=1)
+    assert "strong variation" in strong.json["embeds"][0]["description"]
+    assert stack.db_rows("SELECT parent_id, vary, kind FROM tracks WHERE id = ?", (child_id,)) == [
+        (track, "subtle", "vary")]
+
+    child_message = driver.message_of(fake, subtle)
+    stack.click(child_message, driver.button(child_message, "👍"), user("critic"))  # votes are per track
+    looked = fake.inject_slash("track", {"id": track[:8], "score": True}, user=user("critic"))
+    assert stack.wait(driver.is_callback(looked), 5).json["type"] == 5
+    shown = stack.wait(lambda r: driver.is_followup(looked)(r) and r.status == 200, 60)
+    assert f"`{child_id[:8]}` (subtle, 👍 1 👎 0)" in shown.json["content"]
+    assert f"{track}.score.png" in _files(shown)
+    looked = fake.inject_slash("track", {"id": child_id}, user=user("critic"))
+    shown = stack.wait(lambda r: driver.is_followup(looked)(r) and r.status == 200, 60)
+    assert f"subtle variation of track `{track}`" in shown.json["content"]
+    print(f"\nscore posted {score_s:.1f} s after the click")
+

@@ -39,6 +39,9 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     _assert_refused(stack, {"style": "irish", "length": "30s", "arrangement": "orchestra"},
                     "Unknown arrangement `orchestra`", "band", "melody")
     _assert_refused(stack, {"style": "irish", "length": "30s", "instrument": "drums"}, "drum kit can't play")
+    _assert_refused(stack, {"style": "irish", "length": "30s", "key": "H lydian"}, "Can't read the key `H lydian`",
+                    "D dorian")
+    _assert_refused(stack, {"style": "irish", "length": "30s", "meter": "7/8"}, "has no `7/8` tunes", "6/8")
     assert compose_queue(stack.redis).count == 0
     assert not stack.db_rows("SELECT id FROM tracks WHERE user_id = ?", (user("refused")["id"],))
 
@@ -72,7 +75,8 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     assert all(i.notes for i in midi.instruments)
     assert fields["Arrangement"].startswith("band · ") and "percussion" in fields["Arrangement"]
     assert [(e, label) for e, label, _ in driver.buttons(driver.message_of(fake, post))] == [
-        ("👍", "0"), ("👎", "0"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize")]
+        ("👍", "0"), ("👎", "0"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize"),
+        ("📄", "Score"), ("📦", "Files"), ("🎚️", "Stems"), ("🎲", "Vary (subtle)"), ("🌀", "Vary (strong)")]
     stack.wait(lambda r: driver.is_edit(inter)(r) and "is ready" in r.json["content"], 5)
     assert stack.db_rows("SELECT status, message_id FROM tracks WHERE id = ?", (track,)) == [
         ("done", post.response["id"])]
@@ -95,8 +99,9 @@ def test_two_takes_side_by_side(real_stack: Stack) -> None:
     midi = next(f for f in post.files if f.filename.endswith(".mid"))
     assert pretty_midi.PrettyMIDI(__import__("io").BytesIO(midi.data)).instruments[0].program == 73
     rows = driver.message_of(real_stack.fake, post)["components"]
-    assert len(rows) == 2 and rows[0]["components"][0]["label"] == "A · 0" and rows[1]["components"][0]["label"] == \
-        "B · 0"
+    assert len(rows) == 4 and rows[0]["components"][0]["label"] == "A · 0" and rows[2]["components"][0]["label"] == \
+        "B · 0"  # two rows a take: votes and new tracks, then score, files, stems and variations
+    assert rows[1]["components"][0]["label"] == "A · Score" and rows[3]["components"][0]["label"] == "B · Score"
     tracks = [driver.embed_fields(post, i)["Track"].strip("`") for i in (0, 1)]
     assert {r[0] for r in real_stack.db_rows("SELECT delivery_id FROM tracks WHERE id IN (?, ?)", tuple(tracks))} \
         and len(set(tracks)) == 2

@@ -77,3 +77,35 @@ def test_webhook_401_falls_back_to_a_channel_reply(real_stack: Stack) -> None:
     message = driver.message_of(fake, post)
     _, vote = stack.click(message, driver.button(message, "👍"), user("kate"))
     assert vote.json["type"] == 7  # the buttons of a channel message work like any others
+
+
+def test_with_no_worker_online_compose_is_queued_and_starts_once_one_is_up(real_stack: Stack) -> None:
+    """The first seconds after a restart: no worker is up and Redis has lost the styles it published. The bot
+    still knows what this deployment serves (its database), queues the request durably, says it will start
+    once a worker is up, and delivers it when one is."""
+    from tests.fakes import processes
+    from worker.contract.tracks import STYLES_KEY, compose_queue
+
+    stack, fake = real_stack, real_stack.fake
+
+    def everything_down() -> None:
+        assert stack.worker is not None
+        processes.stop(stack.worker)
+        stack.worker = None  # not one of the processes that must stay alive, for now
+        stack.redis.delete(STYLES_KEY)
+
+    stack.restart_bot(before_start=everything_down)
+    inter = fake.inject_slash("compose", {"style": "irish", "length": "6s", "key": "G major"}, user=user("early"))
+    assert stack.wait(driver.is_callback(inter), 5).json == {"type": 5}
+    said = stack.wait(lambda r: driver.is_edit(inter)(r) and "No worker is online right now" in
+                      (r.json or {}).get("content", ""), 10)
+    assert "will start as soon as a worker is up" in said.json["content"]
+    track = stack.queued_track(user("early"))
+    assert compose_queue(stack.redis).count == 1 and not fake.find(driver.is_followup(inter))
+    time.sleep(2.0)
+    assert not fake.find(driver.is_followup(inter)), "nothing can be made while no worker is up"
+
+    stack.worker = processes.spawn(stack.worker_args, stack.env, stack.tmp / "worker-again.log")
+    post = stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200, 120)
+    assert driver.embed_fields(post)["Track"] == f"`{track}`" and driver.embed_fields(post)["Key"] == "G major"
+    driver.wait_styles(fake, stack.procs, "irish")  # the stack is whole again for the tests after this one

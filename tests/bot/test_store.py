@@ -47,7 +47,7 @@ def _posted(store: Store, n: int, user: str = "u1", style: str = "irish", at: fl
 def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     db = Database(None, tmp_path)
     assert db.migrate() == [v for v, _, _ in MIGRATIONS] and db.migrate() == []
-    assert [r["version"] for r in db.rows("SELECT version FROM schema_migrations")] == [1]
+    assert [r["version"] for r in db.rows("SELECT version FROM schema_migrations")] == [v for v, _, _ in MIGRATIONS]
     assert sqlite_path(None, tmp_path) == tmp_path / "tunesmith.db"
     assert sqlite_path("sqlite:////var/x.db", tmp_path) == Path("/var/x.db")
     assert sqlite_path("sqlite:///x.db", tmp_path) == Path("x.db")
@@ -142,3 +142,32 @@ def test_store_calls_are_fast(tmp_path: Path) -> None:
     for n in range(20):
         store.reserve(_delivery(n, f"user{n}"), [_req(n)], Limits(), now=NOW)
     assert (time.perf_counter() - start) / 20 < 0.05  # reserve runs before the 3 s deadline
+
+
+def test_a_version_1_database_gains_variations_and_known_styles(tmp_path: Path) -> None:
+    """Migration 2 on a database made before it: old rows stay, variations link to parents, styles remembered."""
+    from worker.contract.tracks import StyleInfo
+
+    db = Database(None, tmp_path)
+    statements = MIGRATIONS[0][2]
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+               " applied_at DOUBLE PRECISION NOT NULL)")
+    for statement in statements:
+        db.execute(statement)
+    db.execute("INSERT INTO schema_migrations VALUES (1, 'old', 0)")
+    db.execute("INSERT INTO tracks (id, delivery_id, user_id, kind, style, seconds, request_json, status,"
+               " created_at) VALUES ('old', 'd0', 'u0', 'compose', 'irish', 30, '{}', 'failed', 0)")
+    assert db.migrate() == [v for v, _, _ in MIGRATIONS][1:]
+    assert db.one("SELECT id, vary FROM tracks WHERE id = 'old'") == {"id": "old", "vary": None}
+    store = Store(db)
+    parent = _posted(store, 1)
+    child = ComposeRequest("irish", 30.0, arch="lstm", track_id=f"{2:032x}", kind="vary", parent_id=parent,
+                           vary="strong")
+    assert store.reserve(_delivery(2), [child], Limits(), now=NOW) is None
+    (found,) = store.variations(parent)
+    assert found.id == child.track_id and found.request.vary == "strong" and store.variations(child.track_id) == []
+    assert db.one("SELECT vary FROM tracks WHERE id = ?", (child.track_id,))["vary"] == "strong"
+    info = StyleInfo("irish", ["lstm"], "lstm", meters=["6/8"], modes=["major"])
+    store.remember_styles({"irish": info})
+    store.remember_styles({"irish": info})
+    assert store.known_styles() == {"irish": info}

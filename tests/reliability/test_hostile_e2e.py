@@ -75,6 +75,9 @@ def _ephemeral(fleet: Fleet, inter: Any) -> str:
     ({"temperature": float("nan")}, "emperature"), ({"tempo": 1000}, "tempo"), ({"tempo": 1}, "tempo"),
     ({"instrument": "kazoo"}, "Unknown instrument"), ({"takes": 3}, "takes"),
     ({"length": "1" * 3000}, "out of range"),
+    ({"key": "H lydian"}, "Can't read the key"), ({"key": "D dorian; DROP TABLE tracks"}, "Can't read the key"),
+    ({"key": "\x00" * 50}, "Can't read the key"), ({"meter": "7/8"}, "has no `7/8` tunes"),
+    ({"meter": "../../x"}, "tunes: meters"), ({"meter": "6/8" * 400}, "tunes: meters"),
 ])
 def test_bad_options_are_refused_ephemerally_and_queue_nothing(fleet: Fleet, options: dict, needle: str) -> None:
     before = _State(fleet)
@@ -95,7 +98,9 @@ def test_tampered_buttons_answer_clearly_and_change_nothing(fleet: Fleet) -> Non
                 f"ts:x:{bob_track}:999": "cannot continue", f"ts:x:{bob_track}:0": "cannot continue",
                 f"ts:r:{'f' * 32}": "no finished track", f"ts:h:{bob_track}": "Harmonizing needs",
                 f"ts:u:{bob_track.upper()}": OUTDATED, f"ts:u:{bob_track}:5": OUTDATED, f"ts:q:{bob_track}": OUTDATED,
-                f"ts:u:{bob_track}\n": OUTDATED, f"ts:u:../../{bob_track[:20]}": OUTDATED, "ts:" + "€" * 97: OUTDATED}
+                f"ts:u:{bob_track}\n": OUTDATED, f"ts:u:../../{bob_track[:20]}": OUTDATED, "ts:" + "€" * 97: OUTDATED,
+                f"ts:v:{'f' * 32}": "no finished track", f"ts:s:{'f' * 32}": "no finished track",
+                f"ts:w:{bob_track}:75": OUTDATED, f"ts:t:{bob_track[:31]}": OUTDATED, f"ts:f:{bob_track}:1": OUTDATED}
     forged = dict(driver.message_of(fleet.fake, theirs), id=P.snowflake())
     rows = [list(tampered)[i:i + 5] for i in range(0, len(tampered), 5)]
     forged["components"] = [{"type": 1, "components": [{**template, "custom_id": c} for c in row]} for row in rows]

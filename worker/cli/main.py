@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,10 +19,14 @@ from worker.contract.tracks import (
     QUEUE_TRAIN,
     BadRequest,
     ComposeRequest,
+    ComposeResult,
     StyleInfo,
     parse_length,
     validate_request,
 )
+
+EXPORT_FORMATS = ("abc", "musicxml", "score", "stems", "midi")
+CLI_SIZE_LIMIT = 500 * 1024 * 1024  # stems on the command line: no upload limit to fit
 
 # Subcommands forwarded, with the rest of the command line, to ``worker.cli.models.<name>_main``.
 MODEL_COMMANDS = ("train", "styles", "evaluate", "bench")
@@ -64,13 +69,44 @@ def _styles_for_cli(redis_url: str) -> dict[str, StyleInfo]:
     return styles
 
 
+def parse_formats(text: str) -> list[str]:
+    """``"abc, musicxml,score"`` → ["abc", "musicxml", "score"].
+
+    Raises:
+        BadRequest: an unknown format.
+    """
+    wanted = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in EXPORT_FORMATS]
+    if unknown:
+        raise BadRequest(f"Unknown format `{unknown[0][:20]}`: formats are {', '.join(EXPORT_FORMATS)}.")
+    return list(dict.fromkeys(wanted))
+
+
+def _write_formats(result: ComposeResult, formats: list[str], out_dir: Path) -> dict[str, str]:
+    """The exports of ``result`` written beside its files on the worker's disk, then copied to ``out_dir``."""
+    from worker.output.engrave import EngraveError
+    from worker.output.exports import write_exports
+    from worker.output.render import RenderError
+
+    folder = Path(result.files["midi"]).parent
+    try:
+        sidecar = json.loads((folder / f"{result.track_id}.json").read_text(encoding="utf-8"))
+        made = write_exports(folder, result.track_id, sidecar, formats, size_limit=CLI_SIZE_LIMIT)
+    except (OSError, ValueError, EngraveError, RenderError) as exc:
+        raise CommandError(f"could not write {', '.join(formats)}: {exc}") from exc
+    return {kind: str(Path(shutil.copy2(path, out_dir / path.name))) for kind, path in made.items()}
+
+
 def cmd_compose(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     redis_url = os.environ.get("REDIS_URL", "").strip()
     try:
         seconds = parse_length(args.length)
+        formats = parse_formats(getattr(args, "formats", "") or "")
         request = ComposeRequest(style=args.style, seconds=seconds, arch=args.arch, seed=args.seed,
-                                 temperature=args.temperature, top_k=args.top_k, arrangement=args.arrangement)
+                                 temperature=args.temperature, top_k=args.top_k, arrangement=args.arrangement,
+                                 key=getattr(args, "key", None), meter=getattr(args, "meter", None),
+                                 bpm=getattr(args, "bpm", None), loop=bool(getattr(args, "loop", False)))
         styles = _styles_for_cli(redis_url)
         if not styles:
             raise BadRequest("No style has a trained model yet: train one with "
@@ -82,6 +118,8 @@ def cmd_compose(args: argparse.Namespace) -> int:
     try:
         result = run_job(request, redis_url, args.timeout)
         files = copy_files(result, Path(args.out))
+        if formats:
+            files.update(_write_formats(result, formats, Path(args.out)))
     except CommandError as exc:
         err(str(exc))
         return 1
@@ -210,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--arrangement", default="band",
                    help="band: melody over chords, bass and percussion (default); melody: the bare tune")
+    p.add_argument("--key", default=None, help='tonic and mode, e.g. "D dorian" (major, minor, dorian, mixolydian)')
+    p.add_argument("--meter", default=None, help="one of the style's meters, e.g. 6/8")
+    p.add_argument("--bpm", type=float, default=None, help="beats (quarter notes) per minute, 40 to 240")
+    p.add_argument("--loop", action="store_true", help="a seamless loop: the last bar leads back into the first")
+    p.add_argument("--formats", default="", help="extra files, comma-separated: " + ", ".join(EXPORT_FORMATS)
+                   + " (e.g. abc,musicxml,score,stems)")
     p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")

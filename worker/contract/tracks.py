@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,17 @@ QUEUE_COMPOSE = "compose"
 QUEUE_TRAIN = "train"
 COMPOSE_JOB = "worker.jobs.compose"
 # Which RQ job makes each kind of track: a new piece, a continuation of one, or a four-voice harmonisation.
-JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.jobs.extend", "harmonize": "worker.jobs.harmonize"}
+JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.jobs.extend", "harmonize": "worker.jobs.harmonize",
+             "vary": "worker.jobs.vary"}
+# The small job that engraves a track's score or writes its exports on demand (the 📄 and 📦 buttons).
+OUTPUTS_JOB = "worker.jobs.outputs"
+OUTPUT_KINDS = ("score", "exports", "stems")
+# What each architecture can honour: an exact key and meter (the token models' grammar), variations of chosen
+# bars (token models by forcing the kept bars, Coconet by Gibbs re-sampling), and seamless loops (all).
+KEY_ARCHES = ("lstm", "wavenet", "gan")
+VARY_ARCHES = ("lstm", "wavenet", "gan", "coconet")
+LOOP_ARCHES = VARY_ARCHES
+VARY_SHARE = {"subtle": 0.25, "strong": 0.75}
 HARMONIZER_ARCH = "coconet"
 STYLES_KEY = "tunesmith:styles"
 FEATURES_KEY = "tunesmith:features"
@@ -86,11 +98,15 @@ class StyleInfo:
     default_arch: str
     description: str = ""
     tempo_range: tuple[float, float] = (100.0, 140.0)
+    meters: list[str] = field(default_factory=list)  # the meters its models learnt (most common first)
+    modes: list[str] = field(default_factory=list)  # the modes /compose's key option may ask for
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StyleInfo:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["arches"] = list(fields.get("arches", []))
+        for name in ("meters", "modes"):
+            fields[name] = [str(x) for x in fields.get(name) or []]
         if "tempo_range" in fields:
             fields["tempo_range"] = tuple(fields["tempo_range"])
         return cls(**fields)
@@ -108,11 +124,17 @@ class ComposeRequest:
     top_k: int = DEFAULT_TOP_K
     track_id: str = field(default_factory=new_track_id)
     user_id: str | None = None
-    kind: str = "compose"  # compose | extend | harmonize (see JOB_FUNCS)
-    parent_id: str | None = None  # the track an extend or harmonize job starts from
+    kind: str = "compose"  # compose | extend | harmonize | vary (see JOB_FUNCS)
+    parent_id: str | None = None  # the track an extend, harmonize or vary job starts from
     tempo: float | None = None  # play at this many quarter notes per minute instead of the style's tempo
     instrument: int | None = None  # General MIDI program (0-127) instead of the style's instrument (the lead's)
     arrangement: str = DEFAULT_ARRANGEMENT  # see ARRANGEMENTS
+    key: str | None = None  # "D dorian": tonic and mode, honoured exactly (token models)
+    meter: str | None = None  # "6/8": one of the style's meters
+    bpm: float | None = None  # the same as ``tempo`` (its other name); validate_request folds it into tempo
+    loop: bool = False  # whole bars whose last one leads back into the first; audio and MIDI loop seamlessly
+    parent: str | None = None  # the track a variation comes from (validate_request copies it to parent_id)
+    vary: str | None = None  # "subtle" (about 25% of the bars re-sampled) or "strong" (about 75%)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,6 +175,10 @@ class ComposeResult:
     key: str = ""
     chords: list[dict] = field(default_factory=list)
     arrangement_note: str = ""
+    # Issue 15: the exact controls as made, variations, loops, and which extra outputs exist.
+    loop: bool = False
+    vary: str | None = None
+    varied_bars: list[int] = field(default_factory=list)  # 0-based bars a variation re-sampled
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,6 +194,8 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
     Raises:
         BadRequest: unknown style, unsupported architecture, or bad sampling settings.
     """
+    request = _folded(request)
+    info: StyleInfo | None = None
     if request.kind == "harmonize":  # any style's melody; only the harmonizer's model is needed
         name, arch = request.style.strip().lower(), HARMONIZER_ARCH
     else:
@@ -177,8 +205,10 @@ def validate_request(request: ComposeRequest, styles: dict[str, StyleInfo]) -> C
         if info is None:
             raise BadRequest(f"Unknown style `{request.style[:40]}`. Styles: {', '.join(sorted(styles))}.")
         name, arch = info.name, (request.arch or info.default_arch).strip().lower()
-        if arch not in info.arches:
+        harmonized = request.kind == "vary" and arch == HARMONIZER_ARCH  # a variation of a harmonized melody
+        if arch not in info.arches and not harmonized:
             raise BadRequest(f"Style `{info.name}` has no `{arch}` model. Architectures: {', '.join(info.arches)}.")
+    request = _checked_controls(request, info, arch)
     parse_length(request.seconds)
     if not 0.05 <= request.temperature <= 3.0:
         raise BadRequest("Temperature must lie between 0.05 and 3.0.")
@@ -213,6 +243,116 @@ def check_arrangement(arrangement: object, arch: str | None, instrument: int | N
     if arrangement == "melody" and arch == HARMONIZER_ARCH and kind == "compose":
         raise BadRequest("The `coconet` model writes four voices together, so it has no bare melody: use "
                          "`arrangement: band`, or another model of the style.")
+def _folded(request: ComposeRequest) -> ComposeRequest:
+    """``bpm`` is another name for ``tempo``, ``parent`` for a variation's ``parent_id``; ``vary`` makes a vary
+    job.
+
+    Raises:
+        BadRequest: the two names disagree.
+    """
+    changes: dict[str, Any] = {}
+    if request.bpm is not None:
+        if not isinstance(request.bpm, int | float) or isinstance(request.bpm, bool):
+            raise BadRequest("The BPM must be a number.")
+        if request.tempo is not None and abs(float(request.tempo) - float(request.bpm)) > 1e-6:
+            raise BadRequest("Give the tempo once: `tempo` and `bpm` are the same setting.")
+        changes["tempo"], changes["bpm"] = float(request.bpm), None
+    if request.parent is not None:
+        if request.parent_id is not None and request.parent_id != request.parent:
+            raise BadRequest("`parent` and `parent_id` name different tracks.")
+        changes["parent_id"] = request.parent
+    if request.vary is not None and request.kind == "compose":
+        changes["kind"] = "vary"
+    return dataclasses.replace(request, **changes) if changes else request
+
+
+# Keys as users type them ("D dorian", "f#m", "Bb mix"). The bot may not load ``models``, so the contract reads
+# them itself and hands the models the canonical "<tonic> <mode>" (models.music.keys reads it back the same).
+KEY_MODES = ("major", "minor", "dorian", "mixolydian")
+KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_KEY_TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_MODE_WORDS = {"": "major", "maj": "major", "major": "major", "ionian": "major", "m": "minor", "min": "minor",
+                   "minor": "minor", "aeolian": "minor", "dor": "dorian", "dorian": "dorian", "mix": "mixolydian",
+                   "mixo": "mixolydian", "mixolydian": "mixolydian"}
+_KEY_RE = re.compile(r"^\s*(?P<tonic>[A-Ga-g])(?P<acc>[#♯b♭]?)\s*(?P<mode>[A-Za-z]*)\s*$")
+
+
+def normalise_key(text: str) -> tuple[str, str]:
+    """``"d DOR"`` → ("D dorian", "dorian").
+
+    Raises:
+        BadRequest: not a tonic and one of KEY_MODES.
+    """
+    raw = str(text or "")[:40]
+    match = _KEY_RE.fullmatch(raw)
+    mode = _KEY_MODE_WORDS.get(match["mode"].lower()) if match else None
+    if match is None or mode is None:
+        raise BadRequest(f"Can't read the key `{raw}`: give a tonic and a mode, e.g. `D dorian`, `A minor`, "
+                         f"`G major` or `E mixolydian` (modes: {', '.join(KEY_MODES)}).")
+    tonic = (_KEY_TONICS[match["tonic"].upper()] + {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(match["acc"], 0)) % 12
+    return f"{KEY_NAMES[tonic]} {mode}", mode
+
+
+def key_suggestions(modes: list[str] | tuple[str, ...], typed: str = "") -> list[str]:
+    """Key names for autocomplete in ``modes``: those starting with what was typed first (a typed key that
+    reads as one of them leads)."""
+    names = [f"{t} {m}" for m in modes for t in ("C", "D", "E", "F", "G", "A", "B", "Bb", "Eb", "F#", "C#", "Ab")]
+    typed = typed.strip().lower()[:40]
+    first = [n for n in names if n.lower().startswith(typed)]
+    hits = first + [n for n in names if typed in n.lower() and n not in first]
+    try:
+        name, mode = normalise_key(typed) if typed else ("", "")
+    except BadRequest:
+        name, mode = "", ""
+    if name and mode in modes and name not in hits:
+        hits.insert(0, name)
+    return hits
+
+
+def _checked_controls(request: ComposeRequest, info: StyleInfo | None, arch: str) -> ComposeRequest:
+    """Key, meter, loop and vary checked against what the style and architecture offer; the key normalised.
+
+    Raises:
+        BadRequest: saying what the style supports.
+    """
+    changes: dict[str, Any] = {}
+    if request.key is not None:
+        if request.kind != "compose":
+            raise BadRequest("A key can only be chosen for a new piece.")
+        name, mode = normalise_key(request.key)
+        modes = info.modes if info else []
+        if arch not in KEY_ARCHES or not modes:
+            raise BadRequest(f"The `{arch}` model of `{request.style[:40]}` can't follow a chosen key"
+                             + (f"; the {', '.join(KEY_ARCHES)} models can." if arch not in KEY_ARCHES else "."))
+        if mode not in modes:
+            raise BadRequest(f"Style `{info.name if info else request.style[:40]}` has no {mode} tunes: "  # type: ignore[union-attr]
+                             f"modes {', '.join(modes)}.")
+        changes["key"] = name
+    if request.meter is not None:
+        if request.kind != "compose":
+            raise BadRequest("A meter can only be chosen for a new piece.")
+        meter = str(request.meter).strip().replace(" ", "")
+        meters = info.meters if info else []
+        if arch not in KEY_ARCHES:
+            raise BadRequest(f"The `{arch}` model can't follow a chosen meter; the {', '.join(KEY_ARCHES)} "
+                             "models can.")
+        if meter not in meters:
+            raise BadRequest(f"Style `{request.style[:40]}` has no `{str(request.meter)[:12]}` tunes: meters "
+                             f"{', '.join(meters) or 'none to choose from'}.")
+        changes["meter"] = meter
+    if not isinstance(request.loop, bool):
+        raise BadRequest("`loop` is true or false.")
+    if request.loop and request.kind == "compose" and arch not in LOOP_ARCHES:
+        raise BadRequest(f"The `{arch}` model can't write a seamless loop; the {', '.join(LOOP_ARCHES)} models can.")
+    if request.kind == "vary" or request.vary is not None:
+        if request.vary not in VARY_SHARE:
+            raise BadRequest("A variation is `subtle` or `strong`.")
+        if request.kind != "vary":
+            raise BadRequest("Only a variation can say how strong it is.")
+        if arch not in VARY_ARCHES:
+            raise BadRequest(f"The `{arch}` model can't make variations of a track; the "
+                             f"{', '.join(VARY_ARCHES)} models can.")
+    return dataclasses.replace(request, **changes) if changes else request
 
 
 def _whole(value: object) -> bool:
@@ -271,6 +411,17 @@ def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: i
              for r in requests]
     added = {job.id: job for job in fair_enqueue(queue, datas, [r.user_id or "" for r in requests])}
     return [added.get(r.track_id) or fetch_job(redis, r.track_id) for r in requests]
+
+
+def enqueue_outputs(redis: Redis, track_id: str, kind: str, size_limit: int, *, timeout_s: int = 300) -> Job:
+    """Enqueue the small job that engraves (``score``) or exports (``exports``, ``stems``) a finished track, at
+    the front of the compose queue: it takes a second or two, and someone is waiting for it."""
+    if kind not in OUTPUT_KINDS or not is_track_id(track_id or ""):
+        raise BadRequest("Unknown output or track.")
+    queue = compose_queue(redis)
+    return queue.enqueue(OUTPUTS_JOB, {"track_id": track_id, "kind": kind, "size_limit": int(size_limit)},
+                         job_id=f"out-{kind}-{track_id}-{secrets.token_hex(4)}", at_front=True,
+                         job_timeout=timeout_s, result_ttl=3600, failure_ttl=3600)
 
 
 def compose_queue(redis: Redis, name: str = QUEUE_COMPOSE) -> Queue:

@@ -1,5 +1,6 @@
 """The RQ jobs, by the dotted names that travel over Redis: ``worker.jobs.compose``, ``.extend``, ``.harmonize``,
-``.finetune`` and ``.rollback`` (``worker.contract`` names them; a job's module is imported when RQ asks)."""
+``.vary``, ``.outputs``, ``.finetune`` and ``.rollback`` (``worker.contract`` names them; a job's module is
+imported when RQ asks)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import importlib
 from typing import Any
 
 _MODULES = {"compose": "compose_job", "extend": "track_jobs", "harmonize": "track_jobs",
-            "finetune": "finetune_job", "rollback": "finetune_job"}
+            "finetune": "finetune_job", "rollback": "finetune_job", "vary": "track_jobs", "outputs": "outputs_job"}
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: RQ resolves "worker.jobs.compose" through here

@@ -106,7 +106,8 @@ def _request(job: Job | None, styles: Mapping[str, Any]) -> ComposeRequest | Non
         req = validate_request(ComposeRequest.from_dict(job.args[0]), dict(styles))
     except Exception:  # noqa: BLE001 - undecodable (e.g. not JSON) or invalid: left for the worker to fail alone
         return None
-    return req if req.kind == "compose" else None
+    # exact controls are sampled alone (the batched sampler draws the plain style)
+    return req if req.kind == "compose" and not (req.key or req.meter or req.loop) else None
 
 
 def fair_share(limit: int, waiting: int, workers: int) -> int:

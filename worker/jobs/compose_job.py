@@ -47,8 +47,9 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
         piece, timings["batch_sample_s"], timings["batch"] = batched[0], round(batched[1], 3), float(batched[2])
         seed = piece.seed
     else:
+        controls = {k: v for k, v in (("key", req.key), ("meter", req.meter), ("loop", req.loop)) if v}
         piece = composer.compose(req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                                 tempo=req.tempo, on_progress=progress.sampling())
+                                 tempo=req.tempo, on_progress=progress.sampling(), **controls)
     piece = with_instrument(piece, req.instrument)
     t = timed(timings, "sample_s", t)
     piece = arranged(piece, req.arrangement)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -29,7 +30,7 @@ def _start(request: dict[str, Any]) -> tuple[ComposeRequest, dict[str, Any], int
     from rq import get_current_job
 
     req = ComposeRequest.from_dict(request)
-    if req.kind == "extend":
+    if req.kind in ("extend", "vary"):
         req = validate_request(req, local_styles())
     else:
         req = validate_request(req, {})
@@ -84,6 +85,84 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     log.info("extended %s into %s: %.1fs -> %.1fs", req.parent_id, req.track_id, parent.get("seconds", 0),
              result.seconds)
     return result.to_dict()
+
+
+def varied_bars(n_bars: int, share: float, seed: int) -> list[int]:
+    """Which 0-based bars a variation re-samples: about ``share`` of them (at least one, and at least one kept
+    when there are two or more), chosen by ``seed``."""
+    if n_bars <= 1:
+        return [0] if n_bars == 1 else []
+    count = min(n_bars - 1, max(1, round(share * n_bars)))
+    return sorted(random.Random(seed).sample(range(n_bars), count))
+
+
+def vary(request: dict[str, Any]) -> dict[str, Any]:
+    """A variation of track ``parent_id``: about 25% ("subtle") or 75% ("strong") of its bars re-sampled, the
+    rest kept note for note; a token model re-samples each chosen bar conditioned on all before it, with the
+    kept bars forced, and four voices are Gibbs re-sampled by Coconet. Returns a ComposeResult dict.
+
+    Raises:
+        BadRequest: the track is unknown, or was made by a model that cannot vary it.
+    """
+    from worker.contract.tracks import VARY_SHARE
+    from worker.output.midi import read_parts
+
+    t0 = time.perf_counter()
+    req, parent, seed, progress, device = _start(request)
+    bars = varied_bars(int(parent.get("bars") or 0), VARY_SHARE[req.vary or "subtle"], seed)
+    if not bars:
+        raise BadRequest(f"Track `{req.parent_id}` has no bars to vary.")
+    tokens = [int(t) for t in parent.get("tokens") or []]
+    loop = bool(parent.get("loop"))
+    timings: dict[str, float] = {}
+    if int(parent.get("voices") or 1) > 1:  # four voices: Gibbs re-sampling of the chosen bars
+        midi = track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid"
+        try:
+            parts = [notes for _, _, drum, notes in read_parts(midi) if not drum]
+        except (OSError, ValueError) as exc:
+            raise BadRequest(f"Track `{req.parent_id}` has no readable MIDI file.") from exc
+        composer = _coconet_for(parent["style"], device)
+        timings["load_s"] = round(time.perf_counter() - t0, 3)
+        t = time.perf_counter()
+        progress("sampling", 0.0)
+        piece = composer.vary(parts, float(parent["tempo_qpm"]), parent["meter"], bars, seed=seed,
+                              temperature=req.temperature, top_k=req.top_k, on_progress=progress.sampling(),
+                              loop=loop)
+        piece = dataclasses.replace(piece, style=parent["style"], arch=parent.get("arch", piece.arch),
+                                    tokens=tokens, key=str(parent.get("key") or ""))
+    else:
+        if not tokens:
+            raise BadRequest(f"Track `{req.parent_id}` was not made by a model that can vary it.")
+        composer = get_composer(parent["style"], parent["arch"], device)
+        if not getattr(composer, "can_vary", False):
+            raise BadRequest(f"The `{parent['arch']}` model cannot vary a track.")
+        timings["load_s"] = round(time.perf_counter() - t0, 3)
+        t = time.perf_counter()
+        progress("sampling", 0.0)
+        piece = composer.vary(tokens, parent["meter"], float(parent["tempo_qpm"]), int(parent.get("transpose", 0)),
+                              bars, seed=seed, temperature=req.temperature, top_k=req.top_k,
+                              key=str(parent.get("key") or "") or None, loop=loop, on_progress=progress.sampling())
+    piece = with_instrument(piece, parent.get("program"))
+    timings["sample_s"] = round(time.perf_counter() - t, 3)
+    if parent.get("arrangement") == "band" and int(parent.get("voices") or 1) == 1:
+        t = time.perf_counter()  # the varied melody gets its band again: form, chords, bass and percussion
+        piece = arranged(piece, "band")
+        timings["arrange_s"] = round(time.perf_counter() - t, 3)
+    result = write_track(piece, req, track_dir(data_dir(), req.track_id), device=device,
+                         checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
+                         t0=t0, extendable=bool(tokens) and int(parent.get("voices") or 1) == 1,
+                         extra={"varied_bars": bars, "vary": req.vary})
+    log.info("varied %s (%s) into %s: bars %s", req.parent_id, req.vary, req.track_id, bars)
+    return result.to_dict()
+
+
+def _coconet_for(style: str, device: str) -> Any:
+    """The style's own Coconet (palestrina's for palestrina), else the harmonizer's (bach)."""
+    try:
+        composer = get_composer(style, HARMONIZER_ARCH, device)
+    except Exception:  # noqa: BLE001 - no Coconet of this style: the harmonizer's
+        composer = None
+    return composer if getattr(composer, "can_vary", False) else get_harmonizer(device)
 
 
 def melody_line(notes: list[Note]) -> list[Note]:

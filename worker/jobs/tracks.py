@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 SIDECAR_FIELDS = ("track_id", "style", "arch", "seed", "seconds", "tempo_qpm", "bars", "meter", "transpose",
                   "program", "voices", "tokens", "kind", "parent_id", "parts", "arrangement", "key", "chords",
-                  "arrangement_note")
+                  "arrangement_note", "loop", "vary", "varied_bars")
 
 
 def check_track_id(track_id: str) -> str:
@@ -105,7 +105,7 @@ def storage_error(exc: BaseException) -> StorageError | None:
 
 def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                 timings: dict[str, float], progress: Callable[..., None], t0: float,
-                extendable: bool = False) -> ComposeResult:
+                extendable: bool = False, extra: dict[str, Any] | None = None) -> ComposeResult:
     """Write MIDI (+ extra files), audio, piano roll and the sidecar JSON for ``piece``; return the result.
 
     Everything is written into a hidden directory beside ``out`` and renamed to ``out`` at the end, so ``out``
@@ -118,7 +118,7 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
     try:
         stage.mkdir(parents=True)
         result = _write_files(piece, req, stage, device=device, checkpoint=checkpoint, timings=timings,
-                              progress=progress, t0=t0, extendable=extendable)
+                              progress=progress, t0=t0, extendable=extendable, extra=extra)
         _publish(stage, out)
         point("after_files")
     except Exception as exc:
@@ -147,7 +147,7 @@ def _publish(stage: Path, out: Path) -> None:
 
 def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
                  timings: dict[str, float], progress: Callable[..., None], t0: float,
-                 extendable: bool) -> ComposeResult:
+                 extendable: bool, extra: dict[str, Any] | None = None) -> ComposeResult:
     from models.arrange.piece import part_info
     from worker.output.midi import write_midi
     from worker.output.pianoroll import draw_pianoroll
@@ -168,7 +168,7 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
     config = settings()
     fmt = config.audio_format
     audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, soundfont=config.soundfont, fmt=fmt,
-                         renderer=config.renderer)
+                         renderer=config.renderer, loop=bool(getattr(piece, "loop", False)))
     files["audio"] = str(audio)
     seconds = audio_duration(audio)
     t = timed(timings, "render_s", t)
@@ -186,7 +186,10 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
         extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id,
         parts=part_info(piece), arrangement=getattr(piece, "arrangement", "melody") or "melody",
         key=getattr(piece, "key", ""), chords=list(getattr(piece, "chords", []) or []),
-        arrangement_note=getattr(piece, "arrangement_note", ""))
+        arrangement_note=getattr(piece, "arrangement_note", ""),
+        loop=bool(getattr(piece, "loop", False)), vary=req.vary)
+    if extra:
+        result = dataclasses.replace(result, **extra)
     sidecar = {k: v for k, v in result.to_dict().items() if k in SIDECAR_FIELDS}
     (out / f"{tid}.json").write_text(json.dumps(sidecar), encoding="utf-8")
     return result

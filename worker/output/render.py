@@ -136,6 +136,9 @@ def render_audio(
     fmt: str | None = None,
     bitrate: str | None = None,
     renderer: str = "warm",
+    *,
+    loop: bool = False,
+    gain: float | None = None,
 ) -> Path:
     """Render ``midi_path`` to OGG or MP3 lasting exactly ``seconds``, peak-normalised, with a short fade-out.
 
@@ -144,6 +147,9 @@ def render_audio(
         bitrate: e.g. "128k"; by default Vorbis quality 5 (~160 kb/s) or 192 kb/s MP3.
         renderer: "warm" (in-process FluidSynth when available) or "command" (the fluidsynth program), as the
             worker's TUNESMITH_RENDERER says.
+        loop: a seamless loop: no fade-out, and the reverb and release that ring on past the end are rendered
+            (LOOP_TAIL_S more) and added onto the start, so playing it over and over has no gap or click.
+        gain: a linear gain instead of peak normalisation (stems keep the mix's balance).
 
     Raises:
         RenderError: FluidSynth, ffmpeg or a soundfont is missing, or a tool failed.
@@ -153,22 +159,27 @@ def render_audio(
     codec, options = pick_encoder(fmt)
     if bitrate:
         options = ["-b:a", bitrate]
+        low = int(re.sub(r"\D", "", bitrate) or 0) < 64
+        if codec == "libvorbis" and low and "libopus" in _encoders():  # Vorbis can't go this low in stereo
+            codec = "libopus"
     ffmpeg = _tool("ffmpeg", "ffmpeg")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fade = min(FADE_S, seconds / 4)
+    fade = 0.0 if loop else min(FADE_S, seconds / 4)
     font = Path(soundfont) if soundfont else find_soundfont()
     if not font.is_file():
         raise RenderError(f"Soundfont {font} not found: install `fluid-soundfont-gm` or set {SOUNDFONT_ENV}.")
     base = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"]
     tail = ["-t", f"{seconds:.6f}", "-ar", "48000" if codec == "libopus" else str(SAMPLE_RATE), "-c:a", codec,
             *options, str(out_path)]
-    if synth.available() and renderer != "command":
-        try:
-            pcm = synth.render_pcm(midi_path, seconds, font)  # [n, 2] float32, exactly `seconds` long
-        except Exception as exc:  # noqa: BLE001 - a bad MIDI file or a FluidSynth failure, reported clearly
-            raise RenderError(f"FluidSynth could not render {Path(midi_path).name}: {exc}") from exc
+    warm = synth.available() and renderer != "command"
+    if warm or loop:
+        pcm = render_pcm(midi_path, seconds + (LOOP_TAIL_S if loop else 0.0), font, warm=warm)
+        if loop:
+            pcm = fold_tail(pcm, int(round(seconds * SAMPLE_RATE)))
         peak = float(np.abs(pcm).max()) if pcm.size else 0.0
-        if peak > 0:
+        if gain is not None:
+            pcm *= float(gain)
+        elif peak > 0:
             pcm *= min(10 ** (MAX_GAIN_DB / 20), 10 ** (PEAK_TARGET_DB / 20) / peak)
         n_fade = int(fade * SAMPLE_RATE)
         if n_fade:
@@ -184,6 +195,50 @@ def render_audio(
                  f"afade=t=out:st={seconds - fade:.6f}:d={fade:.6f}")
         _run([*base, "-i", str(wav), "-af", chain, *tail], f"ffmpeg ({codec})")
     return out_path
+
+
+LOOP_TAIL_S = 2.5  # how long reverb and releases may ring on past a loop's end (FluidR3's ring out in < 2 s)
+
+
+def render_pcm(midi_path: Path | str, seconds: float, font: Path, *, warm: bool = True) -> np.ndarray:
+    """``seconds`` of float32 stereo samples [n, 2]: from the warm synth, or from the fluidsynth command's WAV.
+
+    Raises:
+        RenderError: FluidSynth failed.
+    """
+    n = int(round(seconds * SAMPLE_RATE))
+    try:
+        if warm:
+            return synth.render_pcm(midi_path, seconds, font)
+        import wave
+
+        with tempfile.TemporaryDirectory(prefix="tunesmith-render-") as tmp:
+            wav = synthesize_wav(midi_path, Path(tmp) / "raw.wav", font)
+            with wave.open(str(wav), "rb") as w:
+                raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+                channels = w.getnchannels()
+        pcm = (raw.reshape(-1, channels).astype(np.float32) / 32768.0)[:, :2]
+        if pcm.shape[1] == 1:
+            pcm = np.repeat(pcm, 2, axis=1)
+        out = np.zeros((n, 2), dtype=np.float32)
+        out[: min(n, len(pcm))] = pcm[:n]
+        return out
+    except RenderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bad MIDI file or a FluidSynth failure, reported clearly
+        raise RenderError(f"FluidSynth could not render {Path(midi_path).name}: {exc}") from exc
+
+
+def fold_tail(pcm: np.ndarray, length: int) -> np.ndarray:
+    """The first ``length`` samples with everything after them added back onto the start (wrapping as often as
+    needed): what a loop of ``length`` samples sounds like once it has been playing a while."""
+    out = pcm[:length].copy()
+    rest = pcm[length:]
+    while len(rest) and length:
+        chunk = rest[:length]
+        out[: len(chunk)] += chunk
+        rest = rest[length:]
+    return out
 
 
 def audio_duration(path: Path | str) -> float:

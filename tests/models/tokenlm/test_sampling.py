@@ -93,3 +93,48 @@ def test_extend_keeps_the_old_bars(tiny_dir: Path) -> None:
     assert longer.seconds == pytest.approx(first.seconds + (longer.bars - first.bars) * first.seconds / first.bars)
     assert longer.notes[: len(first.notes) - 1] == first.notes[:-1]
     assert abs(longer.seconds - 30) <= first.seconds / first.bars
+
+
+# --- issue 15: exact key, meter and loop endings, and variations that keep bars ---------------------------------
+@pytest.mark.parametrize("key", ["D dorian", "A minor", "G mixolydian", "Bb major", "F# minor"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_chosen_key_is_honoured_exactly_even_by_a_random_model(tiny_dir: Path, key: str, seed: int) -> None:
+    """Random weights draw anything: only the grammar keeps every note in the scale, first and last on the
+    tonic, and the chosen meter."""
+    from models.music.keys import parse_key
+
+    composer = TokenComposer("irish", "lstm", checkpoint_dir=tiny_dir)
+    piece = composer.compose(12, seed=seed, key=key, meter="6/8", temperature=2.0)
+    parsed = parse_key(key)
+    assert piece.meter == "6/8" and piece.key == key
+    assert {n.pitch % 12 for n in piece.notes} <= parsed.scale()
+    assert piece.notes[0].pitch % 12 == parsed.tonic == piece.notes[-1].pitch % 12
+    assert piece.notes[0].start == 0.0 and piece.notes[-1].end == pytest.approx(piece.seconds)
+    assert len(decode(piece.tokens, composer.vocab).bars) == piece.bars
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_loop_ends_on_its_first_pitch_class_and_fills_whole_bars(tiny_dir: Path, seed: int) -> None:
+    composer = TokenComposer("irish", "lstm", checkpoint_dir=tiny_dir)
+    piece = composer.compose(10, seed=seed, loop=True, temperature=2.0)
+    assert piece.loop and piece.notes[-1].pitch % 12 == piece.notes[0].pitch % 12
+    assert piece.notes[-1].end == pytest.approx(piece.seconds)
+    assert len(decode(piece.tokens, composer.vocab).bars) == piece.bars
+
+
+def test_a_variation_keeps_every_bar_it_was_not_asked_to_change(tiny_dir: Path) -> None:
+    from models.tokenlm.composer import split_bars
+
+    composer = TokenComposer("irish", "lstm", checkpoint_dir=tiny_dir)
+    parent = composer.compose(20, seed=4, key="E minor", loop=True)
+    chosen = [1, 4, 5]
+    child = composer.vary(parent.tokens, parent.meter, parent.tempo_qpm, parent.transpose, chosen, seed=9,
+                          key="E minor", loop=True)
+    old, new = split_bars(parent.tokens, composer.vocab)[1], split_bars(child.tokens, composer.vocab)[1]
+    assert len(old) == len(new) == parent.bars
+    assert all(old[i] == new[i] for i in range(len(old)) if i not in chosen)
+    assert any(old[i] != new[i] for i in chosen)
+    assert child.notes[-1].pitch % 12 == child.notes[0].pitch % 12 == 4  # the loop and the key still hold
+    again = composer.vary(parent.tokens, parent.meter, parent.tempo_qpm, parent.transpose, chosen, seed=9,
+                          key="E minor", loop=True)
+    assert again.tokens == child.tokens  # same seed, same variation

@@ -44,6 +44,16 @@ def test_bad_length_is_refused(no_redis, capsys: pytest.CaptureFixture) -> None:
     assert "`30h`" in err and "between 5s and 300s" in err
 
 
+@pytest.mark.parametrize(("args", "needle"), [(["--formats", "abc,pdf"], "Unknown format `pdf`"),
+                                              (["--key", "H major"], "Can't read the key"),
+                                              (["--meter", "7/8"], "has no `7/8` tunes"),
+                                              (["--bpm", "900"], "tempo must lie between")])
+def test_bad_controls_and_formats_are_refused(no_redis, checkpoint_dir: Path, capsys: pytest.CaptureFixture,
+                                              args: list[str], needle: str) -> None:
+    assert cli.main(["compose", "irish", "30s", *args]) == 1
+    assert needle in capsys.readouterr().err
+
+
 def test_worker_needs_a_reachable_redis(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert cli.main(["worker", "--burst"]) == 1
@@ -68,8 +78,9 @@ def test_compose_with_a_private_redis_and_worker(checkpoint_dir: Path, data_dir:
     runs = []
     for name in ("one", "two"):
         out = tmp_path / name
-        proc = subprocess.run([*_tunesmith(), "compose", "irish", "20s", "--json", "--seed", "7", "--out", str(out)],
-                              env=env, capture_output=True, text=True, timeout=180)
+        formats = ["--formats", "abc,musicxml,score,stems"] if name == "two" else []  # the same notes, plus exports
+        proc = subprocess.run([*_tunesmith(), "compose", "irish", "20s", "--json", "--seed", "7", "--out", str(out),
+                               *formats], env=env, capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, proc.stderr
         summary = json.loads(proc.stdout)  # exactly one JSON object on stdout
         assert (summary["style"], summary["arch"], summary["seed"]) == ("irish", "lstm", 7)
@@ -83,4 +94,7 @@ def test_compose_with_a_private_redis_and_worker(checkpoint_dir: Path, data_dir:
         assert [p["name"] for p in summary["parts"]] == ["melody", "chords", "bass", "percussion"]
         runs.append(summary)
     assert read_notes(runs[0]["files"]["midi"]) == read_notes(runs[1]["files"]["midi"])
+    assert {"abc", "musicxml", "score", "score_pdf", "stems"} <= set(runs[1]["files"])
+    assert Path(runs[1]["files"]["abc"]).read_text().startswith("X:1")
+    assert Path(runs[1]["files"]["score"]).read_bytes().startswith(b"\x89PNG")
     assert runs[0]["files"]["midi"] != runs[1]["files"]["midi"]  # two tracks, same notes

@@ -112,3 +112,61 @@ def test_worker_publishes_the_harmonizer_only_when_it_has_one(redis_conn, models
     tiny_coconet(models_dir)
     announce_styles(redis_conn)
     assert read_features(redis_conn) == {"harmonize": "bach/coconet"}
+
+
+# --- issue 15: exact controls, loops and variations through the real jobs -------------------------------------
+def test_compose_honours_key_meter_bpm_and_loop(data_dir: Path, models_dir: Path) -> None:
+    from models.music.keys import parse_key
+
+    result = _compose(key="E dorian", meter="2/2", bpm=150.0, loop=True)
+    assert (result.key, result.meter, result.loop) == ("E dorian", "2/2", True)
+    assert result.tempo_qpm == pytest.approx(150.0)
+    notes = pretty_midi.PrettyMIDI(result.files["midi"]).instruments[0].notes
+    assert {n.pitch % 12 for n in notes} <= parse_key("E dorian").scale()
+    assert notes[0].pitch % 12 == 4 and notes[-1].pitch % 12 == notes[0].pitch % 12  # loops back to the start
+    sidecar = json.loads((Path(result.files["midi"]).with_suffix(".json")).read_text())
+    assert sidecar["key"] == "E dorian" and sidecar["loop"] is True
+    with pytest.raises(BadRequest, match="meters"):
+        _compose(meter="5/8")
+
+
+@pytest.mark.parametrize("strength,share", [("subtle", 0.25), ("strong", 0.75)])
+def test_vary_resamples_some_bars_and_keeps_the_rest(data_dir: Path, models_dir: Path, strength: str,
+                                                    share: float) -> None:
+    parent = _compose(key="A minor")
+    request = ComposeRequest("irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id,
+                             vary=strength)
+    result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
+    assert (result.kind, result.parent_id, result.vary, result.key) == ("vary", parent.track_id, strength, "A minor")
+    assert result.bars == parent.bars and result.tempo_qpm == parent.tempo_qpm
+    assert len(result.varied_bars) == track_jobs.varied_bars(parent.bars, share, 8).__len__()
+    assert abs(len(result.varied_bars) - share * parent.bars) <= 1
+    bar_s = parent.seconds / parent.bars
+
+    def bars_of(path: str) -> list[list[tuple[int, float]]]:
+        notes = pretty_midi.PrettyMIDI(path).instruments[0].notes
+        return [[(n.pitch, round(n.start, 3)) for n in notes if i * bar_s - 1e-3 <= n.start < (i + 1) * bar_s - 1e-3]
+                for i in range(parent.bars)]
+
+    old, new = bars_of(parent.files["midi"]), bars_of(result.files["midi"])
+    assert all(old[i] == new[i] for i in range(parent.bars) if i not in result.varied_bars)
+    sidecar = json.loads((Path(result.files["midi"]).with_suffix(".json")).read_text())
+    assert sidecar["varied_bars"] == result.varied_bars and sidecar["parent_id"] == parent.track_id
+
+
+def test_vary_of_four_voices_is_gibbs_resampled(data_dir: Path, models_dir: Path) -> None:
+    parent = _compose()
+    tiny_coconet(models_dir)
+    chorale = ComposeResult.from_dict(track_jobs.harmonize(
+        ComposeRequest("irish", parent.seconds, seed=5, kind="harmonize", parent_id=parent.track_id).to_dict()))
+    request = ComposeRequest("irish", chorale.seconds, seed=3, arch="coconet", kind="vary",
+                             parent_id=chorale.track_id, vary="subtle")
+    result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
+    assert result.voices == 4 and result.varied_bars and result.parent_id == chorale.track_id
+    assert len(pretty_midi.PrettyMIDI(result.files["midi"]).instruments) == 4
+
+
+def test_varied_bars_are_a_share_and_never_all() -> None:
+    assert track_jobs.varied_bars(16, 0.25, 1).__len__() == 4 and track_jobs.varied_bars(16, 0.75, 1).__len__() == 12
+    assert track_jobs.varied_bars(2, 0.75, 1).__len__() == 1 and track_jobs.varied_bars(1, 0.25, 1) == [0]
+    assert track_jobs.varied_bars(16, 0.25, 1) == track_jobs.varied_bars(16, 0.25, 1)
