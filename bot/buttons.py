@@ -85,7 +85,7 @@ def track_buttons(card: Card, row: int) -> list[discord.ui.Button]:
 def output_buttons(card: Card, row: int) -> list[discord.ui.Button]:
     """📄 score, 📦 files (ABC, MusicXML, MIDI), 🎚️ stems, and 🎲/🌀 variations when the model can vary it."""
     tag = f"{card.letter} · " if card.letter else ""
-    buttons = []
+    buttons: list[discord.ui.Button] = []
     if card.score:
         buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="📄", label=f"{tag}Score",
                                          custom_id=ButtonState("s", card.track_id).custom_id, row=row))

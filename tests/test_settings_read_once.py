@@ -22,6 +22,7 @@ ALLOWED = {
     "models.core.catalog": "TUNESMITH_CHECKPOINT_DIR, the documented override of the shipped checkpoints",
     "models.core.versions": "TUNESMITH_DATA_DIR as the default root of the fine-tuned versions",
     "models.music.corpus": "TUNESMITH_CACHE_DIR, the documented override of the corpus cache",
+    "worker.contract.faults": "TUNESMITH_FAULT, the crash tests' fault-injection hook (bot and worker alike)",
 }
 
 

@@ -102,15 +102,15 @@ class BatchGrammar:
         if self.constrained:
             t = self.table
             blank = Constraints()
-            cons = [c or blank for c in cons]
-            scale = torch.stack([_pcs(c.scale) for c in cons])  # [B, 12]
+            filled: list[Constraints] = [c or blank for c in cons]
+            scale = torch.stack([_pcs(c.scale) for c in filled])  # [B, 12]
             self.event_ok = self.masks.event[None, :] & (~t.is_pitch | scale[:, t.pc])[:, :]  # [B, V]
-            start = torch.stack([_pcs(c.start) for c in cons])
-            self.has_start = torch.tensor([c.start is not None for c in cons])
+            start = torch.stack([_pcs(c.start) for c in filled])
+            self.has_start = torch.tensor([c.start is not None for c in filled])
             self.start_ok = self.event_ok & t.is_pitch & start[:, t.pc]  # [B, V]
-            self.end_pc = torch.stack([_pcs(c.end) for c in cons])  # [B, 12]
-            self.has_end = torch.tensor([c.end is not None for c in cons])
-            self.loop = torch.tensor([c.loop for c in cons])
+            self.end_pc = torch.stack([_pcs(c.end) for c in filled])  # [B, 12]
+            self.has_end = torch.tensor([c.end is not None for c in filled])
+            self.loop = torch.tensor([c.loop for c in filled])
             self.started = torch.zeros(batch, dtype=torch.bool)
             self.on_target = torch.zeros(batch, dtype=torch.bool)  # the last note's pitch class may end the piece
         self.bar_ticks = torch.tensor([meter_ticks(m) for m in meters])  # [B]

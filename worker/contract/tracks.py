@@ -325,7 +325,7 @@ def _checked_controls(request: ComposeRequest, info: StyleInfo | None, arch: str
             raise BadRequest(f"The `{arch}` model of `{request.style[:40]}` can't follow a chosen key"
                              + (f"; the {', '.join(KEY_ARCHES)} models can." if arch not in KEY_ARCHES else "."))
         if mode not in modes:
-            raise BadRequest(f"Style `{info.name if info else request.style[:40]}` has no {mode} tunes: "  # type: ignore[union-attr]
+            raise BadRequest(f"Style `{info.name if info else request.style[:40]}` has no {mode} tunes: "
                              f"modes {', '.join(modes)}.")
         changes["key"] = name
     if request.meter is not None:

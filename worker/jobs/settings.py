@@ -33,6 +33,7 @@ REDIS_URL_ENV = "REDIS_URL"
 DATA_DIR_ENV = "TUNESMITH_DATA_DIR"
 DEVICE_ENV = "TUNESMITH_DEVICE"
 THREADS_ENV = "TUNESMITH_TORCH_THREADS"
+SYNTH_CORES_ENV = "TUNESMITH_SYNTH_CORES"
 SOUNDFONT_ENV = "TUNESMITH_SOUNDFONT"
 AUDIO_FORMAT_ENV = "TUNESMITH_AUDIO_FORMAT"
 RENDERER_ENV = "TUNESMITH_RENDERER"  # "warm" (in-process FluidSynth, default) or "command" (midi2audio)
@@ -74,6 +75,7 @@ class WorkerSettings:
     data_dir: Path = field(default_factory=default_data_dir)
     device: str = "auto"  # auto, cpu, cuda or cuda:N (auto: cuda when available, decided on first use)
     torch_threads: int = 1
+    synth_cores: int | None = None  # FluidSynth's render threads (None: up to two, as many as the CPU has)
     soundfont: Path | None = None  # from_env: TUNESMITH_SOUNDFONT if set; check_worker_settings: the one found
     audio_format: str = "ogg"
     renderer: str = "warm"
@@ -261,6 +263,7 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> WorkerSettings:
         data_dir=_path(env, DATA_DIR_ENV) or default_data_dir(),
         device=device,
         torch_threads=_positive_int(env, THREADS_ENV, 1, 256, problems) or 1,
+        synth_cores=_positive_int(env, SYNTH_CORES_ENV, None, 256, problems),
         soundfont=Path(soundfont) if soundfont else None,
         audio_format=_choice(env, AUDIO_FORMAT_ENV, "ogg", AUDIO_FORMATS, problems),
         renderer=_choice(env, RENDERER_ENV, "warm", RENDERERS, problems),

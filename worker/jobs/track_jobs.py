@@ -104,6 +104,7 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
     Raises:
         BadRequest: the track is unknown, or was made by a model that cannot vary it.
     """
+    from models.tokenlm.composer import TokenComposer
     from worker.contract.tracks import VARY_SHARE
     from worker.output.midi import read_parts
 
@@ -134,7 +135,7 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
         if not tokens:
             raise BadRequest(f"Track `{req.parent_id}` was not made by a model that can vary it.")
         composer = get_composer(parent["style"], parent["arch"], device)
-        if not getattr(composer, "can_vary", False):
+        if not isinstance(composer, TokenComposer):
             raise BadRequest(f"The `{parent['arch']}` model cannot vary a track.")
         timings["load_s"] = round(time.perf_counter() - t0, 3)
         t = time.perf_counter()

@@ -168,7 +168,8 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
     config = settings()
     fmt = config.audio_format
     audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, soundfont=config.soundfont, fmt=fmt,
-                         renderer=config.renderer, loop=bool(getattr(piece, "loop", False)))
+                         renderer=config.renderer, synth_cores=config.synth_cores,
+                         loop=bool(getattr(piece, "loop", False)))
     files["audio"] = str(audio)
     seconds = audio_duration(audio)
     t = timed(timings, "render_s", t)

@@ -84,11 +84,11 @@ def quantise(notes: list[tuple[int, float, float]], tempo_qpm: float, meter: str
     if cursor < total:
         line.append((None, cursor, total))
     bars: list[list[Ev]] = [[] for _ in range(n_bars)]
-    for pitch, s, e in line:
+    for voice_pitch, s, e in line:
         while s < e:
             b = s // bar
             cut = min(e, (b + 1) * bar)
-            bars[b].append(Ev(pitch, cut - s, tie=pitch is not None and cut < e))
+            bars[b].append(Ev(voice_pitch, cut - s, tie=voice_pitch is not None and cut < e))
             s = cut
     return bars
 
@@ -102,7 +102,7 @@ def _key_of(sidecar: dict[str, Any], melody: list[list[Ev]]) -> str:
     from music21 import note as m21note
     from music21 import stream
 
-    s = stream.Stream()
+    s: stream.Stream = stream.Stream()
     for bar in melody:
         for ev in bar:
             if ev.pitch is not None:
@@ -154,7 +154,7 @@ def from_track(midi: Path, sidecar: dict[str, Any]) -> Notation:
     if not voices:
         voices = [Voice("Melody", 0, [[Ev(None, meter_ticks(meter))] for _ in range(n_bars)])]
     per_s = tempo / 60.0 * TICKS_PER_QUARTER
-    chords = []
+    chords: list[tuple[int, str]] = []
     for chord in sidecar.get("chords") or []:
         try:
             tick = int(round(float(chord["start"]) * per_s))
@@ -230,6 +230,7 @@ def to_score(nt: Notation, *, metronome: bool = True):  # noqa: ANN201 - music21
             offset = Fraction(0)
             for ev in events:
                 length = Fraction(ev.ticks, TICKS_PER_QUARTER)
+                item: note.GeneralNote
                 if ev.pitch is None:
                     item = note.Rest(quarterLength=length)
                 else:

@@ -137,6 +137,7 @@ def render_audio(
     bitrate: str | None = None,
     renderer: str = "warm",
     *,
+    synth_cores: int | None = None,
     loop: bool = False,
     gain: float | None = None,
 ) -> Path:
@@ -173,7 +174,7 @@ def render_audio(
             *options, str(out_path)]
     warm = synth.available() and renderer != "command"
     if warm or loop:
-        pcm = render_pcm(midi_path, seconds + (LOOP_TAIL_S if loop else 0.0), font, warm=warm)
+        pcm = render_pcm(midi_path, seconds + (LOOP_TAIL_S if loop else 0.0), font, warm=warm, cores=synth_cores)
         if loop:
             pcm = fold_tail(pcm, int(round(seconds * SAMPLE_RATE)))
         peak = float(np.abs(pcm).max()) if pcm.size else 0.0
@@ -200,7 +201,8 @@ def render_audio(
 LOOP_TAIL_S = 2.5  # how long reverb and releases may ring on past a loop's end (FluidR3's ring out in < 2 s)
 
 
-def render_pcm(midi_path: Path | str, seconds: float, font: Path, *, warm: bool = True) -> np.ndarray:
+def render_pcm(midi_path: Path | str, seconds: float, font: Path, *, warm: bool = True,
+               cores: int | None = None) -> np.ndarray:
     """``seconds`` of float32 stereo samples [n, 2]: from the warm synth, or from the fluidsynth command's WAV.
 
     Raises:
@@ -209,7 +211,7 @@ def render_pcm(midi_path: Path | str, seconds: float, font: Path, *, warm: bool 
     n = int(round(seconds * SAMPLE_RATE))
     try:
         if warm:
-            return synth.render_pcm(midi_path, seconds, font)
+            return synth.render_pcm(midi_path, seconds, font, cores)
         import wave
 
         with tempfile.TemporaryDirectory(prefix="tunesmith-render-") as tmp:

@@ -66,10 +66,10 @@ def write_stems(
     Raises:
         render.RenderError: FluidSynth, ffmpeg or a soundfont is missing.
     """
-    import os
+    from worker.jobs.settings import settings
 
-    font = render.find_soundfont()
-    warm = render.synth.available() and os.environ.get(render.RENDERER_ENV, "warm") != "command"
+    font = render.find_soundfont(settings().soundfont)
+    warm = render.synth.available() and settings().renderer != "command"
     with tempfile.TemporaryDirectory(prefix="tunesmith-stems-") as tmp:
         tmp_dir = Path(tmp)
         parts = part_midis(midi, tmp_dir)

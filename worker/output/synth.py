@@ -19,7 +19,6 @@ import numpy as np
 from worker.output.quiet_imports import pretty_midi
 
 SAMPLE_RATE = 44100
-CORES_ENV = "TUNESMITH_SYNTH_CORES"
 DRUM_CHANNEL, DRUM_BANK = 9, 128  # General MIDI channel 10; FluidSynth's percussion bank
 REVERB = (0.55, 0.35, 0.8, 0.6)  # room size, damping, width, level: a small hall
 EFFECT_CONTROLLERS = (7, 10, 91, 93)  # volume, pan, reverb send, chorus send
@@ -43,7 +42,7 @@ def available() -> bool:
     return True
 
 
-def _synth(soundfont: Path) -> tuple[Any, int]:
+def _synth(soundfont: Path, cores: int | None = None) -> tuple[Any, int]:
     fluidsynth = _fluidsynth()
 
     key = str(soundfont)
@@ -51,7 +50,7 @@ def _synth(soundfont: Path) -> tuple[Any, int]:
         # Reverb and chorus on (each part's send is its MIDI controllers 91 and 93, see worker.output.midi.MIX).
         # FluidSynth renders the voices of a band (four parts, reverb) on up to two threads: 0.50 s → 0.32 s for
         # a 30 s four-part mix on the 2-core machine, even while it was busy (TUNESMITH_SYNTH_CORES to change).
-        cores = int(os.environ.get(CORES_ENV, "") or min(2, os.cpu_count() or 1))
+        cores = cores or min(2, os.cpu_count() or 1)  # TUNESMITH_SYNTH_CORES, read by the worker's settings
         synth = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE),
                                  **{"synth.reverb.active": 1, "synth.chorus.active": 1, "synth.cpu-cores": cores})
         synth.set_reverb(roomsize=REVERB[0], damping=REVERB[1], width=REVERB[2], level=REVERB[3])
@@ -84,13 +83,13 @@ def _events(pm: pretty_midi.PrettyMIDI) -> tuple[list[tuple[int, int]], list[tup
     return programs, sorted(events)
 
 
-def render_pcm(midi_path: Path | str, seconds: float, soundfont: Path) -> np.ndarray:
+def render_pcm(midi_path: Path | str, seconds: float, soundfont: Path, cores: int | None = None) -> np.ndarray:
     """Synthesise ``seconds`` of a MIDI file → float32 stereo samples [n, 2] in [-1, 1]."""
     pm = pretty_midi.PrettyMIDI(str(midi_path))
     programs, events = _events(pm)
     total = int(round(seconds * SAMPLE_RATE))
     with _lock:  # one synth per soundfont, shared by the jobs of this process
-        synth, sfid = _synth(soundfont)
+        synth, sfid = _synth(soundfont, cores)
         synth.system_reset()
         synth.set_reverb(roomsize=REVERB[0], damping=REVERB[1], width=REVERB[2], level=REVERB[3])
         for channel, program in programs:
