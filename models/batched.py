@@ -30,6 +30,8 @@ class Ask:
 def can_batch(composer: object) -> bool:
     """Whether ``composer``'s pieces can share a batch: a plain token model whose random draws all come from the
     sampler (the GAN draws per-step noise from its own generator, so its pieces would depend on their batch)."""
+    if hasattr(composer, "compose_batch"):  # e.g. models.poly.compose.PolyComposer
+        return True
     return type(composer) is Composer and not hasattr(composer.model, "reseed")
 
 
@@ -96,6 +98,8 @@ def compose_batch(composer: Composer, asks: Sequence[Ask]) -> list[Composition]:
     Raises:
         ValueError: the composer cannot batch (see ``can_batch``).
     """
+    if hasattr(composer, "compose_batch"):
+        return composer.compose_batch(asks)
     if not can_batch(composer):
         raise ValueError(f"{type(composer).__name__} ({composer.arch}) cannot sample several pieces in one batch")
     plans = [composer.plan(ask.seconds, ask.seed) for ask in asks]

@@ -178,6 +178,11 @@ def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Pa
         from models.abc_compose import AbcComposer
 
         return AbcComposer(style, device=device, checkpoint_dir=checkpoint_dir)
+    entry = catalog.find(resolve_style(style, checkpoint_dir).name, arch, checkpoint_dir)
+    if load_metadata(entry.directory, entry.name, arch).get("representation") == "poly":
+        from models.poly.compose import PolyComposer
+
+        return PolyComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
     if resolve_style(style, checkpoint_dir).voices > 1:
         return HarmonizedComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
     return Composer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
