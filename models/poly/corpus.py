@@ -54,17 +54,18 @@ def corpus_files() -> list[tuple[str, str]]:
     return sorted(out.values())
 
 
-def _ticks(quarters) -> int:
-    return round(float(quarters) * 12)
+def score_to_pieces(score, piece_id: str, scale: float = 1.0) -> list[PolyPiece]:
+    """One music21 score → keyboard-reduction pieces (possibly none). ``scale`` multiplies every duration
+    (0.5 reads a Renaissance half-note tactus as a quarter: 4/2 becomes 4/4)."""
 
+    def _ticks(quarters) -> int:
+        return round(float(quarters) * 12 * scale)
 
-def score_to_pieces(score, piece_id: str) -> list[PolyPiece]:
-    """One music21 score → keyboard-reduction pieces (possibly none)."""
     parts = list(score.parts) or [score]
     if len(parts) > MAX_PARTS:
         return []
     first = parts[0].flatten()
-    sigs = [(_ticks(ts.offset), f"{ts.numerator}/{ts.denominator}", _ticks(ts.barDuration.quarterLength))
+    sigs = [(_ticks(ts.offset), f"{ts.numerator}/{round(ts.denominator / scale)}", _ticks(ts.barDuration.quarterLength))
             for ts in first.getElementsByClass("TimeSignature")]
     if not sigs or sigs[0][1] not in METERS:
         return []
@@ -107,7 +108,7 @@ def score_to_pieces(score, piece_id: str) -> list[PolyPiece]:
     return out
 
 
-def parse_file(rel_path: str) -> list[dict]:
+def parse_file(rel_path: str, scale: float = 1.0) -> list[dict]:
     """Parse one corpus file into piece dicts (an empty list when music21 cannot read it)."""
     from music21 import corpus, stream
 
@@ -116,35 +117,35 @@ def parse_file(rel_path: str) -> list[dict]:
         scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
         out = []
         for i, score in enumerate(scores):
-            out += [p.to_json() for p in score_to_pieces(score, f"{rel_path}#{i + 1}")]
+            out += [p.to_json() for p in score_to_pieces(score, f"{rel_path}#{i + 1}", scale)]
         return out
     except Exception as exc:  # noqa: BLE001 - a broken corpus file costs us only its pieces
         log.warning("skipping %s: %s", rel_path, exc)
         return []
 
 
-def _file_cache(rel_path: str) -> Path:
+def _file_cache(rel_path: str, scale: float = 1.0) -> Path:
     import music21
 
-    key = hashlib.sha1(rel_path.encode()).hexdigest()[:16]
+    key = hashlib.sha1((rel_path if scale == 1.0 else f"{rel_path}@{scale}").encode()).hexdigest()[:16]
     return cache_dir() / f"poly-m21-{music21.__version__}" / f"{key}.json.gz"
 
 
 def load_corpus(files: list[tuple[str, str]] | None = None, *, log_every: int = 20,
-                cached_only: bool = False) -> list[tuple[str, PolyPiece]]:
+                cached_only: bool = False, scale: float = 1.0) -> list[tuple[str, PolyPiece]]:
     """(style token, piece) for every corpus file, each parsed once and cached per file (so an interrupted
     parse resumes where it stopped); ``cached_only`` skips files not parsed yet."""
     files = corpus_files() if files is None else files
     out: list[tuple[str, PolyPiece]] = []
     for n, (rel, token) in enumerate(files):
-        path = _file_cache(rel)
+        path = _file_cache(rel, scale)
         if path.exists():
             with gzip.open(path, "rt") as fh:
                 data = json.load(fh)
         elif cached_only:
             continue
         else:
-            data = parse_file(rel)
+            data = parse_file(rel, scale)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             with gzip.open(tmp, "wt") as fh:

@@ -24,7 +24,7 @@ from models.checkpoint import load_metadata, load_weights, save_checkpoint
 from models.data import lm_chunks
 from models.finetune import Cancelled, FinetuneConfig, FinetuneError, _schedule
 from models.poly.compose import is_poly
-from models.poly.tokens import PolyPiece, PolyVocab, encode, polyphony
+from models.poly.tokens import PolyPiece, PolyVocab, encode, pieces_polyphony
 from models.registry import build_model
 from models.styles import STYLES, resolve_style
 from models.train import heldout_nll, lm_step
@@ -95,7 +95,7 @@ def collection_facts(pieces: list[PolyPiece]) -> dict:
     lo = pitches[int(0.01 * (len(pitches) - 1))] - 2 if pitches else 36
     hi = pitches[int(0.99 * (len(pitches) - 1))] + 2 if pitches else 96
     return {"meters": {m: round(w / norm, 4) for m, w in meters.items()}, "grid": grid, "min_dur": int(min_dur),
-            "pitch_range": [int(max(21, lo)), int(min(108, hi))], "polyphony": round(polyphony(notes), 3),
+            "pitch_range": [int(max(21, lo)), int(min(108, hi))], "polyphony": round(pieces_polyphony(pieces), 3),
             "meter_bars": dict(bars.most_common())}
 
 

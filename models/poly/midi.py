@@ -29,7 +29,7 @@ from models.midi_import import (
     key_shift,
     snapper,
 )
-from models.poly.tokens import PolyNote, PolyPiece, polyphony
+from models.poly.tokens import PolyNote, PolyPiece, pieces_polyphony
 
 MAX_BARS = 32
 
@@ -121,7 +121,7 @@ def midi_to_pieces(data: bytes, name: str = "upload") -> ImportedPoly:
     end_ticks = max((e for v in parsed.voices.values() for _, e, _ in v), default=0)
     return ImportedPoly(pieces, _main_tempo(parsed.tempos, end_ticks),
                         programs.most_common(1)[0][0] if programs else 0, meter, shift,
-                        round(polyphony([n for p in pieces for n in p.notes]) if pieces else 0.0, 3),
+                        round(pieces_polyphony(pieces), 3),
                         sum(p.bars for p in pieces))
 
 

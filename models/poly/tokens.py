@@ -200,14 +200,29 @@ def piece_to_notes(piece: PolyPiece, qpm: float) -> list[Note]:
     return sorted(out, key=lambda n: (n.start, n.pitch))
 
 
+def _polyphony_counts(notes: list[PolyNote] | list[Note]) -> tuple[int, int]:
+    """(sum over distinct onsets of the distinct pitches sounding there, number of distinct onsets)."""
+    spans = sorted((n.start, n.start + n.ticks, n.pitch) if isinstance(n, PolyNote) else (n.start, n.end, n.pitch)
+                   for n in notes)
+    starts = sorted({s for s, _, _ in spans})
+    total, i, active = 0, 0, []  # active: (end, pitch) of notes started so far
+    for s in starts:
+        while i < len(spans) and spans[i][0] <= s:
+            active.append((spans[i][1], spans[i][2]))
+            i += 1
+        active = [a for a in active if a[0] > s]
+        total += len({p for _, p in active})
+    return total, len(starts)
+
+
 def polyphony(notes: list[PolyNote] | list[Note]) -> float:
     """Mean number of distinct pitches sounding at each distinct onset (the issue's polyphony measure)."""
-    starts = sorted({n.start for n in notes})
-    if not starts:
-        return 0.0
-    total = 0
-    spans = sorted(((n.start, n.start + n.ticks, n.pitch) if isinstance(n, PolyNote) else (n.start, n.end, n.pitch))
-                   for n in notes)
-    for s in starts:
-        total += len({p for a, b, p in spans if a <= s < b})
-    return total / len(starts)
+    total, onsets = _polyphony_counts(notes)
+    return total / onsets if onsets else 0.0
+
+
+def pieces_polyphony(pieces: list[PolyPiece]) -> float:
+    """Polyphony over several pieces, each on its own time line (onsets pooled)."""
+    counts = [_polyphony_counts(p.notes) for p in pieces]
+    onsets = sum(c[1] for c in counts)
+    return sum(c[0] for c in counts) / onsets if onsets else 0.0
