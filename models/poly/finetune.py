@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 POLY_ARCHES = ("lstm", "wavenet")
 PIANO_BASE = "piano"
 POLYPHONY_THRESHOLD = 1.3  # collections above this many pitches per onset learn piano, below it melody
-METER_SHARE = 0.2  # meters with at least this share of the collection's bars are composed in
+METER_SHARE = 0.25  # meters with at least this share of the collection's bars are composed in
 StepFn = Callable[[int, int, float], None]
 
 __all__ = ["Cancelled", "FinetuneError", "PolySource", "collection_facts", "finetune_poly", "split_poly"]

@@ -29,11 +29,17 @@ def make_piece(seed: int = 0, bars: int = 8, meter: str = "4/4") -> PolyPiece:
 @pytest.fixture
 def tiny_piano(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkpoint dir with random-weight ``piano-lstm`` and ``piano-wavenet`` poly models, served as shipped."""
+    directory = write_tiny_piano(tmp_path / "ckpt")
+    monkeypatch.setenv("TUNESMITH_CHECKPOINT_DIR", str(directory))
+    return directory
+
+
+def write_tiny_piano(directory: Path) -> Path:
+    """Random-weight ``piano-lstm`` and ``piano-wavenet`` poly checkpoints in ``directory``."""
     from models.checkpoint import save_checkpoint
     from models.poly.tokens import PolyVocab
     from models.registry import build_model
 
-    directory = tmp_path / "ckpt"
     vocab = PolyVocab()
     configs = {"lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
                "wavenet": {"channels": 16, "skip": 16, "layers": 3, "blocks": 1, "dropout": 0.0}}
@@ -45,5 +51,4 @@ def tiny_piano(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 "styles": {"piano": {"prefix": ["S:keyboard"], "meters": {"4/4": 0.8, "3/4": 0.2},
                                      "grid": [0, 3, 6, 9], "min_dur": 3, "pitch_range": [36, 96]}}}
         save_checkpoint(model, meta, directory, "piano", arch)
-    monkeypatch.setenv("TUNESMITH_CHECKPOINT_DIR", str(directory))
     return directory

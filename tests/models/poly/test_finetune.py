@@ -31,7 +31,7 @@ def test_split_holds_out_whole_files() -> None:
 def test_collection_facts_follow_what_the_collection_mostly_uses() -> None:
     pieces = [make_piece(i) for i in range(8)] + [make_piece(9, meter="3/4")] + [compound(make_piece(10))]
     facts = collection_facts(pieces)
-    assert list(facts["meters"]) == ["4/4"]  # 3/4 and 12/8 hold under a fifth of the bars
+    assert list(facts["meters"]) == ["4/4"]  # 3/4 and 12/8 hold under a quarter of the bars
     assert facts["min_dur"] == 6 and facts["grid"] == [0, 6]
     assert 2.0 < facts["polyphony"] < 3.5
 
