@@ -166,8 +166,24 @@ def bench_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--runs", type=int, default=5, help="compose runs for the p50")
     parser.add_argument("--finetune", action="store_true", help="only: a /finetune job on 20 MIDI files")
+    parser.add_argument("--poly", action="store_true",
+                        help="with --finetune: a piano collection (--files, default 300) → piano style, evaluated")
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--arch", default="lstm")
+    parser.add_argument("--eval-out", type=Path, default=Path("EVALUATION.md"))
     args = parser.parse_args(argv)
     import torch
+
+    if args.finetune and args.poly:
+        from worker.bench_finetune import bench_finetune_poly, write_poly_sections
+
+        os.environ.setdefault("TUNESMITH_TORCH_THREADS", "2")
+        torch.set_num_threads(int(os.environ["TUNESMITH_TORCH_THREADS"]))
+        found = bench_finetune_poly(args.files, arch=args.arch)
+        machine = f"{platform.machine()} {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+        write_poly_sections(found, args.out, args.eval_out, "tunesmith bench " + " ".join(argv or []), machine)
+        print(json.dumps(found, indent=1))
+        return 0
 
     if args.finetune:
         from worker.bench_finetune import bench_finetune, write_section

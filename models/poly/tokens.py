@@ -153,8 +153,8 @@ def encode(piece: PolyPiece, vocab: PolyVocab, style: str | None = None) -> list
     return ids
 
 
-def decode(ids: list[int], vocab: PolyVocab, piece_id: str = "generated") -> PolyPiece:
-    """Ids → piece of the complete bars; stray tokens are skipped and notes end at the last bar line."""
+def decode(ids: list[int], vocab: PolyVocab, piece_id: str = "generated", *, clip: bool = True) -> PolyPiece:
+    """Ids → piece of the complete bars; stray tokens are skipped and (``clip``) notes end at the last bar line."""
     meter, bars, pos, velocity, pitch = "4/4", 0, None, VELOCITY_OF_BIN[2], None
     pending: list[PolyNote] = []
     notes: list[PolyNote] = []
@@ -178,7 +178,8 @@ def decode(ids: list[int], vocab: PolyVocab, piece_id: str = "generated") -> Pol
         elif kind == EOS:
             break
     end = bars * meter_ticks(meter)
-    notes = [PolyNote(n.start, min(n.ticks, end - n.start), n.pitch, n.velocity) for n in notes if n.start < end]
+    notes = [PolyNote(n.start, min(n.ticks, end - n.start) if clip else n.ticks, n.pitch, n.velocity)
+             for n in notes if n.start < end]
     return PolyPiece(piece_id, meter, bars, sorted(notes, key=lambda n: (n.start, n.pitch)))
 
 

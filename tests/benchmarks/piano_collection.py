@@ -23,6 +23,7 @@ from models.poly.tokens import PolyNote, PolyPiece
 
 TPQ = 480
 GRID_TPQ = 12
+PALESTRINA_FILES = 200  # the first 200 four-voice files (sorted): ~400 pieces
 
 
 @dataclass
@@ -158,28 +159,31 @@ def source_pieces(limit: int | None = None) -> tuple[list[PolyPiece], list[PolyP
     pal = [p for _, p in load_corpus(files, log_every=0, scale=0.5)]
     four = [p for p in pal if p.meter == "4/4"]
     three = [p for p in pal if p.meter == "3/4"]
-    if len(three) < 20:  # few Palestrina movements are in triple time: add the 3/4 chorales
+    if len(three) < 60:  # few Palestrina movements are in triple time: add the 3/4 chorales
         chorales = [(rel, t) for rel, t in corpus_files() if rel.startswith("bach/bwv")]
         three += [p for _, p in load_corpus(chorales, log_every=0, cached_only=True) if p.meter == "3/4"]
     return four, three
 
 
-def build_specs(n: int = 300, seed: int = 0, limit: int | None = None) -> list[Spec]:
-    """``n`` file specs: ~70% 4/4, ~20% 3/4, ~10% 12/8, with the quirks spread over them."""
+def build_specs(n: int = 300, seed: int = 0, limit: int | None = PALESTRINA_FILES) -> list[Spec]:
+    """``n`` file specs, each from a different source piece (so no piece is both uploaded and held out): ~75% 4/4,
+    ~15% 3/4, ~10% 12/8, with the quirks spread over them."""
     rng = random.Random(seed)
     four, three = source_pieces(limit)
+    rng.shuffle(four)
+    rng.shuffle(three)
     specs = []
     for i in range(n):
         roll = rng.random()
-        if roll < 0.2 and three:
-            base = three[i % len(three)]
+        if roll < 0.15 and three:
+            base = three.pop()
         else:
-            base = four[i % len(four)]
-            if roll > 0.9:
+            base = four.pop() if four else three.pop()
+            if roll > 0.9 and base.meter == "4/4":
                 base = compound(base)
         voices = rng.choice((2, 3, 3))
         piece = piano_texture(base, voices, rng.randint(-5, 6))
-        qpm = rng.choice((rng.uniform(80, 150),) * 5 + (rng.uniform(150, 255),))
+        qpm = rng.uniform(150, 255) if rng.random() < 0.15 else rng.uniform(80, 150)
         if piece.meter == "12/8":
             qpm *= 1.5  # dotted-quarter beats: keep the same pulse
         specs.append(Spec(f"piano_{i:03d}.mid", piece, round(min(255.0, qpm), 1), fmt=0 if i % 7 == 3 else 1,
@@ -188,7 +192,7 @@ def build_specs(n: int = 300, seed: int = 0, limit: int | None = None) -> list[S
     return specs
 
 
-def build_collection(out_dir: Path, n: int = 300, seed: int = 0, limit: int | None = None) -> list[Path]:
+def build_collection(out_dir: Path, n: int = 300, seed: int = 0, limit: int | None = PALESTRINA_FILES) -> list[Path]:
     """Write the collection's ``n`` files into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
