@@ -49,13 +49,15 @@ def file_split(piece_id: str) -> str:
 def corpus_sequences(vocab: PolyVocab, *, cached_only: bool = False) -> tuple[dict[str, list[list[int]]], dict]:
     """Token sequences of the corpus per split, and facts about it for the metadata."""
     pieces = load_corpus(cached_only=cached_only)
-    seqs: dict[str, list[list[int]]] = {"train": [], "valid": [], "test": []}
+    seqs: dict[str, list[list[int]]] = {"train": [], "valid": [], "test": [], "train_plain": []}
     meters: Counter[str] = Counter()
     for token, piece in pieces:
         part = file_split(piece.piece_id)
         try:
             for shift in AUG_SHIFTS if part == "train" else (0,):
                 seqs[part].append(encode(piece.transposed(shift), vocab, token))
+            if part == "train":
+                seqs["train_plain"].append(seqs["train"][-len(AUG_SHIFTS)])
         except (ValueError, KeyError):
             continue
         if part == "train":
@@ -120,7 +122,7 @@ def train(arch: str, minutes: float, *, steps: int = 20_000, batch: int = 16, se
     model.eval()
     test_nll = heldout_nll(model, seqs["test"])
     valid_nll = heldout_nll(model, seqs["valid"])
-    _, ngram_scores = best_ngram(seqs["train"], seqs["valid"], len(vocab), orders=(3, 5, 7))
+    _, ngram_scores = best_ngram(seqs["train_plain"], seqs["valid"], len(vocab), orders=(3, 5))
     meter_bars = facts["meter_bars"]
     total = sum(meter_bars.values()) or 1
     meters = {m: round(c / total, 4) for m, c in meter_bars.items() if m in ("4/4", "3/4", "2/4", "6/8", "12/8", "2/2",
@@ -130,9 +132,10 @@ def train(arch: str, minutes: float, *, steps: int = 20_000, batch: int = 16, se
         "args": args, "vocab": vocab.tokens,
         "styles": {STYLE: style_meta(meters, [0, 3, 4, 6, 8, 9], 3, PIANO_PREFIX)},
         "corpus": {"music21_dirs": sorted(SOURCES), **facts},
-        "split": {"method": "sha1(corpus file) % 100: <5 test, <10 valid", **{k: len(v) for k, v in seqs.items()}},
+        "split": {"method": "sha1(corpus file) % 100: <5 test, <10 valid; train copies transposed by "
+                  f"{list(AUG_SHIFTS)}", **{k: len(v) for k, v in seqs.items()}},
         "heldout_nll": {"valid": round(valid_nll, 4), "test": round(test_nll, 4), "unit": "nats/token",
-                        "ngram_valid_by_order": ngram_scores},
+                        "ngram_valid_by_order": ngram_scores, "ngram_fit_on": "untransposed train pieces"},
         "train": {"steps": step, "batch": batch, "seq_len": seq_len, "lr": lr, "params": params, "history": history,
                   "threads": threads},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -75,3 +75,12 @@ def test_bad_requests(data_dir: Path, tiny_piano: Path) -> None:
         finetune_poly("x", "gan", "piano", sources(), FAST)
     with pytest.raises(FinetuneError, match="too little music"):
         finetune_poly("x", "lstm", "piano", [PolySource("a.mid", [make_piece(1, bars=1)])], FAST)
+
+
+def test_melody_styles_also_keep_to_the_meters_the_collection_mostly_uses() -> None:
+    from collections import Counter
+
+    from models.finetune import main_meters
+
+    assert main_meters(Counter({"4/4": 70, "3/4": 20, "6/8": 10})) == {"4/4": 1.0}
+    assert main_meters(Counter({"6/8": 50, "4/4": 40, "3/4": 10})) == {"6/8": 0.5556, "4/4": 0.4444}
