@@ -69,23 +69,41 @@ def _sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
     return sources, refused, names
 
 
-def _poly_sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
+def poly_imports(accepted: list[Accepted]) -> list[tuple[Accepted, Any]]:
+    """Each accepted upload read as piano music: (upload, ImportedPoly or the MidiImportError saying why not)."""
+    from models.midi_import import MidiImportError
+    from models.poly.midi import midi_to_pieces
+
+    out: list[tuple[Accepted, Any]] = []
+    for item in accepted:
+        try:
+            out.append((item, midi_to_pieces(item.data, item.name)))
+        except MidiImportError as exc:
+            out.append((item, exc))
+    return out
+
+
+def collection_polyphony(imports: list[tuple[Accepted, Any]]) -> float:
+    """Mean polyphony (distinct pitches sounding at each onset) of the readable uploads, 0.0 when none."""
+    values = [got.polyphony for _, got in imports if not isinstance(got, Exception) and got.polyphony > 0]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _poly_sources(req: FinetuneRequest, root: Path, imports: list[tuple[Accepted, Any]],
                   refused: list[Refused]) -> tuple[list, list[Refused], list[str]]:
-    """Piano (polyphonic) sources from the accepted uploads and voted tracks; (sources, refused, names)."""
+    """Piano (polyphonic) sources from the read uploads and the voted tracks; (sources, refused, names)."""
     from models.midi_import import MidiImportError
     from models.poly.finetune import PolySource
     from models.poly.midi import midi_to_pieces
 
     refused = list(refused)
     sources, names = [], []
-    for item in accepted:
-        try:
-            imported = midi_to_pieces(item.data, item.name)
-        except MidiImportError as exc:
-            refused.append(Refused(item.name, str(exc)))
+    for item, got in imports:
+        if isinstance(got, Exception):
+            refused.append(Refused(item.name, str(got)))
             continue
-        sources.append(PolySource(item.name, imported.pieces, imported.qpm, imported.program,
-                                  (-imported.key_shift) % 12, polyphony=imported.polyphony))
+        sources.append(PolySource(item.name, got.pieces, got.qpm, got.program, (-got.key_shift) % 12,
+                                  polyphony=got.polyphony))
         names.append(item.name)
     for vote in req.vote_tracks[:MAX_VOTE_TRACKS]:
         tid = str(vote.get("track_id", ""))
@@ -98,14 +116,6 @@ def _poly_sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
                                   (-imported.key_shift) % 12, weight=vote_weight(int(vote.get("score", 1))),
                                   heldout_ok=False, polyphony=imported.polyphony))
     return sources, refused, names
-
-
-def collection_polyphony(accepted: list[Accepted]) -> float:
-    """Mean polyphony (distinct pitches sounding at each onset) of the readable uploads, 0.0 when none."""
-    from models.poly.midi import upload_polyphony
-
-    values = [v for v in (upload_polyphony(a.data) for a in accepted) if v > 0]
-    return sum(values) / len(values) if values else 0.0
 
 
 def _is_poly_style(style: str, arch: str) -> bool:
@@ -192,14 +202,15 @@ def finetune(request: dict[str, Any], *, limits: UploadLimits = DEFAULT_LIMITS) 
     report.stage("checking")
     root = data_dir()
     accepted, refused = _files(req, limits)
-    polyphony = collection_polyphony(accepted)
+    imports = poly_imports(accepted)
+    polyphony = collection_polyphony(imports)
     path = choose_path(req, asked_base, polyphony)
     device = resolve_device()
     if path == "piano":
         from models.poly.finetune import PIANO_BASE, finetune_poly
 
         base = asked_base or (req.style if _is_poly_style(req.style, req.arch) else PIANO_BASE)
-        sources, refused, names = _poly_sources(req, root, accepted, refused)
+        sources, refused, names = _poly_sources(req, root, imports, refused)
         config = FinetuneConfig(steps=req.steps, device=device, seq_len=256, max_minutes=8.0)
         run_fn = finetune_poly
     else:

@@ -103,7 +103,7 @@ def test_melodic_uploads_keep_the_melody_path(data_dir: Path, monkeypatch: pytes
     monkeypatch.delenv("TUNESMITH_CHECKPOINT_DIR", raising=False)
     import mido
 
-    from worker.finetune_job import collection_polyphony, finetune
+    from worker.finetune_job import collection_polyphony, finetune, poly_imports
 
     def solo(seed: int) -> bytes:  # melody only: one pitch at each onset
         mid = mido.MidiFile(file=io.BytesIO(melody_midi(seed)))
@@ -114,7 +114,7 @@ def test_melodic_uploads_keep_the_melody_path(data_dir: Path, monkeypatch: pytes
 
     uploads = [{"name": f"folk{i}.mid", "data": base64.b64encode(solo(i)).decode()} for i in range(4)]
     accepted, _ = expand_uploads([(u["name"], base64.b64decode(u["data"])) for u in uploads])
-    assert collection_polyphony(accepted) == 1.0
+    assert collection_polyphony(poly_imports(accepted)) == 1.0
     result = finetune({"style": "folkish", "steps": 10, "uploads": uploads})
     assert result["kind"] == "melody"
 
