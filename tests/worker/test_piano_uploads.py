@@ -127,3 +127,20 @@ def test_cli_limits_only_raise_counts() -> None:
     assert (limits.max_entry_bytes, limits.max_tracks, limits.max_ratio, limits.max_zip_entries) == (
         DEFAULT_LIMITS.max_entry_bytes, DEFAULT_LIMITS.max_tracks, DEFAULT_LIMITS.max_ratio,
         DEFAULT_LIMITS.max_zip_entries)
+
+
+def test_bench_sections_report_each_target(tmp_path: Path) -> None:
+    from worker.bench_finetune import write_poly_sections
+
+    ev = {"style": "pokemon", "arch": "lstm", "pieces": 20, "collection_polyphony": 2.9, "composed_polyphony": 2.7,
+          "polyphony_ratio": 0.93, "heldout_nll": 1.5, "ngram_nll": 2.0, "ngram_order": 4, "nll_gain": 0.25,
+          "share_copied_16": 0.0, "shortest_common_ticks": 6, "share_shorter_composed": 0.0,
+          "share_shorter_collection": 0.01, "compose_p50_s": 0.9, "overlaps": {"oa_pch": 0.9}, "meters": {"4/4": 1.0},
+          "heldout_files": 60}
+    ft = {"finetune_300_files_s": 420.0, "files_used": 300}
+    bench, evaluation = tmp_path / "B.md", tmp_path / "E.md"
+    evaluation.write_text("# Evaluation\n\nkept\n")
+    write_poly_sections({"finetune": ft, "evaluation": ev}, bench, evaluation, "tunesmith bench --finetune --poly", "m")
+    text = evaluation.read_text()
+    assert text.startswith("# Evaluation\n\nkept") and text.count("✅") == 5 and "❌" not in text
+    assert "**420.0 s ✅**" in bench.read_text()
