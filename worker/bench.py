@@ -171,6 +171,8 @@ def bench_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--arch", default="lstm")
     parser.add_argument("--eval-out", type=Path, default=Path("EVALUATION.md"))
+    parser.add_argument("--keep-data", type=Path, default=None,
+                        help="with --poly: keep the collection and the fine-tuned version in this data directory")
     args = parser.parse_args(argv)
     import torch
 
@@ -179,7 +181,7 @@ def bench_main(argv: list[str] | None = None) -> int:
 
         os.environ.setdefault("TUNESMITH_TORCH_THREADS", "2")
         torch.set_num_threads(int(os.environ["TUNESMITH_TORCH_THREADS"]))
-        found = bench_finetune_poly(args.files, arch=args.arch)
+        found = bench_finetune_poly(args.files, arch=args.arch, keep=args.keep_data)
         machine = f"{platform.machine()} {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
         write_poly_sections(found, args.out, args.eval_out, "tunesmith bench " + " ".join(argv or []), machine)
         print(json.dumps(found, indent=1))

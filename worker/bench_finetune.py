@@ -87,7 +87,7 @@ POLY_TARGET_S = 600.0
 
 
 def bench_finetune_poly(files: int = 300, steps: int = DEFAULT_STEPS, arch: str = "lstm",
-                        pieces: int = 20) -> dict:
+                        pieces: int = 20, keep: Path | None = None) -> dict:
     """A /finetune job on a ``files``-file piano collection (tests/benchmarks/piano_collection.py: music21
     Palestrina and chorales as quirky multi-track piano MIDI) sent as one zip, timed; then the piano style it
     made, evaluated on the held-out files (models.poly.evaluate)."""
@@ -103,7 +103,8 @@ def bench_finetune_poly(files: int = 300, steps: int = DEFAULT_STEPS, arch: str 
     from worker.training_contract import FinetuneRequest
     from worker.uploads import expand_uploads
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(keep) if keep else scratch  # ``keep``: leave the collection and the new version there
         old = os.environ.get("TUNESMITH_DATA_DIR")
         os.environ["TUNESMITH_DATA_DIR"] = tmp
         try:
