@@ -81,8 +81,8 @@ def write_section(results: dict, path: Path, command: str, machine: str) -> None
     replace_section(path, MARK_START, MARK_END, section)
 
 
-POLY_START, POLY_END = "<!-- bench:finetune-poly:start -->", "<!-- bench:finetune-poly:end -->"
-EVAL_START, EVAL_END = "<!-- eval:poly:start -->", "<!-- eval:poly:end -->"
+POLY_MARKS = "<!-- bench:finetune-poly-{arch}:start -->", "<!-- bench:finetune-poly-{arch}:end -->"
+EVAL_MARKS = "<!-- eval:poly-{arch}:start -->", "<!-- eval:poly-{arch}:end -->"
 POLY_TARGET_S = 600.0
 
 
@@ -145,11 +145,14 @@ def write_poly_sections(results: dict, bench_path: Path, eval_path: Path, comman
     from worker.bench import replace_section
 
     ft, ev = results["finetune"], results["evaluation"]
+    POLY_START, POLY_END = (m.format(arch=ev["arch"]) for m in POLY_MARKS)  # noqa: N806
+    EVAL_START, EVAL_END = (m.format(arch=ev["arch"]) for m in EVAL_MARKS)  # noqa: N806
     key = next(k for k in ft if k.startswith("finetune_"))
     met = "✅" if ft[key] <= POLY_TARGET_S else "❌"
     rows = "\n".join(f"| {k} | {v} |" for k, v in ft.items())
     replace_section(bench_path, POLY_START, POLY_END, (
-        f"{POLY_START}\n## Piano fine-tuning: `{command}`\n\n{machine}. Target: ≤ {POLY_TARGET_S:.0f} s for "
+        f"{POLY_START}\n## Piano fine-tuning ({ev['arch']}): `{command}`\n\n{machine}. "
+        f"Target: ≤ {POLY_TARGET_S:.0f} s for "
         f"{ft['files_used']} files sent as one zip: **{ft[key]} s {met}**; composing 30 s: "
         f"**{ev['compose_p50_s']} s p50** (target ≤ 2 s).\n\n| key | value |\n|---|---|\n{rows}\n{POLY_END}"))
     checks = [
@@ -160,14 +163,15 @@ def write_poly_sections(results: dict, bench_path: Path, eval_path: Path, comman
         ("no 16-note run copied in ≥ 95% of pieces", ev["share_copied_16"] <= 0.05,
          f"{100 * (1 - ev['share_copied_16']):.0f}% of pieces copy none"),
         ("no note shorter than the collection's shortest common value", ev["share_shorter_composed"] == 0,
-         f"{ev['shortest_common_ticks']} ticks (1/12 quarter); composed notes shorter: "
+         f"{ev['shortest_common_ticks']} ticks at 12 a quarter; share of notes shorter, composed: "
          f"{ev['share_shorter_composed']}, collection: {ev['share_shorter_collection']}"),
         ("compose 30 s ≤ 2 s p50", ev["compose_p50_s"] <= 2.0, f"{ev['compose_p50_s']} s"),
     ]
     lines = "\n".join(f"| {name} | {'✅' if ok else '❌'} | {detail} |" for name, ok, detail in checks)
     overlaps = ", ".join(f"{k} {v}" for k, v in ev["overlaps"].items())
     replace_section(eval_path, EVAL_START, EVAL_END, (
-        f"{EVAL_START}\n## Piano styles from uploads: `{command}`\n\n{ft['files_used']} uploaded files "
+        f"{EVAL_START}\n## Piano styles from uploads ({ev['arch']}): `{command}`\n\n"
+        f"{ft['files_used']} uploaded files "
         f"(tests/benchmarks/piano_collection.py), {ev['heldout_files']} held out by a hash of their names; "
         f"{ev['pieces']} pieces of 30 s composed by `{ev['style']}/{ev['arch']}`; meters served: {ev['meters']}."
         f"\n\n| check | | measured |\n|---|---|---|\n{lines}\n\nOverlapped areas with the held-out pieces "
