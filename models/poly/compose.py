@@ -30,16 +30,16 @@ def is_poly(meta: dict) -> bool:
 def hands(notes: list[Note]) -> list[tuple[str, int, list[Note]]]:
     """Piano parts: right hand (from middle C up) and left hand (softer), both on GM program 0."""
     right = [n for n in notes if n.pitch >= SPLIT_PITCH]
-    left = [dataclasses.replace(n, velocity=max(1, n.velocity - LEFT_HAND_SOFTER)) for n in notes
-            if n.pitch < SPLIT_PITCH]
+    left = [
+        dataclasses.replace(n, velocity=max(1, n.velocity - LEFT_HAND_SOFTER)) for n in notes if n.pitch < SPLIT_PITCH
+    ]
     return [("piano right hand", 0, right), ("piano left hand", 0, left)]
 
 
 class PolyComposer:
     """A loaded poly token model serving a piano style."""
 
-    def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
-                 checkpoint_dir: Path | None = None) -> None:
+    def __init__(self, style: str, arch: str = "lstm", device: str = "cpu", checkpoint_dir: Path | None = None) -> None:
         self.style = resolve_style(style, checkpoint_dir)
         entry = catalog.find(self.style.name, arch, checkpoint_dir)
         self.arch, self.device = arch, device
@@ -72,23 +72,51 @@ class PolyComposer:
         """One piece per ask (``models.batched.Ask``: seconds, seed, temperature, top_k, on_progress), sampled
         together; a piece has the same notes alone or in any batch."""
         plans = [self.plan(a.seconds, a.seed) for a in asks]
-        polys = [PolyAsk(meter, bars, a.seed, a.temperature, a.top_k, self._range(shift), a.on_progress)
-                 for (meter, shift, bars, _), a in zip(plans, asks, strict=True)]
-        rows = sample_poly(self.model, self.vocab, polys, prefix=self.style_meta.get("prefix", []), grid=self.grid,
-                           min_dur=self.min_dur, device=self.device)
-        return [dataclasses.replace(self._finish(ids, meter, qpm, shift, a.seed), seconds=float(a.seconds))
-                for ids, (meter, shift, _, qpm), a in zip(rows, plans, asks, strict=True)]
+        polys = [
+            PolyAsk(meter, bars, a.seed, a.temperature, a.top_k, self._range(shift), a.on_progress)
+            for (meter, shift, bars, _), a in zip(plans, asks, strict=True)
+        ]
+        rows = sample_poly(
+            self.model,
+            self.vocab,
+            polys,
+            prefix=self.style_meta.get("prefix", []),
+            grid=self.grid,
+            min_dur=self.min_dur,
+            device=self.device,
+        )
+        return [
+            dataclasses.replace(self._finish(ids, meter, qpm, shift, a.seed), seconds=float(a.seconds))
+            for ids, (meter, shift, _, qpm), a in zip(rows, plans, asks, strict=True)
+        ]
 
-    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                on_progress: ProgressFn | None = None) -> Composition:
+    def compose(
+        self,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        on_progress: ProgressFn | None = None,
+    ) -> Composition:
         """A piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
         from models.batched import Ask
 
         return self.compose_batch([Ask(seconds, seed, temperature, top_k, on_progress)])[0]
 
-    def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
-               seed: int, temperature: float = 1.0, top_k: int = 0,
-               on_progress: ProgressFn | None = None) -> Composition:
+    def extend(
+        self,
+        tokens: list[int],
+        meter: str,
+        tempo_qpm: float,
+        transpose: int,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        on_progress: ProgressFn | None = None,
+    ) -> Composition:
         """Continue a piece by about ``seconds`` of whole bars at its tempo and key."""
         bar_s = meter_ticks(meter) / TICKS_PER_QUARTER * 60.0 / tempo_qpm
         bars = max(1, round(seconds / bar_s))
@@ -96,14 +124,26 @@ class PolyComposer:
         while head and head[-1] != self.vocab.bar:
             head.pop()
         ask = PolyAsk(meter, bars, seed, temperature, top_k, self._range(transpose), on_progress)
-        ids = sample_poly(self.model, self.vocab, [ask], grid=self.grid, min_dur=self.min_dur, device=self.device,
-                          prime=[head])[0]
+        ids = sample_poly(
+            self.model, self.vocab, [ask], grid=self.grid, min_dur=self.min_dur, device=self.device, prime=[head]
+        )[0]
         return self._finish(ids, meter, tempo_qpm, transpose, seed)
 
     def _finish(self, ids: list[int], meter: str, qpm: float, shift: int, seed: int) -> Composition:
         piece = decode(ids, self.vocab).transposed(shift)
         notes = piece_to_notes(piece, qpm)
         bar_s = meter_ticks(meter) / TICKS_PER_QUARTER * 60.0 / qpm
-        return Composition(notes=notes, seconds=piece.bars * bar_s, tempo_qpm=qpm, bars=piece.bars, meter=meter,
-                           program=0, style=self.style.name, arch=self.arch, seed=seed, tokens=ids,
-                           parts=hands(notes), transpose=shift)
+        return Composition(
+            notes=notes,
+            seconds=piece.bars * bar_s,
+            tempo_qpm=qpm,
+            bars=piece.bars,
+            meter=meter,
+            program=0,
+            style=self.style.name,
+            arch=self.arch,
+            seed=seed,
+            tokens=ids,
+            parts=hands(notes),
+            transpose=shift,
+        )

@@ -27,11 +27,23 @@ log = logging.getLogger(__name__)
 MAX_BARS = 32
 # corpus directory → style token of the pieces it holds
 SOURCES: dict[str, str] = {
-    "bach": "chorale", "monteverdi": "madrigal",
-    "beethoven": "quartet", "mozart": "quartet", "haydn": "quartet", "schumann_robert": "quartet",
-    "joplin": "keyboard", "chopin": "keyboard", "schumann_clara": "keyboard", "beach": "keyboard",
-    "cpebach": "keyboard", "handel": "keyboard", "schubert": "keyboard", "corelli": "keyboard",
-    "weber": "keyboard", "johnson_j_r": "keyboard", "liliuokalani": "keyboard",
+    "bach": "chorale",
+    "monteverdi": "madrigal",
+    "beethoven": "quartet",
+    "mozart": "quartet",
+    "haydn": "quartet",
+    "schumann_robert": "quartet",
+    "joplin": "keyboard",
+    "chopin": "keyboard",
+    "schumann_clara": "keyboard",
+    "beach": "keyboard",
+    "cpebach": "keyboard",
+    "handel": "keyboard",
+    "schubert": "keyboard",
+    "corelli": "keyboard",
+    "weber": "keyboard",
+    "johnson_j_r": "keyboard",
+    "liliuokalani": "keyboard",
 }
 MAX_PARTS = 6
 SKIP_SUFFIXES = (".rntxt",)  # roman-numeral analyses: block chords, not music
@@ -47,7 +59,7 @@ def corpus_files() -> list[tuple[str, str]]:
         parts = Path(path).parts
         for d, token in SOURCES.items():
             if d in parts and Path(path).suffix not in SKIP_SUFFIXES and Path(path).stat().st_size <= MAX_FILE_BYTES:
-                rel = "/".join(parts[parts.index(d):])
+                rel = "/".join(parts[parts.index(d) :])
                 stem = rel.rsplit(".", 1)[0]
                 if stem not in out or rel.endswith((".mxl", ".xml", ".musicxml")):  # one encoding per work
                     out[stem] = (rel, token)
@@ -65,8 +77,10 @@ def score_to_pieces(score, piece_id: str, scale: float = 1.0) -> list[PolyPiece]
     if len(parts) > MAX_PARTS:
         return []
     first = parts[0].flatten()
-    sigs = [(_ticks(ts.offset), f"{ts.numerator}/{round(ts.denominator / scale)}", _ticks(ts.barDuration.quarterLength))
-            for ts in first.getElementsByClass("TimeSignature")]
+    sigs = [
+        (_ticks(ts.offset), f"{ts.numerator}/{round(ts.denominator / scale)}", _ticks(ts.barDuration.quarterLength))
+        for ts in first.getElementsByClass("TimeSignature")
+    ]
     if not sigs or sigs[0][1] not in METERS:
         return []
     meter, bar_ticks = sigs[0][1], sigs[0][2]
@@ -94,15 +108,19 @@ def score_to_pieces(score, piece_id: str, scale: float = 1.0) -> list[PolyPiece]
         return []
     tonic, mode = estimate_key([(n.start, n.start + n.ticks, n.pitch) for n in notes])
     shift = key_shift(tonic, mode)
-    notes = sorted((PolyNote(n.start, n.ticks, n.pitch + shift, n.velocity) for n in notes),
-                   key=lambda n: (n.start, n.pitch))
+    notes = sorted(
+        (PolyNote(n.start, n.ticks, n.pitch + shift, n.velocity) for n in notes), key=lambda n: (n.start, n.pitch)
+    )
     title = str(score.metadata.title) if score.metadata and score.metadata.title else ""
     pieces_n = math.ceil(total / MAX_BARS)
     out = []
     for k in range(pieces_n):
         a, b = k * total // pieces_n, (k + 1) * total // pieces_n
-        chunk = [PolyNote(n.start - a * bar_ticks, n.ticks, n.pitch, n.velocity) for n in notes
-                 if a * bar_ticks <= n.start < b * bar_ticks]
+        chunk = [
+            PolyNote(n.start - a * bar_ticks, n.ticks, n.pitch, n.velocity)
+            for n in notes
+            if a * bar_ticks <= n.start < b * bar_ticks
+        ]
         if b - a >= 2 and chunk:
             out.append(PolyPiece(f"{piece_id}@{a}", meter, b - a, chunk, title))
     return out
@@ -131,8 +149,9 @@ def _file_cache(rel_path: str, scale: float = 1.0) -> Path:
     return cache_dir() / f"poly-m21-{music21.__version__}" / f"{key}.json.gz"
 
 
-def load_corpus(files: list[tuple[str, str]] | None = None, *, log_every: int = 20,
-                cached_only: bool = False, scale: float = 1.0) -> list[tuple[str, PolyPiece]]:
+def load_corpus(
+    files: list[tuple[str, str]] | None = None, *, log_every: int = 20, cached_only: bool = False, scale: float = 1.0
+) -> list[tuple[str, PolyPiece]]:
     """(style token, piece) for every corpus file, each parsed once and cached per file (so an interrupted
     parse resumes where it stopped); ``cached_only`` skips files not parsed yet."""
     files = corpus_files() if files is None else files

@@ -24,15 +24,14 @@ RUN = 16
 def melody_of(piece: PolyPiece) -> Melody:
     """All notes of a piece as models.metrics reads them (quarter notes)."""
     notes = sorted(piece.notes, key=lambda n: (n.start, -n.pitch))
-    return Melody(tuple(n.pitch for n in notes), tuple(n.start / 12 for n in notes),
-                  tuple(n.ticks / 12 for n in notes))
+    return Melody(tuple(n.pitch for n in notes), tuple(n.start / 12 for n in notes), tuple(n.ticks / 12 for n in notes))
 
 
 def note_runs(piece: PolyPiece, n: int = RUN) -> set[tuple]:
     """Every run of ``n`` consecutive notes (ordered by onset, then pitch) as (pitch, onset gap, length)."""
     notes = sorted(piece.notes, key=lambda x: (x.start, x.pitch))
     keys = [(x.pitch, x.start - (notes[i - 1].start if i else x.start), x.ticks) for i, x in enumerate(notes)]
-    return {tuple(keys[i:i + n]) for i in range(len(keys) - n + 1)}
+    return {tuple(keys[i : i + n]) for i in range(len(keys) - n + 1)}
 
 
 @dataclass
@@ -59,8 +58,9 @@ class PolyReport:
     heldout_files: int = 0
 
 
-def evaluate_style(style: str, arch: str, sources: list[PolySource], *, pieces: int = 20, seconds: float = 30.0,
-                   batch: int = 10) -> PolyReport:
+def evaluate_style(
+    style: str, arch: str, sources: list[PolySource], *, pieces: int = 20, seconds: float = 30.0, batch: int = 10
+) -> PolyReport:
     """Compose ``pieces`` pieces of ``seconds`` with the serving ``style``/``arch`` and measure them against the
     uploads ``sources`` (split as the fine-tune split them)."""
     import torch
@@ -101,11 +101,22 @@ def evaluate_style(style: str, arch: str, sources: list[PolySource], *, pieces: 
     col_notes = [n for s in sources for p in s.pieces for n in p.notes]
     composed_poly = pieces_polyphony(generated)
     return PolyReport(
-        style, arch, len(generated), facts["polyphony"], round(composed_poly, 3),
-        round(composed_poly / max(facts["polyphony"], 1e-9), 3), round(model_nll, 4), round(scores[order], 4), order,
-        round(1 - model_nll / scores[order], 4), round(copied / max(1, len(generated)), 3), min_dur,
+        style,
+        arch,
+        len(generated),
+        facts["polyphony"],
+        round(composed_poly, 3),
+        round(composed_poly / max(facts["polyphony"], 1e-9), 3),
+        round(model_nll, 4),
+        round(scores[order], 4),
+        order,
+        round(1 - model_nll / scores[order], 4),
+        round(copied / max(1, len(generated)), 3),
+        min_dur,
         round(sum(n.ticks < min_dur for n in gen_notes) / max(1, len(gen_notes)), 4),
         round(sum(n.ticks < min_dur for n in col_notes) / max(1, len(col_notes)), 4),
         round(statistics.median(times), 3),
         relative_overlap([melody_of(p) for p in generated], [melody_of(p) for p in held]),
-        facts["meters"], len(names))
+        facts["meters"],
+        len(names),
+    )

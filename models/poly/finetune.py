@@ -94,9 +94,14 @@ def collection_facts(pieces: list[PolyPiece]) -> dict:
     pitches = sorted(n.pitch for n in notes)
     lo = pitches[int(0.01 * (len(pitches) - 1))] - 2 if pitches else 36
     hi = pitches[int(0.99 * (len(pitches) - 1))] + 2 if pitches else 96
-    return {"meters": {m: round(w / norm, 4) for m, w in meters.items()}, "grid": grid, "min_dur": int(min_dur),
-            "pitch_range": [int(max(21, lo)), int(min(108, hi))], "polyphony": round(pieces_polyphony(pieces), 3),
-            "meter_bars": dict(bars.most_common())}
+    return {
+        "meters": {m: round(w / norm, 4) for m, w in meters.items()},
+        "grid": grid,
+        "min_dur": int(min_dur),
+        "pitch_range": [int(max(21, lo)), int(min(108, hi))],
+        "polyphony": round(pieces_polyphony(pieces), 3),
+        "meter_bars": dict(bars.most_common()),
+    }
 
 
 def _style_def(style: str, sources: list[PolySource], arch: str, base: str, by: str) -> dict:
@@ -104,18 +109,33 @@ def _style_def(style: str, sources: list[PolySource], arch: str, base: str, by: 
     qpm = statistics.median(qpms) if qpms else 100.0
     lo, hi = max(40.0, qpm * 0.9), min(255.0, qpm * 1.1)
     keys = [k for k, _ in Counter(s.key for s in sources).most_common(3)] or [0]
-    return {"name": style, "description": f"Piano, fine-tuned from {base} on {len(sources)} file(s) uploaded by "
-            f"{by or '?'}", "corpus_dirs": [], "tempo_range": [round(lo, 1), round(hi, 1)], "program": 0,
-            "default_arch": arch, "keys": keys}
+    return {
+        "name": style,
+        "description": f"Piano, fine-tuned from {base} on {len(sources)} file(s) uploaded by {by or '?'}",
+        "corpus_dirs": [],
+        "tempo_range": [round(lo, 1), round(hi, 1)],
+        "program": 0,
+        "default_arch": arch,
+        "keys": keys,
+    }
 
 
 def _nll(model: torch.nn.Module, seqs: list[list[int]], device: str, cap: int | None = None) -> float:
     return heldout_nll(model, [s[:cap] for s in seqs] if cap else seqs, device)
 
 
-def finetune_poly(style: str, arch: str, base: str, sources: list[PolySource], config: FinetuneConfig | None = None,
-                  *, by: str = "", root: Path | None = None, on_step: StepFn | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> dict:
+def finetune_poly(
+    style: str,
+    arch: str,
+    base: str,
+    sources: list[PolySource],
+    config: FinetuneConfig | None = None,
+    *,
+    by: str = "",
+    root: Path | None = None,
+    on_step: StepFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
     """Train ``base``'s poly ``arch`` checkpoint further on ``sources`` and write the next version of
     ``style``/``arch`` (not activated). Returns the metadata, with ``version``.
 
@@ -174,23 +194,47 @@ def finetune_poly(style: str, arch: str, base: str, sources: list[PolySource], c
         after = before
     facts = collection_facts([p for s in sources if s.heldout_ok for p in s.pieces] or train_pieces)
     meta = {k: v for k, v in meta_base.items() if k in ("arch", "args", "vocab", "representation")}
-    meta.update({
-        "name": style, "style": style,
-        "styles": {style: {"prefix": prefix, "meters": facts["meters"], "grid": facts["grid"],
-                           "min_dur": facts["min_dur"], "pitch_range": facts["pitch_range"]}},
-        "collection": facts,
-        "corpus": {"uploads": [s.name for s in sources],
-                   "base_corpus": meta_base.get("corpus", {}).get("music21_dirs")},
-        "split": {"train_pieces": len(train_pieces), "heldout_pieces": len(held_pieces), "heldout_files": held_names,
-                  "method": "one file in five held out, by a hash of its name"},
-        "heldout_nll": {"heldout_uploads": after, "unit": "nats/token"},
-        "finetune": {"base": f"{entry.name}-{arch}", "base_style": base, "by": by, "steps_run": step,
-                     "config": asdict(config), "files": [s.name for s in sources if s.heldout_ok],
-                     "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
-                     "heldout_nll_before": before, "heldout_nll_after": after,
-                     "minutes": round((time.monotonic() - start) / 60, 2), "history": history},
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    meta.update(
+        {
+            "name": style,
+            "style": style,
+            "styles": {
+                style: {
+                    "prefix": prefix,
+                    "meters": facts["meters"],
+                    "grid": facts["grid"],
+                    "min_dur": facts["min_dur"],
+                    "pitch_range": facts["pitch_range"],
+                }
+            },
+            "collection": facts,
+            "corpus": {
+                "uploads": [s.name for s in sources],
+                "base_corpus": meta_base.get("corpus", {}).get("music21_dirs"),
+            },
+            "split": {
+                "train_pieces": len(train_pieces),
+                "heldout_pieces": len(held_pieces),
+                "heldout_files": held_names,
+                "method": "one file in five held out, by a hash of its name",
+            },
+            "heldout_nll": {"heldout_uploads": after, "unit": "nats/token"},
+            "finetune": {
+                "base": f"{entry.name}-{arch}",
+                "base_style": base,
+                "by": by,
+                "steps_run": step,
+                "config": asdict(config),
+                "files": [s.name for s in sources if s.heldout_ok],
+                "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
+                "heldout_nll_before": before,
+                "heldout_nll_after": after,
+                "minutes": round((time.monotonic() - start) / 60, 2),
+                "history": history,
+            },
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     if style not in STYLES:
         meta["style_def"] = _style_def(style, [s for s in sources if s.heldout_ok] or sources, arch, base, by)
     version, path = versions.new_version(style, arch, root)
@@ -200,6 +244,14 @@ def finetune_poly(style: str, arch: str, base: str, sources: list[PolySource], c
     except BaseException:
         versions.discard(path)
         raise
-    log.info("fine-tuned piano %s-%s v%d from %s: %d steps, held-out %s → %s nats/token", style, arch, version,
-             entry.name, step, before, after)
+    log.info(
+        "fine-tuned piano %s-%s v%d from %s: %d steps, held-out %s → %s nats/token",
+        style,
+        arch,
+        version,
+        entry.name,
+        step,
+        before,
+        after,
+    )
     return meta

@@ -108,7 +108,7 @@ def midi_to_pieces(data: bytes, name: str = "upload") -> ImportedPoly:
             run = run[:-1]
         n = math.ceil(len(run) / MAX_BARS) if run else 0
         for k in range(n):
-            bars = run[k * len(run) // n:(k + 1) * len(run) // n]
+            bars = run[k * len(run) // n : (k + 1) * len(run) // n]
             if len(bars) < 2:
                 continue
             origin, stop = bars[0], bars[-1] + length
@@ -119,10 +119,15 @@ def midi_to_pieces(data: bytes, name: str = "upload") -> ImportedPoly:
         raise MidiImportError(f"no usable music: no stretch of 2 or more whole {meter} bars with notes")
     programs = Counter(p for (t, c), p in parsed.programs.items() if c != DRUM_CHANNEL)
     end_ticks = max((e for v in parsed.voices.values() for _, e, _ in v), default=0)
-    return ImportedPoly(pieces, _main_tempo(parsed.tempos, end_ticks),
-                        programs.most_common(1)[0][0] if programs else 0, meter, shift,
-                        round(pieces_polyphony(pieces), 3),
-                        sum(p.bars for p in pieces))
+    return ImportedPoly(
+        pieces,
+        _main_tempo(parsed.tempos, end_ticks),
+        programs.most_common(1)[0][0] if programs else 0,
+        meter,
+        shift,
+        round(pieces_polyphony(pieces), 3),
+        sum(p.bars for p in pieces),
+    )
 
 
 def _velocities(midi: mido.MidiFile) -> dict[tuple[int, int, int, int], int]:

@@ -40,8 +40,16 @@ class PolyAsk:
 class PolyGrammar:
     """The token grammar for a batch of streams, on tensors."""
 
-    def __init__(self, vocab: PolyVocab, asks: Sequence[PolyAsk], *, grid: Sequence[int] = GRID,
-                 min_dur: int = 1, max_group: int = MAX_GROUP, max_empty_bars: int = 1) -> None:
+    def __init__(
+        self,
+        vocab: PolyVocab,
+        asks: Sequence[PolyAsk],
+        *,
+        grid: Sequence[int] = GRID,
+        min_dur: int = 1,
+        max_group: int = MAX_GROUP,
+        max_empty_bars: int = 1,
+    ) -> None:
         self.vocab = vocab
         size = len(vocab)
         kinds = [vocab.kind(i) for i in range(size)]
@@ -93,13 +101,15 @@ class PolyGrammar:
 
     def advance(self, nxt: torch.Tensor, live: torch.Tensor) -> None:
         """Update the state with the tokens nxt [B] just emitted by the ``live`` [B] streams."""
-        is_pos, is_vel, is_pitch, is_dur, is_bar = (t[nxt] for t in (self.is_pos, self.is_vel, self.is_pitch,
-                                                                     self.is_dur, self.is_bar))
+        is_pos, is_vel, is_pitch, is_dur, is_bar = (
+            t[nxt] for t in (self.is_pos, self.is_vel, self.is_pitch, self.is_dur, self.is_bar)
+        )
         empty_bar = is_bar & (self.phase == AFTER_BAR)
         self.empty_run = torch.where(is_bar, torch.where(empty_bar, self.empty_run + 1, 0), self.empty_run)
         self.pos = torch.where(is_pos, self.pos_value[nxt], torch.where(is_bar, -1, self.pos))
-        self.last_pitch = torch.where(is_pitch, self.pitch_value[nxt],
-                                      torch.where(is_pos | is_bar, -1, self.last_pitch))
+        self.last_pitch = torch.where(
+            is_pitch, self.pitch_value[nxt], torch.where(is_pos | is_bar, -1, self.last_pitch)
+        )
         self.in_group = torch.where(is_pitch, self.in_group + 1, torch.where(is_pos, 0, self.in_group))
         phase = self.phase
         phase = torch.where(is_bar, AFTER_BAR, phase)
@@ -112,9 +122,17 @@ class PolyGrammar:
 
 
 @torch.no_grad()
-def sample_poly(model: torch.nn.Module, vocab: PolyVocab, asks: Sequence[PolyAsk], *,
-                prefix: Sequence[str] = (), grid: Sequence[int] = GRID, min_dur: int = 1,
-                device: str = "cpu", prime: list[list[int]] | None = None) -> list[list[int]]:
+def sample_poly(
+    model: torch.nn.Module,
+    vocab: PolyVocab,
+    asks: Sequence[PolyAsk],
+    *,
+    prefix: Sequence[str] = (),
+    grid: Sequence[int] = GRID,
+    min_dur: int = 1,
+    device: str = "cpu",
+    prime: list[list[int]] | None = None,
+) -> list[list[int]]:
     """Sample one piece per ask, together, as token ids ``<bos> prefix M:meter ... <eos>``.
 
     Each stream draws from its own seeded generator (``torch.multinomial`` as argmax of p / Exp(1) noise), so

@@ -56,13 +56,19 @@ class PolyPiece:
         return PolyPiece(self.piece_id, self.meter, self.bars, notes, self.title)
 
     def to_json(self) -> dict:
-        return {"id": self.piece_id, "meter": self.meter, "bars": self.bars, "title": self.title,
-                "notes": [[n.start, n.ticks, n.pitch, n.velocity] for n in self.notes]}
+        return {
+            "id": self.piece_id,
+            "meter": self.meter,
+            "bars": self.bars,
+            "title": self.title,
+            "notes": [[n.start, n.ticks, n.pitch, n.velocity] for n in self.notes],
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> PolyPiece:
-        return cls(data["id"], data["meter"], data["bars"], [PolyNote(*n) for n in data["notes"]],
-                   data.get("title", ""))
+        return cls(
+            data["id"], data["meter"], data["bars"], [PolyNote(*n) for n in data["notes"]], data.get("title", "")
+        )
 
 
 class PolyVocab:
@@ -119,7 +125,7 @@ def thin_group(pitches: list[int]) -> list[int]:
     pitches = sorted(set(pitches))
     if len(pitches) <= MAX_GROUP:
         return pitches
-    return [pitches[0], *pitches[-(MAX_GROUP - 1):]]
+    return [pitches[0], *pitches[-(MAX_GROUP - 1) :]]
 
 
 def encode(piece: PolyPiece, vocab: PolyVocab, style: str | None = None) -> list[int]:
@@ -178,8 +184,11 @@ def decode(ids: list[int], vocab: PolyVocab, piece_id: str = "generated", *, cli
         elif kind == EOS:
             break
     end = bars * meter_ticks(meter)
-    notes = [PolyNote(n.start, min(n.ticks, end - n.start) if clip else n.ticks, n.pitch, n.velocity)
-             for n in notes if n.start < end]
+    notes = [
+        PolyNote(n.start, min(n.ticks, end - n.start) if clip else n.ticks, n.pitch, n.velocity)
+        for n in notes
+        if n.start < end
+    ]
     return PolyPiece(piece_id, meter, bars, sorted(notes, key=lambda n: (n.start, n.pitch)))
 
 
@@ -203,8 +212,9 @@ def piece_to_notes(piece: PolyPiece, qpm: float) -> list[Note]:
 
 def _polyphony_counts(notes: list[PolyNote] | list[Note]) -> tuple[int, int]:
     """(sum over distinct onsets of the distinct pitches sounding there, number of distinct onsets)."""
-    spans = sorted((n.start, n.start + n.ticks, n.pitch) if isinstance(n, PolyNote) else (n.start, n.end, n.pitch)
-                   for n in notes)
+    spans = sorted(
+        (n.start, n.start + n.ticks, n.pitch) if isinstance(n, PolyNote) else (n.start, n.end, n.pitch) for n in notes
+    )
     starts = sorted({s for s, _, _ in spans})
     total, i, active = 0, 0, []  # active: (end, pitch) of notes started so far
     for s in starts:

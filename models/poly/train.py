@@ -62,9 +62,13 @@ def corpus_sequences(vocab: PolyVocab, *, cached_only: bool = False) -> tuple[di
             continue
         if part == "train":
             meters[piece.meter] += piece.bars
-    facts = {"pieces": len(pieces), "by_token": dict(Counter(t for t, _ in pieces)),
-             "files": len({p.piece_id.split("#")[0] for _, p in pieces}),
-             "tokens": {k: sum(map(len, v)) for k, v in seqs.items()}, "meter_bars": dict(meters.most_common())}
+    facts = {
+        "pieces": len(pieces),
+        "by_token": dict(Counter(t for t, _ in pieces)),
+        "files": len({p.piece_id.split("#")[0] for _, p in pieces}),
+        "tokens": {k: sum(map(len, v)) for k, v in seqs.items()},
+        "meter_bars": dict(meters.most_common()),
+    }
     return seqs, facts
 
 
@@ -72,9 +76,20 @@ def style_meta(meters: dict[str, float], grid: list[int], min_dur: int, prefix: 
     return {"prefix": prefix, "meters": meters, "grid": grid, "min_dur": min_dur}
 
 
-def train(arch: str, minutes: float, *, steps: int = 20_000, batch: int = 16, seq_len: int = 256, lr: float = 2e-3,
-          out_dir: Path = SHIPPED_DIR, save_every: int = 100, seed: int = 0, threads: int = 1,
-          cached_only: bool = False) -> dict:
+def train(
+    arch: str,
+    minutes: float,
+    *,
+    steps: int = 20_000,
+    batch: int = 16,
+    seq_len: int = 256,
+    lr: float = 2e-3,
+    out_dir: Path = SHIPPED_DIR,
+    save_every: int = 100,
+    seed: int = 0,
+    threads: int = 1,
+    cached_only: bool = False,
+) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     vocab = PolyVocab()
@@ -85,7 +100,8 @@ def train(arch: str, minutes: float, *, steps: int = 20_000, batch: int = 16, se
     chunks = lm_chunks(seqs["train"], seq_len, vocab.pad)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
+        opt, lambda s: min(1.0, (s + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    )
     resume = cache_dir() / f"poly-train-{arch}.pt"
     step, history, best, best_state = 0, [], math.inf, None
     gen = torch.Generator().manual_seed(seed)
@@ -107,15 +123,31 @@ def train(arch: str, minutes: float, *, steps: int = 20_000, batch: int = 16, se
         step += 1
         if step % save_every == 0:
             v = heldout_nll(model, valid)
-            history.append({"step": step, "train": round(loss, 4), "valid": round(v, 4),
-                            "minutes": round((time.monotonic() - start) / 60, 2)})
+            history.append(
+                {
+                    "step": step,
+                    "train": round(loss, 4),
+                    "valid": round(v, 4),
+                    "minutes": round((time.monotonic() - start) / 60, 2),
+                }
+            )
             log.info("%s step %d train %.4f valid %.4f", arch, step, loss, v)
             if v < best:
                 best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
             resume.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "history": history, "best": best, "best_state": best_state,
-                        "gen": gen.get_state()}, resume.with_suffix(".tmp"))
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step,
+                    "history": history,
+                    "best": best,
+                    "best_state": best_state,
+                    "gen": gen.get_state(),
+                },
+                resume.with_suffix(".tmp"),
+            )
             resume.with_suffix(".tmp").replace(resume)
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -125,24 +157,42 @@ def train(arch: str, minutes: float, *, steps: int = 20_000, batch: int = 16, se
     _, ngram_scores = best_ngram(seqs["train_plain"], seqs["valid"], len(vocab), orders=(3, 5))
     meter_bars = facts["meter_bars"]
     total = sum(meter_bars.values()) or 1
-    meters = {m: round(c / total, 4) for m, c in meter_bars.items() if m in ("4/4", "3/4", "2/4", "6/8", "12/8", "2/2",
-                                                                          "3/2")}
+    meters = {
+        m: round(c / total, 4) for m, c in meter_bars.items() if m in ("4/4", "3/4", "2/4", "6/8", "12/8", "2/2", "3/2")
+    }
     meta = {
-        "arch": arch, "name": STYLE, "style": STYLE, "representation": "poly",
-        "args": args, "vocab": vocab.tokens,
+        "arch": arch,
+        "name": STYLE,
+        "style": STYLE,
+        "representation": "poly",
+        "args": args,
+        "vocab": vocab.tokens,
         "styles": {STYLE: style_meta(meters, [0, 3, 4, 6, 8, 9], 3, PIANO_PREFIX)},
         "corpus": {"music21_dirs": sorted(SOURCES), **facts},
-        "split": {"method": "sha1(corpus file) % 100: <5 test, <10 valid; train copies transposed by "
-                  f"{list(AUG_SHIFTS)}", **{k: len(v) for k, v in seqs.items()}},
-        "heldout_nll": {"valid": round(valid_nll, 4), "test": round(test_nll, 4), "unit": "nats/token",
-                        "ngram_valid_by_order": ngram_scores, "ngram_fit_on": "untransposed train pieces"},
-        "train": {"steps": step, "batch": batch, "seq_len": seq_len, "lr": lr, "params": params, "history": history,
-                  "threads": threads},
+        "split": {
+            "method": f"sha1(corpus file) % 100: <5 test, <10 valid; train copies transposed by {list(AUG_SHIFTS)}",
+            **{k: len(v) for k, v in seqs.items()},
+        },
+        "heldout_nll": {
+            "valid": round(valid_nll, 4),
+            "test": round(test_nll, 4),
+            "unit": "nats/token",
+            "ngram_valid_by_order": ngram_scores,
+            "ngram_fit_on": "untransposed train pieces",
+        },
+        "train": {
+            "steps": step,
+            "batch": batch,
+            "seq_len": seq_len,
+            "lr": lr,
+            "params": params,
+            "history": history,
+            "threads": threads,
+        },
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(model, meta, out_dir, STYLE, arch)
-    log.info("wrote %s-%s: valid %.4f test %.4f nats/token (n-gram %s)", STYLE, arch, valid_nll, test_nll,
-             ngram_scores)
+    log.info("wrote %s-%s: valid %.4f test %.4f nats/token (n-gram %s)", STYLE, arch, valid_nll, test_nll, ngram_scores)
     return meta
 
 

@@ -108,8 +108,11 @@ def write_midi(spec: Spec) -> bytes:
         beat = TPQ if piece.meter != "12/8" else TPQ * 3 // 2
         drums = [(0, 0, _meta(0x03, b"Drums"))]
         for t in range(0, end, beat):
-            drums += [(t, 10, bytes([0x99, 36 if (t // beat) % 2 == 0 else 38, 90])), (t + 60, 5, bytes([0x99, 36, 0])),
-                      (t + 61, 5, bytes([0x99, 38, 0]))]
+            drums += [
+                (t, 10, bytes([0x99, 36 if (t // beat) % 2 == 0 else 38, 90])),
+                (t + 60, 5, bytes([0x99, 36, 0])),
+                (t + 61, 5, bytes([0x99, 38, 0])),
+            ]
         tracks.append(drums)
     if spec.empty_track:
         tracks.append([(0, 0, _meta(0x03, b"Strings (unused)"))])
@@ -140,12 +143,14 @@ def piano_texture(piece: PolyPiece, voices: int, shift: int) -> PolyPiece:
 
 def compound(piece: PolyPiece) -> PolyPiece:
     """A 4/4 piece re-timed as 12/8: each quarter becomes a dotted quarter, its second half on the third eighth."""
+
     def at(t: int) -> int:
         beat, inner = divmod(t, 12)
         return beat * 18 + (0 if inner < 3 else 6 if inner < 6 else 12 if inner < 9 else 15)
 
-    notes = [PolyNote(at(n.start), max(6, at(n.start + n.ticks) - at(n.start)), n.pitch, n.velocity)
-             for n in piece.notes]
+    notes = [
+        PolyNote(at(n.start), max(6, at(n.start + n.ticks) - at(n.start)), n.pitch, n.velocity) for n in piece.notes
+    ]
     return PolyPiece(piece.piece_id, "12/8", piece.bars, notes)
 
 
@@ -186,9 +191,20 @@ def build_specs(n: int = 300, seed: int = 0, limit: int | None = PALESTRINA_FILE
         qpm = rng.uniform(150, 255) if rng.random() < 0.15 else rng.uniform(80, 150)
         if piece.meter == "12/8":
             qpm *= 1.5  # dotted-quarter beats: keep the same pulse
-        specs.append(Spec(f"piano_{i:03d}.mid", piece, round(min(255.0, qpm), 1), fmt=0 if i % 7 == 3 else 1,
-                          meta_on_track2=i % 5 == 1, bad_bytes=i % 4 == 2, drums=i % 9 == 4,
-                          empty_track=i % 6 == 0, no_eot=i % 8 == 7, tempo_change=i % 10 == 9))
+        specs.append(
+            Spec(
+                f"piano_{i:03d}.mid",
+                piece,
+                round(min(255.0, qpm), 1),
+                fmt=0 if i % 7 == 3 else 1,
+                meta_on_track2=i % 5 == 1,
+                bad_bytes=i % 4 == 2,
+                drums=i % 9 == 4,
+                empty_track=i % 6 == 0,
+                no_eot=i % 8 == 7,
+                tempo_change=i % 10 == 9,
+            )
+        )
     return specs
 
 

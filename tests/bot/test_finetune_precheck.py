@@ -14,8 +14,10 @@ def att(name: str, size: int) -> SimpleNamespace:
 def test_several_zips_of_a_real_collection_pass_and_caps_still_hold() -> None:
     keep, refused = precheck([att(f"part{i}.zip", 3_000_000) for i in range(8)])  # 24 MB in all
     assert len(keep) == 8 and refused == []
-    keep, refused = precheck([att("huge.zip", 17_000_000), att("notes.txt", 10), att("a.zip", 3_000_000)] +
-                             [att(f"m{i}.mid", 1000) for i in range(10)])
+    keep, refused = precheck(
+        [att("huge.zip", 17_000_000), att("notes.txt", 10), att("a.zip", 3_000_000)]
+        + [att(f"m{i}.mid", 1000) for i in range(10)]
+    )
     reasons = dict(refused)
     assert reasons["huge.zip"].startswith("too large (17.0 MB > 16 MB)")
     assert reasons["notes.txt"].startswith("not a MIDI or .zip file")

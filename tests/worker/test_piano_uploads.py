@@ -25,9 +25,18 @@ def collection(n: int, bars: int = 4) -> list[tuple[str, bytes]]:
         piece = make_piece(i, bars=bars, meter="3/4" if i % 5 == 1 else "4/4")
         if i % 10 == 3:
             piece = compound(piece)
-        spec = Spec(f"piano_{i:03d}.mid", piece, 100.0 + (i % 7) * 22, fmt=0 if i % 7 == 3 else 1,
-                    meta_on_track2=i % 5 == 1, bad_bytes=i % 4 == 2, drums=i % 9 == 4, empty_track=i % 6 == 0,
-                    no_eot=i % 8 == 7, tempo_change=i % 10 == 9)
+        spec = Spec(
+            f"piano_{i:03d}.mid",
+            piece,
+            100.0 + (i % 7) * 22,
+            fmt=0 if i % 7 == 3 else 1,
+            meta_on_track2=i % 5 == 1,
+            bad_bytes=i % 4 == 2,
+            drums=i % 9 == 4,
+            empty_track=i % 6 == 0,
+            no_eot=i % 8 == 7,
+            tempo_change=i % 10 == 9,
+        )
         out.append((spec.name, write_midi(spec)))
     return out
 
@@ -52,8 +61,9 @@ def test_several_zips_share_one_budget_of_midi_files() -> None:
     assert len(accepted) == 12 and not refused
     from worker.uploads import UploadLimits
 
-    accepted, refused = expand_uploads([("a.zip", zipped(files[:6])), ("b.zip", zipped(files[6:]))],
-                                       UploadLimits(max_midi_files=8))
+    accepted, refused = expand_uploads(
+        [("a.zip", zipped(files[:6])), ("b.zip", zipped(files[6:]))], UploadLimits(max_midi_files=8)
+    )
     assert len(accepted) == 8 and [r.reason for r in refused] == ["more than 8 MIDI files"] * 4
 
 
@@ -77,8 +87,9 @@ def piano_ckpt(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return data_dir
 
 
-def test_cli_folder_of_piano_files_fine_tunes_the_piano_model(piano_ckpt: Path, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_cli_folder_of_piano_files_fine_tunes_the_piano_model(
+    piano_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     folder = tmp_path / "midis"
     (folder / "sub").mkdir(parents=True)
     for i, (name, data) in enumerate(collection(60)):  # more than Discord's 10 attachments, no zip needed
@@ -125,18 +136,36 @@ def test_cli_limits_only_raise_counts() -> None:
     from worker.uploads import DEFAULT_LIMITS
 
     assert (limits.max_entry_bytes, limits.max_tracks, limits.max_ratio, limits.max_zip_entries) == (
-        DEFAULT_LIMITS.max_entry_bytes, DEFAULT_LIMITS.max_tracks, DEFAULT_LIMITS.max_ratio,
-        DEFAULT_LIMITS.max_zip_entries)
+        DEFAULT_LIMITS.max_entry_bytes,
+        DEFAULT_LIMITS.max_tracks,
+        DEFAULT_LIMITS.max_ratio,
+        DEFAULT_LIMITS.max_zip_entries,
+    )
 
 
 def test_bench_sections_report_each_target(tmp_path: Path) -> None:
     from worker.bench_finetune import write_poly_sections
 
-    ev = {"style": "pokemon", "arch": "lstm", "pieces": 20, "collection_polyphony": 2.9, "composed_polyphony": 2.7,
-          "polyphony_ratio": 0.93, "heldout_nll": 1.5, "ngram_nll": 2.0, "ngram_order": 4, "nll_gain": 0.25,
-          "share_copied_16": 0.0, "shortest_common_ticks": 6, "share_shorter_composed": 0.0,
-          "share_shorter_collection": 0.01, "compose_p50_s": 0.9, "overlaps": {"oa_pch": 0.9}, "meters": {"4/4": 1.0},
-          "heldout_files": 60}
+    ev = {
+        "style": "pokemon",
+        "arch": "lstm",
+        "pieces": 20,
+        "collection_polyphony": 2.9,
+        "composed_polyphony": 2.7,
+        "polyphony_ratio": 0.93,
+        "heldout_nll": 1.5,
+        "ngram_nll": 2.0,
+        "ngram_order": 4,
+        "nll_gain": 0.25,
+        "share_copied_16": 0.0,
+        "shortest_common_ticks": 6,
+        "share_shorter_composed": 0.0,
+        "share_shorter_collection": 0.01,
+        "compose_p50_s": 0.9,
+        "overlaps": {"oa_pch": 0.9},
+        "meters": {"4/4": 1.0},
+        "heldout_files": 60,
+    }
     ft = {"finetune_300_files_s": 420.0, "files_used": 300}
     bench, evaluation = tmp_path / "B.md", tmp_path / "E.md"
     evaluation.write_text("# Evaluation\n\nkept\n")

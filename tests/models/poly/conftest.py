@@ -41,14 +41,30 @@ def write_tiny_piano(directory: Path) -> Path:
     from models.registry import build_model
 
     vocab = PolyVocab()
-    configs = {"lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
-               "wavenet": {"channels": 16, "skip": 16, "layers": 3, "blocks": 1, "dropout": 0.0}}
+    configs = {
+        "lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
+        "wavenet": {"channels": 16, "skip": 16, "layers": 3, "blocks": 1, "dropout": 0.0},
+    }
     for arch, args in configs.items():
         args = {"vocab_size": len(vocab), **args}
         model = build_model(arch, args)
-        meta = {"arch": arch, "args": args, "vocab": vocab.tokens, "representation": "poly", "style": "piano",
-                "name": "piano", "date": "2026-12-05",
-                "styles": {"piano": {"prefix": ["S:keyboard"], "meters": {"4/4": 0.8, "3/4": 0.2},
-                                     "grid": [0, 3, 6, 9], "min_dur": 3, "pitch_range": [36, 96]}}}
+        meta = {
+            "arch": arch,
+            "args": args,
+            "vocab": vocab.tokens,
+            "representation": "poly",
+            "style": "piano",
+            "name": "piano",
+            "date": "2026-12-05",
+            "styles": {
+                "piano": {
+                    "prefix": ["S:keyboard"],
+                    "meters": {"4/4": 0.8, "3/4": 0.2},
+                    "grid": [0, 3, 6, 9],
+                    "min_dur": 3,
+                    "pitch_range": [36, 96],
+                }
+            },
+        }
         save_checkpoint(model, meta, directory, "piano", arch)
     return directory

@@ -66,8 +66,9 @@ def test_batched_pieces_equal_pieces_alone(tiny_piano: Path) -> None:
     assert can_batch(composer)
     asks = [Ask(6.0, 1), Ask(9.0, 2, temperature=0.8, top_k=10)]
     batch = compose_batch(composer, asks)
-    assert [p.notes for p in batch] == [composer.compose(a.seconds, seed=a.seed, temperature=a.temperature,
-                                                         top_k=a.top_k).notes for a in asks]
+    assert [p.notes for p in batch] == [
+        composer.compose(a.seconds, seed=a.seed, temperature=a.temperature, top_k=a.top_k).notes for a in asks
+    ]
 
 
 def test_bad_requests(data_dir: Path, tiny_piano: Path) -> None:

@@ -12,11 +12,20 @@ from tests.benchmarks.piano_collection import Spec, compound, write_midi
 from tests.models.poly.conftest import make_piece
 
 
-@pytest.mark.parametrize("quirks", [
-    {}, {"bad_bytes": True}, {"meta_on_track2": True}, {"fmt": 0}, {"drums": True}, {"empty_track": True},
-    {"no_eot": True}, {"tempo_change": True},
-    {"fmt": 0, "bad_bytes": True, "drums": True, "no_eot": True, "meta_on_track2": True, "empty_track": True},
-])
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        {},
+        {"bad_bytes": True},
+        {"meta_on_track2": True},
+        {"fmt": 0},
+        {"drums": True},
+        {"empty_track": True},
+        {"no_eot": True},
+        {"tempo_change": True},
+        {"fmt": 0, "bad_bytes": True, "drums": True, "no_eot": True, "meta_on_track2": True, "empty_track": True},
+    ],
+)
 def test_quirky_files_read_like_clean_ones(quirks: dict) -> None:
     piece = make_piece(3, bars=6)
     got = midi_to_pieces(write_midi(Spec("q.mid", piece, 132.0, **quirks)), "q.mid")

@@ -15,8 +15,10 @@ VOCAB = PolyVocab()
 @pytest.fixture(params=["lstm", "wavenet"])
 def model(request: pytest.FixtureRequest) -> torch.nn.Module:
     torch.manual_seed(0)
-    args = {"lstm": {"embed": 16, "hidden": 32, "layers": 2, "dropout": 0.0},
-            "wavenet": {"channels": 16, "skip": 16, "layers": 4, "blocks": 1, "dropout": 0.0}}[request.param]
+    args = {
+        "lstm": {"embed": 16, "hidden": 32, "layers": 2, "dropout": 0.0},
+        "wavenet": {"channels": 16, "skip": 16, "layers": 4, "blocks": 1, "dropout": 0.0},
+    }[request.param]
     return build_model(request.param, {"vocab_size": len(VOCAB), **args}).eval()
 
 
@@ -42,8 +44,11 @@ def check_grammar(ids: list[int], bars: int, grid: set[int], min_dur: int, low: 
 
 
 def test_exact_bars_and_a_valid_grammar(model: torch.nn.Module) -> None:
-    asks = [PolyAsk("4/4", 3, seed=1, pitch_range=(40, 90)), PolyAsk("3/4", 5, seed=2, pitch_range=(40, 90)),
-            PolyAsk("12/8", 2, seed=3, temperature=1.5, top_k=20, pitch_range=(40, 90))]
+    asks = [
+        PolyAsk("4/4", 3, seed=1, pitch_range=(40, 90)),
+        PolyAsk("3/4", 5, seed=2, pitch_range=(40, 90)),
+        PolyAsk("12/8", 2, seed=3, temperature=1.5, top_k=20, pitch_range=(40, 90)),
+    ]
     rows = sample_poly(model, VOCAB, asks, prefix=["S:keyboard"], grid=(0, 6), min_dur=6)
     for row, ask in zip(rows, asks, strict=True):
         check_grammar(row, ask.bars, {0, 6}, 6, 40, 90)

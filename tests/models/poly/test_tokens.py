@@ -33,8 +33,22 @@ def test_groups_share_a_position_and_velocity_and_rise_in_pitch() -> None:
     vocab = PolyVocab()
     piece = PolyPiece("x", "3/4", 1, [PolyNote(0, 12, 64, 90), PolyNote(0, 36, 48, 60), PolyNote(12, 12, 67, 50)])
     toks = [vocab.tokens[i] for i in encode(piece, vocab)]
-    assert toks == ["<bos>", "M:3/4", "Pos:0", "V:2", "P:48", "D:36", "P:64", "D:12", "Pos:12", "V:0", "P:67", "D:12",
-                    "<bar>", "<eos>"]
+    assert toks == [
+        "<bos>",
+        "M:3/4",
+        "Pos:0",
+        "V:2",
+        "P:48",
+        "D:36",
+        "P:64",
+        "D:12",
+        "Pos:12",
+        "V:0",
+        "P:67",
+        "D:12",
+        "<bar>",
+        "<eos>",
+    ]
 
 
 def test_out_of_range_pitches_fold_and_durations_round() -> None:
