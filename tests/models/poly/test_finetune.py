@@ -85,3 +85,15 @@ def test_melody_styles_also_keep_to_the_meters_the_collection_mostly_uses() -> N
 
     assert main_meters(Counter({"4/4": 70, "3/4": 20, "6/8": 10})) == {"4/4": 1.0}
     assert main_meters(Counter({"6/8": 50, "4/4": 40, "3/4": 10})) == {"6/8": 0.5556, "4/4": 0.4444}
+
+
+def test_copy_runs_and_metric_views() -> None:
+    from models.poly.evaluate import melody_of, note_runs
+
+    piece = make_piece(5, bars=2)
+    runs = note_runs(piece)
+    assert runs and all(len(r) == 16 for r in runs)
+    moved = note_runs(piece.transposed(2))
+    assert not runs & moved  # a transposed copy is a different run (uploads and output share one key)
+    m = melody_of(piece)
+    assert len(m.pitches) == len(piece.notes) and m.onsets == tuple(sorted(m.onsets))
