@@ -157,9 +157,8 @@ def train(
     _, ngram_scores = best_ngram(seqs["train_plain"], seqs["valid"], len(vocab), orders=(3, 5))
     meter_bars = facts["meter_bars"]
     total = sum(meter_bars.values()) or 1
-    meters = {
-        m: round(c / total, 4) for m, c in meter_bars.items() if m in ("4/4", "3/4", "2/4", "6/8", "12/8", "2/2", "3/2")
-    }
+    common = {m: c for m, c in meter_bars.items() if c / total >= 0.1}  # the corpus's main meters (4/4, 3/4)
+    meters = {m: round(c / sum(common.values()), 4) for m, c in common.items()}
     meta = {
         "arch": arch,
         "name": STYLE,
