@@ -4,6 +4,8 @@ no end-of-track, tempo changes, 12/8, 3/4 and fast tempos."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models.midi_import import MidiImportError
 from models.poly.midi import midi_to_pieces, upload_polyphony
@@ -48,3 +50,19 @@ def test_unreadable_and_drum_only_files_are_refused_with_why() -> None:
     with pytest.raises(MidiImportError, match="not a readable MIDI file"):
         midi_to_pieces(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x09\x00")
     assert upload_polyphony(b"junk") == 0.0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(14, 4000), st.integers(0, 255)), max_size=12))
+def test_mangled_files_that_pass_the_upload_checks_never_crash_the_import(flips: list[tuple[int, int]]) -> None:
+    from worker.uploads import Accepted, check_midi
+
+    data = bytearray(write_midi(Spec("f.mid", make_piece(6, bars=3), 120.0, bad_bytes=True, drums=True)))
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    checked = check_midi("f.mid", bytes(data))
+    if isinstance(checked, Accepted):
+        try:
+            midi_to_pieces(checked.data, "f.mid")
+        except MidiImportError:
+            pass
