@@ -1,10 +1,12 @@
 """Grammar-masked batched sampling of polyphonic tokens with carried model state, a seed per piece,
 temperature and top-k.
 
-The grammar (PolyGrammar) allows, after a bar line or a duration: a later position on the style's grid, a
-further (higher) pitch of the current onset group, or ``<bar>``; after a position its velocity; after a
-velocity or pitch... exactly what :mod:`models.poly.tokens` encodes. Sampling stops each stream after its
-number of ``<bar>`` tokens, so a piece has an exact number of whole bars and ends at a bar line.
+The grammar (PolyGrammar) is exactly what :mod:`models.poly.tokens` encodes: after a bar line, a position or
+``<bar>`` (at most one empty bar in a row); after a position, a velocity; after a velocity, a pitch; after a
+pitch, a duration no shorter than the style's shortest common value; after a duration, a higher pitch of the
+same onset (at most MAX_GROUP), a later position on the style's onset grid, or ``<bar>``. Pitches keep to each
+piece's range. Sampling stops each stream after its number of ``<bar>`` tokens, so a piece has an exact
+number of whole bars and ends at a bar line.
 """
 
 from __future__ import annotations
