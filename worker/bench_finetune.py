@@ -98,7 +98,10 @@ def bench_finetune_poly(files: int = 300, steps: int = DEFAULT_STEPS, arch: str 
     from models.poly.evaluate import evaluate_style
     from models.poly.finetune import PolySource
     from models.poly.midi import midi_to_pieces
-    from tests.benchmarks.piano_collection import build_collection
+    try:
+        from tests.benchmarks.piano_collection import build_collection
+    except ImportError as exc:  # the image ships no tests/
+        raise SystemExit("run from a repository checkout: tests/benchmarks/piano_collection.py builds the set") from exc
     from worker.finetune_job import finetune
     from worker.training_contract import FinetuneRequest
     from worker.uploads import expand_uploads
