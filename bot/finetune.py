@@ -13,18 +13,19 @@ from discord import app_commands
 from discord.ext import commands
 from redis.exceptions import RedisError
 
-from bot import metrics, votes
-from bot.compose import style_choices
+from bot import metrics
+from bot.options import style_choices
+from bot.storage import votes
 from bot.tracking import snapshot
 from bot.training import NOT_ADMIN, is_admin
-from worker.contract import (
+from worker.contract.tracks import (
     UPLOAD_EXTENSIONS,
     UPLOAD_MAX_FILE_BYTES,
     UPLOAD_MAX_FILES,
     UPLOAD_MAX_TOTAL_BYTES,
     BadRequest,
 )
-from worker.training_contract import (
+from worker.contract.training import (
     FINETUNE_ARCHES,
     MAX_VOTE_TRACKS,
     VOTE_THRESHOLD,

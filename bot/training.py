@@ -16,10 +16,10 @@ from rq.exceptions import NoSuchJobError
 
 from bot.embeds import progress_bar
 from bot.launch import delivery_for
-from bot.quotas import Limits
+from bot.storage.quotas import Limits
 from bot.tracking import JobSnapshot, snapshot
-from worker.contract import ComposeRequest, enqueue_tracks, fetch_job
-from worker.training_contract import request_cancel
+from worker.contract.tracks import ComposeRequest, enqueue_tracks, fetch_job
+from worker.contract.training import request_cancel
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import TunesmithBot

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import torch
 
-from models.generate import Composer, Composition
-from models.sampling import BatchGrammar, filter_logits
-from models.tokens import PITCH_MAX, PITCH_MIN, Vocab
+from models.compose.types import Composition
+from models.music.tokens import PITCH_MAX, PITCH_MIN, Vocab
+from models.tokenlm.composer import Composer
+from models.tokenlm.sampling import BatchGrammar, filter_logits
 
 ProgressFn = Callable[[float], None]
 
@@ -55,7 +56,7 @@ class RowGrammar(BatchGrammar):
 def sample_rows(model: torch.nn.Module, vocab: Vocab, meters: list[str], bars: list[int], asks: Sequence[Ask],
                 ranges: Sequence[tuple[int, int]], *, prefix: list[str] | None = None,
                 device: str = "cpu") -> list[list[int]]:
-    """``models.sampling.sample_bars`` with a seed, length, pitch range, temperature, top-k and progress per
+    """``models.tokenlm.sampling.sample_bars`` with a seed, length, pitch range, temperature, top-k and progress per
     stream: each stream draws from its own generator, so its notes do not depend on the others'."""
     gens = [torch.Generator().manual_seed(ask.seed) for ask in asks]
     grammar = RowGrammar(vocab, meters, ranges)

@@ -13,11 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models import catalog
-from models.corpus import load_style_tunes
-from models.data import encode_tunes, load_or_freeze_split
-from models.melody import Tune, tune_to_notes
-from models.metrics import (
+from models.core import catalog
+from models.core.data import encode_tunes, load_or_freeze_split
+from models.eval.metrics import (
     CopyIndex,
     Melody,
     max_repeat_run,
@@ -26,9 +24,11 @@ from models.metrics import (
     relative_overlap,
     scale_consistency,
 )
-from models.ngram import best_ngram
-from models.styles import STYLES, Style
-from models.tokens import Vocab
+from models.eval.ngram import best_ngram
+from models.music.corpus import load_style_tunes
+from models.music.melody import Tune, tune_to_notes
+from models.music.styles import STYLES, Style
+from models.music.tokens import Vocab
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def split_tunes(style: Style) -> dict[str, list[Tune]]:
 
 def token_nll(style: Style, composer, parts: dict[str, list[Tune]]) -> dict:
     """Held-out NLL of a token model and of the best n-gram on exactly the same tokens."""
-    from models.train import heldout_nll
+    from models.tokenlm.train import heldout_nll
 
     vocab: Vocab = composer.vocab
     prefix = composer.style_meta.get("prefix", [])
@@ -94,7 +94,7 @@ _NGRAMS: dict[tuple, tuple[int, float]] = {}
 def evaluate_pair(style_name: str, arch: str, pieces: int = 20, seconds: float = 30.0,
                   parts: dict[str, list[Tune]] | None = None, copy_index: CopyIndex | None = None) -> Row:
     """Evaluate one style × architecture."""
-    from models.generate import load_composer
+    from models.compose.factory import load_composer
 
     style = STYLES[style_name]
     composer = load_composer(style_name, arch)

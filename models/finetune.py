@@ -15,14 +15,14 @@ from pathlib import Path
 
 import torch
 
-from models import catalog, versions
-from models.checkpoint import load_metadata, load_weights, save_checkpoint
-from models.data import encode_tunes, lm_chunks
-from models.melody import Tune
-from models.registry import build_model
-from models.styles import STYLES, resolve_style
-from models.tokens import Vocab
-from models.train import heldout_nll, lm_step
+from models.core import catalog, versions
+from models.core.checkpoint import load_metadata, load_weights, save_checkpoint
+from models.core.data import encode_tunes, lm_chunks
+from models.music.melody import Tune
+from models.music.styles import STYLES, resolve_style
+from models.music.tokens import Vocab
+from models.tokenlm.registry import build_model
+from models.tokenlm.train import heldout_nll, lm_step
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models import catalog
-from models.checkpoint import load_metadata, load_weights
-from models.melody import TICKS_PER_QUARTER, Note, meter_ticks, tune_to_notes
-from models.registry import build_model
-from models.sampling import sample_bars
-from models.styles import STYLES, resolve_style, style_from_def
-from models.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
+from models.core import catalog
+from models.core.checkpoint import load_metadata, load_weights
+from models.music.melody import TICKS_PER_QUARTER, Note, meter_ticks, tune_to_notes
+from models.music.styles import STYLES, resolve_style, style_from_def
+from models.music.tokens import PITCH_MAX, PITCH_MIN, Vocab, decode
+from models.tokenlm.registry import build_model
+from models.tokenlm.sampling import sample_bars
 
 ProgressFn = Callable[[float], None]
 
@@ -58,7 +58,7 @@ def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float]) ->
 
 
 def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
-    """Styles that have at least one checkpoint: name → plain dict of ``worker.contract.StyleInfo`` fields.
+    """Styles that have at least one checkpoint: name → plain dict of ``worker.contract.tracks.StyleInfo`` fields.
 
     Plain dicts keep ``models`` free of any dependency on ``worker`` (dependencies point worker → models).
     """
@@ -148,7 +148,7 @@ class HarmonizedComposer:
     """For four-voice styles: a token model writes the melody, Coconet writes alto, tenor and bass."""
 
     def __init__(self, style: str, arch: str, device: str = "cpu", checkpoint_dir: Path | None = None) -> None:
-        from models.coconet_compose import CoconetComposer
+        from models.coconet.compose import CoconetComposer
 
         self.melody = Composer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
         self.harmony = CoconetComposer(style, device=device, checkpoint_dir=checkpoint_dir)
@@ -171,11 +171,11 @@ def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Pa
         LookupError: no checkpoint serves that pair; KeyError: unknown style.
     """
     if arch == "coconet":
-        from models.coconet_compose import CoconetComposer
+        from models.coconet.compose import CoconetComposer
 
         return CoconetComposer(style, device=device, checkpoint_dir=checkpoint_dir)
     if arch == "abc":
-        from models.abc_compose import AbcComposer
+        from models.abc.compose import AbcComposer
 
         return AbcComposer(style, device=device, checkpoint_dir=checkpoint_dir)
     entry = catalog.find(resolve_style(style, checkpoint_dir).name, arch, checkpoint_dir)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import mido
 
-from models.melody import TICKS_PER_QUARTER, Event, Tune, meter_ticks
-from models.tokens import METERS, PITCH_MAX, PITCH_MIN
+from models.music.melody import TICKS_PER_QUARTER, Event, Tune, meter_ticks
+from models.music.tokens import METERS, PITCH_MAX, PITCH_MIN
 
 DRUM_CHANNEL = 9
 MAX_BARS = 32  # longer pieces are split into tunes of at most this many bars
@@ -135,7 +135,7 @@ def estimate_key(notes: list[NoteSpan]) -> tuple[int, str]:
 
 
 def key_shift(tonic: int, mode: str) -> int:
-    """Semitones that move the key to C major / A minor, by the rule models.corpus applies to key signatures."""
+    """Semitones that move the key to C major / A minor, by the rule models.music.corpus applies to key signatures."""
     major = tonic % 12 if mode == "major" else (tonic + 3) % 12
     return -major if major <= 6 else 12 - major
 
@@ -251,10 +251,10 @@ def midi_to_tunes(data: bytes, name: str = "upload") -> ImportedMidi:
     nearest sixteenth or eighth-note triplet; a gap shorter than an eighth and no longer than the note before it
     is articulation (the note is held on), a longer one a rest. Bars follow the time-signature map in the meter
     that lasts longest (4/4 throughout when no vocabulary meter covers half the melody); notes are cut at bar
-    lines into separate events, as models.corpus does with tied notes; bars in other meters are dropped, leading
+    lines into separate events, as models.music.corpus does with tied notes; bars in other meters are dropped, leading
     and trailing empty bars skipped, two empty bars in a row end a tune, and long runs are cut into near-equal
     tunes of at most MAX_BARS. The key is a Krumhansl–Schmuckler estimate over all non-drum notes, normalised to
-    C major / A minor by models.corpus's rule; the melody is then moved by octaves into the vocabulary's range.
+    C major / A minor by models.music.corpus's rule; the melody is then moved by octaves into the vocabulary's range.
 
     Raises:
         MidiImportError: the file can't be read, has no notes outside the drum channel, or no 2 whole bars.

@@ -104,7 +104,7 @@ def resolve_style(name: str, checkpoint_dir: Path | None = None) -> Style:
     Raises:
         KeyError: with the list of known styles.
     """
-    from models import catalog
+    from models.core import catalog
 
     key = name.strip().lower()
     if key in STYLES:

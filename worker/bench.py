@@ -32,10 +32,10 @@ def _rate(fn, tokens: int) -> float:
 
 def _token_model(arch: str):
     """The shipped model of ``arch`` serving irish, or one of the shipped size with random weights."""
-    from models.cli import SHIPPED_ARGS
-    from models.generate import load_composer
-    from models.registry import build_model
-    from models.tokens import Vocab
+    from models.compose.factory import load_composer
+    from models.music.tokens import Vocab
+    from models.tokenlm.registry import build_model
+    from worker.cli.models import SHIPPED_ARGS
 
     try:
         composer = load_composer("irish", arch)
@@ -84,7 +84,7 @@ def bench_batching(streams: int = 32, bars: int = 8) -> dict[str, float]:
     """Aggregate tokens/s of ``streams`` pieces sampled as one batch vs one by one (same model, same grammar)."""
     import torch
 
-    from models.sampling import sample_bars
+    from models.tokenlm.sampling import sample_bars
 
     model, vocab, _ = _token_model("lstm")
     meters = ["6/8", "4/4", "2/4", "3/4"] * (streams // 4)
@@ -108,9 +108,9 @@ def bench_batching(streams: int = 32, bars: int = 8) -> dict[str, float]:
 
 def bench_render_and_compose(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
     """Render speed of a real 30 s piece, and the in-process compose job's latency (model already loaded)."""
-    from worker import jobs
-    from worker.midi_io import write_midi
-    from worker.render import render_audio
+    from worker.jobs import compose_job as jobs
+    from worker.output.midi import write_midi
+    from worker.output.render import render_audio
 
     with tempfile.TemporaryDirectory(prefix="tunesmith-bench-") as tmp:
         os.environ[jobs.DATA_DIR_ENV] = tmp
@@ -177,7 +177,7 @@ def bench_main(argv: list[str] | None = None) -> int:
     import torch
 
     if args.finetune and args.poly:
-        from worker.bench_finetune import bench_finetune_poly, write_poly_sections
+        from worker.bench.finetune import bench_finetune_poly, write_poly_sections
 
         os.environ.setdefault("TUNESMITH_TORCH_THREADS", "2")
         torch.set_num_threads(int(os.environ["TUNESMITH_TORCH_THREADS"]))
@@ -188,7 +188,7 @@ def bench_main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.finetune:
-        from worker.bench_finetune import bench_finetune, write_section
+        from worker.bench.finetune import bench_finetune, write_section
 
         os.environ.setdefault("TUNESMITH_TORCH_THREADS", "2")  # as the trainer service runs (docker-compose.yml)
         found = bench_finetune()
@@ -197,7 +197,7 @@ def bench_main(argv: list[str] | None = None) -> int:
         print(json.dumps(found, indent=1) if args.json else args.out.read_text())
         return 0
 
-    from worker.bench_batch import bench_worker_batching
+    from worker.bench.batch import bench_worker_batching
 
     torch.set_num_threads(int(os.environ.get("TUNESMITH_TORCH_THREADS", "1")))
     results: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from worker.training_contract import DEFAULT_STEPS
+from worker.contract.training import DEFAULT_STEPS
 
 MARK_START, MARK_END = "<!-- bench:finetune:start -->", "<!-- bench:finetune:end -->"
 TARGET_S = 300.0
@@ -16,11 +16,11 @@ TARGET_S = 300.0
 
 def corpus_midis(style: str, count: int, out: Path, *, skip: int = 0) -> list[Path]:
     """``count`` tunes of a corpus style written as MIDI files (what an admin might upload)."""
-    from models.corpus import load_style_tunes
-    from models.generate import Composition
-    from models.melody import tune_to_notes
-    from models.styles import get_style
-    from worker.midi_io import write_midi
+    from models.compose.types import Composition
+    from models.music.corpus import load_style_tunes
+    from models.music.melody import tune_to_notes
+    from models.music.styles import get_style
+    from worker.output.midi import write_midi
 
     style_def = get_style(style)
     tunes = [t for t in load_style_tunes(style_def) if len(t.bars) >= 16][skip: skip + count]
@@ -37,8 +37,8 @@ def corpus_midis(style: str, count: int, out: Path, *, skip: int = 0) -> list[Pa
 def bench_finetune(files: int = 20, steps: int = DEFAULT_STEPS, source_style: str = "scottish") -> dict:
     """Run the worker's fine-tune job (uploads checked, MIDI imported, trained, version activated) on ``files``
     corpus tunes of ``source_style`` as a new style, from the default base; returns timings and NLLs."""
-    from worker.finetune_job import finetune
-    from worker.training_contract import FinetuneRequest
+    from worker.contract.training import FinetuneRequest
+    from worker.jobs.finetune_job import finetune
 
     with tempfile.TemporaryDirectory() as tmp:
         old = os.environ.get("TUNESMITH_DATA_DIR")
@@ -76,7 +76,7 @@ def write_section(results: dict, path: Path, command: str, machine: str) -> None
     section = (f"{MARK_START}\n## Fine-tuning: `{command}`\n\n{machine}. Target: ≤ {TARGET_S:.0f} s for 20 files "
                f"with the default steps: **{results['finetune_20_files_s']} s {met}**.\n\n| key | value |\n|---|---|\n"
                f"{rows}\n{MARK_END}")
-    from worker.bench import replace_section
+    from worker.bench.report import replace_section
 
     replace_section(path, MARK_START, MARK_END, section)
 
@@ -102,9 +102,9 @@ def bench_finetune_poly(files: int = 300, steps: int = DEFAULT_STEPS, arch: str 
         from tests.benchmarks.piano_collection import build_collection
     except ImportError as exc:  # the image ships no tests/
         raise SystemExit("run from a repository checkout: tests/benchmarks/piano_collection.py builds the set") from exc
-    from worker.finetune_job import finetune
-    from worker.training_contract import FinetuneRequest
-    from worker.uploads import expand_uploads
+    from worker.contract.training import FinetuneRequest
+    from worker.jobs.finetune_job import finetune
+    from worker.jobs.uploads import expand_uploads
 
     with tempfile.TemporaryDirectory() as scratch:
         tmp = str(keep) if keep else scratch  # ``keep``: leave the collection and the new version there
@@ -145,7 +145,7 @@ def bench_finetune_poly(files: int = 300, steps: int = DEFAULT_STEPS, arch: str 
 
 def write_poly_sections(results: dict, bench_path: Path, eval_path: Path, command: str, machine: str) -> None:
     """Rewrite the piano fine-tune section of BENCHMARKS.md and the piano evaluation section of EVALUATION.md."""
-    from worker.bench import replace_section
+    from worker.bench.report import replace_section
 
     ft, ev = results["finetune"], results["evaluation"]
     POLY_START, POLY_END = (m.format(arch=ev["arch"]) for m in POLY_MARKS)  # noqa: N806

@@ -17,12 +17,12 @@ QUEUE_COMPOSE = "compose"
 QUEUE_TRAIN = "train"
 COMPOSE_JOB = "worker.jobs.compose"
 # Which RQ job makes each kind of track: a new piece, a continuation of one, or a four-voice harmonisation.
-JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.track_jobs.extend", "harmonize": "worker.track_jobs.harmonize"}
+JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.jobs.track_jobs.extend", "harmonize": "worker.jobs.track_jobs.harmonize"}
 HARMONIZER_ARCH = "coconet"
 STYLES_KEY = "tunesmith:styles"
 FEATURES_KEY = "tunesmith:features"
 # Jobs, their arguments, meta and results travel as JSON, never pickle: nothing a user influences is unpickled.
-# The bot, the CLI and the worker must all use it (``compose_queue``, ``fetch_job``, worker.runner).
+# The bot, the CLI and the worker must all use it (``compose_queue``, ``fetch_job``, worker.jobs.runner).
 SERIALIZER = "rq.serializers.JSONSerializer"
 
 MIN_SECONDS = 5.0
@@ -31,7 +31,7 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
 MIN_TEMPO, MAX_TEMPO = 40.0, 240.0
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Uploads for /finetune: the bot refuses by these before downloading, the worker checks again (worker.uploads).
+# Uploads for /finetune: the bot refuses by these before downloading, the worker checks again (worker.jobs.uploads).
 # Sized for real collections (~300 piano MIDI files, ~3 MB zipped): several zips of up to 1,000 entries.
 UPLOAD_MAX_FILES = 10  # attachments per /finetune (Discord's per-message cap; a .zip counts as one)
 UPLOAD_MAX_FILE_BYTES = 16_000_000  # one .zip (or MIDI file) as uploaded
@@ -225,13 +225,13 @@ def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 6
 
 def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: int = 600) -> list[Job]:
     """Enqueue several track jobs at once; each goes after every other user's jobs of the same round
-    (``worker.fairqueue``), atomically, so one user's many requests do not starve the others."""
+    (``worker.contract.fairqueue``), atomically, so one user's many requests do not starve the others."""
     from rq import Retry
 
-    from worker.fairqueue import fair_enqueue
+    from worker.contract.fairqueue import fair_enqueue
 
     queue = compose_queue(redis)
-    # One retry, spent only if a worker dies mid-job (worker.lease); at the front, where the job already was.
+    # One retry, spent only if a worker dies mid-job (worker.jobs.lease); at the front, where the job already was.
     datas = [queue.prepare_data(JOB_FUNCS.get(r.kind, COMPOSE_JOB), [r.to_dict()], job_id=r.track_id,
                                 timeout=timeout_s, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
                                 retry=Retry(max=1, enqueue_at_front=True))

@@ -9,15 +9,15 @@ import logging
 import sys
 from pathlib import Path
 
-from worker.contract import UPLOAD_EXTENSIONS, UPLOAD_MAX_FILE_BYTES, BadRequest
-from worker.training_contract import DEFAULT_STEPS, FinetuneRequest
+from worker.contract.tracks import UPLOAD_EXTENSIONS, UPLOAD_MAX_FILE_BYTES, BadRequest
+from worker.contract.training import DEFAULT_STEPS, FinetuneRequest
 
 MAX_DIR_FILES = 20_000  # files taken from one folder (its sub-folders included)
 
 
 def folder_uploads(folder: Path) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
     """The MIDI and .zip files under ``folder`` as uploads, with no cap on their number but Discord's; each is
-    checked later exactly as an attachment is (worker.uploads). Links and files over the size cap are refused
+    checked later exactly as an attachment is (worker.jobs.uploads). Links and files over the size cap are refused
     here without being read."""
     uploads, refused = [], []
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in UPLOAD_EXTENSIONS)
@@ -56,8 +56,8 @@ def finetune_main(argv: list[str] | None = None) -> int:
         return 1
     request = FinetuneRequest(style=args.style, arch=args.arch, base=args.base, steps=args.steps, uploads=uploads,
                               user_id="cli")
-    from worker.finetune_job import finetune
-    from worker.uploads import cli_limits
+    from worker.jobs.finetune_job import finetune
+    from worker.jobs.uploads import cli_limits
 
     try:
         result = finetune(request.to_dict(), limits=cli_limits(len(uploads)))

@@ -14,7 +14,7 @@ from itertools import accumulate
 
 import mido
 
-from worker.contract import (
+from worker.contract.tracks import (
     UPLOAD_EXTENSIONS,
     UPLOAD_MAX_FILE_BYTES,
     UPLOAD_MAX_FILES,
@@ -36,7 +36,7 @@ _HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """Caps on one /finetune upload (defaults from worker.contract); the CLI's folder path raises only the
+    """Caps on one /finetune upload (defaults from worker.contract.tracks); the CLI's folder path raises only the
     counts and totals of files (``cli_limits``), never the per-file checks."""
 
     max_files: int = UPLOAD_MAX_FILES

@@ -8,14 +8,14 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from models import catalog
-from models.checkpoint import load_metadata, load_weights
-from models.generate import Composition, plan_length
-from models.melody import TICKS_PER_QUARTER, Note, meter_ticks
+from models.compose.types import Composition, plan_length
+from models.core import catalog
+from models.core.checkpoint import load_metadata, load_weights
+from models.music.melody import TICKS_PER_QUARTER, Note, meter_ticks
+from models.music.styles import resolve_style
 from models.poly.sampling import GRID, PolyAsk, sample_poly
 from models.poly.tokens import PITCH_MAX, PITCH_MIN, PolyVocab, decode, piece_to_notes
-from models.registry import build_model
-from models.styles import resolve_style
+from models.tokenlm.registry import build_model
 
 ProgressFn = Callable[[float], None]
 SPLIT_PITCH = 60  # notes from middle C up go to the right hand's track
@@ -69,7 +69,7 @@ class PolyComposer:
         return max(PITCH_MIN, low - shift), min(PITCH_MAX, high - shift)
 
     def compose_batch(self, asks: Sequence) -> list[Composition]:
-        """One piece per ask (``models.batched.Ask``: seconds, seed, temperature, top_k, on_progress), sampled
+        """One piece per ask (``models.tokenlm.batched.Ask``: seconds, seed, temperature, top_k, on_progress), sampled
         together; a piece has the same notes alone or in any batch."""
         plans = [self.plan(a.seconds, a.seed) for a in asks]
         polys = [
@@ -100,7 +100,7 @@ class PolyComposer:
         on_progress: ProgressFn | None = None,
     ) -> Composition:
         """A piece lasting exactly ``seconds`` that ends on a bar line; same seed, same notes."""
-        from models.batched import Ask
+        from models.tokenlm.batched import Ask
 
         return self.compose_batch([Ask(seconds, seed, temperature, top_k, on_progress)])[0]
 

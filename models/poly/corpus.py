@@ -17,10 +17,10 @@ import math
 import os
 from pathlib import Path
 
-from models.corpus import cache_dir
-from models.midi_import import estimate_key, key_shift
+from models.music.corpus import cache_dir
+from models.music.midi_import import estimate_key, key_shift
+from models.music.tokens import METERS
 from models.poly.tokens import PolyNote, PolyPiece
-from models.tokens import METERS
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Evaluation of a fine-tuned piano style against the files held out of its uploads.
 
 Figures: polyphony of composed pieces against the collection's; Yang & Lerch overlapped areas
-(models.metrics.relative_overlap: key-normalised pitch-class histogram, mean inter-onset interval, note-length
+(models.eval.metrics.relative_overlap: key-normalised pitch-class histogram, mean inter-onset interval, note-length
 histogram) between composed and held-out pieces; held-out NLL of the model against the best smoothed n-gram
-(models.ngram) on the same tokens; the share of pieces with a run of 16 notes copied from the uploads; the
+(models.eval.ngram) on the same tokens; the share of pieces with a run of 16 notes copied from the uploads; the
 share of composed notes shorter than the collection's shortest common value; compose time for 30 s.
 """
 
@@ -13,8 +13,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from models.metrics import Melody, relative_overlap
-from models.ngram import best_ngram
+from models.eval.metrics import Melody, relative_overlap
+from models.eval.ngram import best_ngram
 from models.poly.finetune import PolySource, collection_facts, split_poly
 from models.poly.tokens import PolyPiece, PolyVocab, decode, encode, pieces_polyphony
 
@@ -22,7 +22,7 @@ RUN = 16
 
 
 def melody_of(piece: PolyPiece) -> Melody:
-    """All notes of a piece as models.metrics reads them (quarter notes)."""
+    """All notes of a piece as models.eval.metrics reads them (quarter notes)."""
     notes = sorted(piece.notes, key=lambda n: (n.start, -n.pitch))
     return Melody(tuple(n.pitch for n in notes), tuple(n.start / 12 for n in notes), tuple(n.ticks / 12 for n in notes))
 
@@ -65,9 +65,9 @@ def evaluate_style(
     uploads ``sources`` (split as the fine-tune split them)."""
     import torch
 
-    from models.batched import Ask
-    from models.generate import load_composer
-    from models.train import heldout_nll
+    from models.compose.factory import load_composer
+    from models.tokenlm.batched import Ask
+    from models.tokenlm.train import heldout_nll
 
     composer = load_composer(style, arch)
     vocab: PolyVocab = composer.vocab

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import torch
 
-from models import catalog, versions
-from models.checkpoint import load_metadata, load_weights, save_checkpoint
-from models.data import lm_chunks
-from models.finetune import Cancelled, FinetuneConfig, FinetuneError, _schedule
+from models.core import catalog, versions
+from models.core.checkpoint import load_metadata, load_weights, save_checkpoint
+from models.core.data import lm_chunks
+from models.music.styles import STYLES, resolve_style
 from models.poly.compose import is_poly
 from models.poly.tokens import PolyPiece, PolyVocab, encode, pieces_polyphony
-from models.registry import build_model
-from models.styles import STYLES, resolve_style
-from models.train import heldout_nll, lm_step
+from models.tokenlm.finetune import Cancelled, FinetuneConfig, FinetuneError, _schedule
+from models.tokenlm.registry import build_model
+from models.tokenlm.train import heldout_nll, lm_step
 
 log = logging.getLogger(__name__)
 

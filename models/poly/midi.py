@@ -2,7 +2,7 @@
 channel, on the 12-ticks grid, key-normalised, in whole bars of the meter the file mostly uses.
 
 Reading is lenient (mido with out-of-range data bytes clipped; meta events on any track; type 0 and 1;
-running status; a missing end-of-track; tempo and meter changes): worker.uploads has already refused what is
+running status; a missing end-of-track; tempo and meter changes): worker.jobs.uploads has already refused what is
 structurally unsafe. Only a file with no notes outside the drums, or no two whole bars, is refused, with why.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import mido
 
-from models.melody import TICKS_PER_QUARTER, meter_ticks
-from models.midi_import import (
+from models.music.melody import TICKS_PER_QUARTER, meter_ticks
+from models.music.midi_import import (
     DRUM_CHANNEL,
     MAX_QUARTERS,
     MidiImportError,

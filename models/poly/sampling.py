@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from models.melody import meter_ticks
+from models.music.melody import meter_ticks
 from models.poly.tokens import MAX_GROUP, PolyVocab
-from models.sampling import filter_logits
+from models.tokenlm.sampling import filter_logits
 
 ProgressFn = Callable[[float], None]
 GRID = (0, 3, 4, 6, 8, 9)  # positions in a quarter the grammar allows by default: sixteenths and triplet eighths

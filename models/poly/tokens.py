@@ -4,7 +4,7 @@ A piece encodes as ``<bos> [S:style] M:4/4`` then, per bar, its onset groups and
 
     Pos:0 V:2 P:48 D:24 P:64 D:12 P:72 D:12   Pos:12 V:1 P:67 D:12 ...   <bar>
 
-Positions are ticks from the bar line on the 12-ticks-per-quarter grid of models.melody; each onset group
+Positions are ticks from the bar line on the 12-ticks-per-quarter grid of models.music.melody; each onset group
 carries one velocity bin and its pitches in rising order, each followed by its duration (which may cross bar
 lines). ``<eos>`` ends the piece. models.poly.sampling masks tokens so every bar closes and the piece has an
 exact number of bars.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.melody import TICKS_PER_QUARTER, Note, meter_ticks
-from models.tokens import METERS
+from models.music.melody import TICKS_PER_QUARTER, Note, meter_ticks
+from models.music.tokens import METERS
 
 PAD, BOS, EOS, BAR = "<pad>", "<bos>", "<eos>", "<bar>"
 PITCH_MIN, PITCH_MAX = 21, 108  # the piano's 88 keys

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import SHIPPED_DIR, save_checkpoint
-from models.corpus import cache_dir
-from models.data import lm_chunks
-from models.ngram import best_ngram
+from models.core.checkpoint import SHIPPED_DIR, save_checkpoint
+from models.core.data import lm_chunks
+from models.eval.ngram import best_ngram
+from models.music.corpus import cache_dir
 from models.poly.corpus import SOURCES, load_corpus
 from models.poly.tokens import PolyVocab, encode
-from models.registry import build_model
-from models.train import heldout_nll, lm_step
+from models.tokenlm.registry import build_model
+from models.tokenlm.train import heldout_nll, lm_step
 
 log = logging.getLogger(__name__)
 

@@ -157,7 +157,7 @@ def compound(piece: PolyPiece) -> PolyPiece:
 def source_pieces(limit: int | None = None) -> tuple[list[PolyPiece], list[PolyPiece]]:
     """(4/4 pieces, 3/4 pieces): Palestrina's four-voice movements (halved durations) and 3/4 Bach chorales,
     from the poly corpus cache (parsed on first use)."""
-    from models.palestrina import palestrina_files
+    from models.music.palestrina import palestrina_files
     from models.poly.corpus import corpus_files, load_corpus
 
     files = [(f + ".krn", "piano") for f in palestrina_files(4)][:limit]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from bot.finetune import precheck
+from bot.cogs.finetune import precheck
 
 
 def att(name: str, size: int) -> SimpleNamespace:

@@ -14,8 +14,8 @@ import pytest
 from tests.benchmarks.piano_collection import Spec, compound, write_midi
 from tests.models.poly.conftest import make_piece, write_tiny_piano
 from tests.worker.test_finetune_job import melody_midi
-from worker.finetune_cli import finetune_main
-from worker.uploads import Accepted, Refused, check_midi, cli_limits, expand_uploads
+from worker.cli.train import finetune_main
+from worker.jobs.uploads import Accepted, Refused, check_midi, cli_limits, expand_uploads
 
 
 def collection(n: int, bars: int = 4) -> list[tuple[str, bytes]]:
@@ -59,7 +59,7 @@ def test_several_zips_share_one_budget_of_midi_files() -> None:
     files = collection(12)
     accepted, refused = expand_uploads([("a.zip", zipped(files[:6])), ("b.zip", zipped(files[6:]))])
     assert len(accepted) == 12 and not refused
-    from worker.uploads import UploadLimits
+    from worker.jobs.uploads import UploadLimits
 
     accepted, refused = expand_uploads(
         [("a.zip", zipped(files[:6])), ("b.zip", zipped(files[6:]))], UploadLimits(max_midi_files=8)
@@ -100,7 +100,7 @@ def test_cli_folder_of_piano_files_fine_tunes_the_piano_model(
 
     result = json.loads(capsys.readouterr().out)
     assert result["kind"] == "piano" and result["polyphony"] > 1.3 and len(result["accepted"]) == 60
-    from models.generate import load_composer
+    from models.compose.factory import load_composer
     from models.poly.compose import PolyComposer
 
     composer = load_composer("pokemon", "lstm")
@@ -114,7 +114,7 @@ def test_melodic_uploads_keep_the_melody_path(data_dir: Path, monkeypatch: pytes
     monkeypatch.delenv("TUNESMITH_CHECKPOINT_DIR", raising=False)
     import mido
 
-    from worker.finetune_job import collection_polyphony, finetune, poly_imports
+    from worker.jobs.finetune_job import collection_polyphony, finetune, poly_imports
 
     def solo(seed: int) -> bytes:  # melody only: one pitch at each onset
         mid = mido.MidiFile(file=io.BytesIO(melody_midi(seed)))
@@ -133,7 +133,7 @@ def test_melodic_uploads_keep_the_melody_path(data_dir: Path, monkeypatch: pytes
 def test_cli_limits_only_raise_counts() -> None:
     limits = cli_limits(5000)
     assert limits.max_files == 5000 and limits.max_midi_files == 5000
-    from worker.uploads import DEFAULT_LIMITS
+    from worker.jobs.uploads import DEFAULT_LIMITS
 
     assert (limits.max_entry_bytes, limits.max_tracks, limits.max_ratio, limits.max_zip_entries) == (
         DEFAULT_LIMITS.max_entry_bytes,
@@ -144,7 +144,7 @@ def test_cli_limits_only_raise_counts() -> None:
 
 
 def test_bench_sections_report_each_target(tmp_path: Path) -> None:
-    from worker.bench_finetune import write_poly_sections
+    from worker.bench.finetune import write_poly_sections
 
     ev = {
         "style": "pokemon",

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.uploads import Accepted, Refused, UploadLimits, check_midi, display_name, expand_uploads
+from worker.jobs.uploads import Accepted, Refused, UploadLimits, check_midi, display_name, expand_uploads
 
 
 def make_midi(notes: int = 16, *, seed: int = 0, channel: int = 0, tempos: tuple[int, ...] = (500_000,),

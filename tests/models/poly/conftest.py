@@ -36,9 +36,9 @@ def tiny_piano(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def write_tiny_piano(directory: Path) -> Path:
     """Random-weight ``piano-lstm`` and ``piano-wavenet`` poly checkpoints in ``directory``."""
-    from models.checkpoint import save_checkpoint
+    from models.core.checkpoint import save_checkpoint
     from models.poly.tokens import PolyVocab
-    from models.registry import build_model
+    from models.tokenlm.registry import build_model
 
     vocab = PolyVocab()
     configs = {

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from models.finetune import FinetuneConfig, FinetuneError
-from models.generate import available_styles, load_composer
+from models.compose.factory import available_styles, load_composer
 from models.poly.compose import PolyComposer
 from models.poly.finetune import PolySource, collection_facts, finetune_poly, split_poly
 from models.poly.tokens import polyphony
+from models.tokenlm.finetune import FinetuneConfig, FinetuneError
 from tests.benchmarks.piano_collection import compound
 from tests.models.poly.conftest import make_piece
 
@@ -42,7 +42,7 @@ def test_finetune_makes_a_piano_style_that_composes_piano(data_dir: Path, tiny_p
     assert meta["style_def"]["program"] == 0 and meta["style_def"]["tempo_range"] == [135.0, 165.0]
     assert meta["styles"]["pokemon"]["meters"] == {"4/4": 1.0} and meta["styles"]["pokemon"]["min_dur"] == 6
     assert meta["finetune"]["heldout_nll_after"] <= meta["finetune"]["heldout_nll_before"]
-    from models.versions import activate
+    from models.core.versions import activate
 
     activate("pokemon", "lstm", 1)
     assert "pokemon" in available_styles()
@@ -60,7 +60,7 @@ def test_finetune_makes_a_piano_style_that_composes_piano(data_dir: Path, tiny_p
 
 
 def test_batched_pieces_equal_pieces_alone(tiny_piano: Path) -> None:
-    from models.batched import Ask, can_batch, compose_batch
+    from models.tokenlm.batched import Ask, can_batch, compose_batch
 
     composer = load_composer("piano", "wavenet")
     assert can_batch(composer)
@@ -81,7 +81,7 @@ def test_bad_requests(data_dir: Path, tiny_piano: Path) -> None:
 def test_melody_styles_also_keep_to_the_meters_the_collection_mostly_uses() -> None:
     from collections import Counter
 
-    from models.finetune import main_meters
+    from models.tokenlm.finetune import main_meters
 
     assert main_meters(Counter({"4/4": 70, "3/4": 20, "6/8": 10})) == {"4/4": 1.0}
     assert main_meters(Counter({"6/8": 50, "4/4": 40, "3/4": 10})) == {"6/8": 0.5556, "4/4": 0.4444}

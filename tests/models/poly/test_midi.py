@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.midi_import import MidiImportError
+from models.music.midi_import import MidiImportError
 from models.poly.midi import midi_to_pieces, upload_polyphony
 from models.poly.tokens import polyphony
 from tests.benchmarks.piano_collection import Spec, compound, write_midi
@@ -55,7 +55,7 @@ def test_unreadable_and_drum_only_files_are_refused_with_why() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(14, 4000), st.integers(0, 255)), max_size=12))
 def test_mangled_files_that_pass_the_upload_checks_never_crash_the_import(flips: list[tuple[int, int]]) -> None:
-    from worker.uploads import Accepted, check_midi
+    from worker.jobs.uploads import Accepted, check_midi
 
     data = bytearray(write_midi(Spec("f.mid", make_piece(6, bars=3), 120.0, bad_bytes=True, drums=True)))
     for pos, value in flips:

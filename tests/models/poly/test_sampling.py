@@ -7,7 +7,7 @@ import torch
 
 from models.poly.sampling import PolyAsk, sample_poly
 from models.poly.tokens import PolyVocab, decode
-from models.registry import build_model
+from models.tokenlm.registry import build_model
 
 VOCAB = PolyVocab()
 

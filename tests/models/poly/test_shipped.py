@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.checkpoint import SHIPPED_DIR, load_metadata
+from models.core.checkpoint import SHIPPED_DIR, load_metadata
 
 BUDGET_BYTES = 25_000_000  # every shipped checkpoint together
 
@@ -19,7 +19,7 @@ def test_the_piano_model_composes_polyphonic_piano_music(arch: str, monkeypatch:
     monkeypatch.delenv("TUNESMITH_CHECKPOINT_DIR", raising=False)
     meta = load_metadata(SHIPPED_DIR, "piano", arch)
     assert meta["representation"] == "poly" and meta["heldout_nll"]["test"] < 2.5
-    from models.generate import load_composer
+    from models.compose.factory import load_composer
     from models.poly.tokens import polyphony
 
     piece = load_composer("piano", arch).compose(12.0, seed=2)
