@@ -64,7 +64,9 @@ def result_text(result: dict[str, Any], early_refusals: list[tuple[str, str]]) -
     nll = (f"held-out NLL {before:.3f} → {after:.3f} nats/token" if before is not None and after is not None
            else "no held-out file (upload 2 or more to get a held-out score)")
     used = len(result.get("accepted", [])) + int(result.get("vote_tracks", 0))
-    lines = [f"✅ **{result['style']}** ({result['arch']}) version {result['version']} is live: "
+    kind = (f" — piano (the uploads sound {result['polyphony']:.1f} pitches at each onset)"
+            if result.get("kind") == "piano" and result.get("polyphony") is not None else "")
+    lines = [f"✅ **{result['style']}** ({result['arch']}) version {result['version']} is live{kind}: "
              f"{result['steps']} steps in {result['minutes']:.1f} min from `{result['base']}`, {used} source(s), "
              f"{nll}.",
              f"Try `/compose {result['style']} 30s`. A sample follows."]

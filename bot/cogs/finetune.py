@@ -106,7 +106,7 @@ class FinetuneCog(commands.Cog):
                            base="the style whose model to start from (default: the style itself, or folk)",
                            from_votes=f"also learn from this style's tracks voted +{VOTE_THRESHOLD} or better",
                            steps="training steps (default 300, about 1–3 minutes on CPU)",
-                           file1="a MIDI file or one .zip of MIDI files")
+                           file1="a MIDI file or a .zip of up to 1,000 MIDI files (up to 10 attachments)")
     @app_commands.choices(arch=[app_commands.Choice(name=a, value=a) for a in FINETUNE_ARCHES])
     async def finetune(self, interaction: discord.Interaction, style: str, file1: discord.Attachment | None = None,
                        file2: discord.Attachment | None = None, file3: discord.Attachment | None = None,

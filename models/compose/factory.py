@@ -25,7 +25,8 @@ def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
         default = style.default_arch if style.default_arch in arches else arches[0]
         out[name] = {"name": name, "arches": arches, "default_arch": default,
                      "description": style.description, "tempo_range": style.tempo_range,
-                     "meters": style_meters(found, name), "modes": style_modes(style, arches)}
+                     "meters": style_meters(found, name),
+                     "modes": [] if _piano(found, name) else style_modes(style, arches)}
     return out
 
 
@@ -39,11 +40,16 @@ def style_meters(found: list[catalog.Entry], name: str) -> list[str]:
 
     weights: dict[str, float] = {}
     for entry in found:
-        if entry.arch in TOKEN_ARCHES and name in entry.styles:
+        if entry.arch in TOKEN_ARCHES and name in entry.styles and entry.representation == "melody":
             for meter, share in (entry.styles[name].get("meters") or {}).items():
                 if meter in METERS and float(share) >= MIN_METER_SHARE:
                     weights[meter] = max(weights.get(meter, 0.0), float(share))
     return sorted(weights, key=lambda m: -weights[m])
+
+
+def _piano(found: list[catalog.Entry], name: str) -> bool:
+    """Whether a piano (models.poly) model serves ``name``: it takes no chosen key or meter."""
+    return any(e.representation == "poly" and name in e.styles for e in found)
 
 
 def style_modes(style: Style, arches: list[str]) -> list[str]:
@@ -74,6 +80,13 @@ def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Pa
         from models.compose.harmonized import HarmonizedComposer
 
         return HarmonizedComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
+    from models.core.checkpoint import load_metadata
+
+    entry = catalog.find(resolve_style(style, checkpoint_dir).name, arch, checkpoint_dir)
+    if load_metadata(entry.directory, entry.name, arch).get("representation") == "poly":
+        from models.poly.compose import PolyComposer
+
+        return PolyComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
     from models.tokenlm.composer import TokenComposer
 
     return TokenComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)

@@ -25,6 +25,7 @@ class Entry:
     directory: Path
     styles: dict[str, dict] = field(default_factory=dict)
     style_def: dict | None = None  # a fine-tuned new style's definition (models.music.styles.Style fields)
+    representation: str = "melody"  # "poly" for the piano models (models.poly), whose tokens are not melodies
 
 
 def default_checkpoint_dir() -> Path:
@@ -36,7 +37,7 @@ def default_checkpoint_dir() -> Path:
 def _entry(directory: Path, name: str, arch: str) -> Entry:
     meta = load_metadata(directory, name, arch)
     styles = meta.get("styles") or {meta.get("style", name): {"meters": meta.get("meters", {}), "prefix": []}}
-    return Entry(name, arch, directory, styles, meta.get("style_def"))
+    return Entry(name, arch, directory, styles, meta.get("style_def"), str(meta.get("representation") or "melody"))
 
 
 def entries(directory: Path | None = None) -> list[Entry]:

@@ -138,8 +138,8 @@ def evaluate_all(pieces: int = 20, seconds: float = 30.0, styles: list[str] | No
     """Evaluate every served style × architecture (optionally filtered)."""
     rows = []
     for style_name, served in catalog.served().items():
-        if style_name not in STYLES or (styles and style_name not in styles):
-            continue
+        if style_name not in STYLES or (styles and style_name not in styles) or not STYLES[style_name].corpus_dirs:
+            continue  # styles without corpus dirs (piano) have their own evaluation: models.poly.evaluate
         parts = split_tunes(STYLES[style_name])
         index = CopyIndex(_melodies(parts["train"]))
         for arch in served:

@@ -261,7 +261,7 @@ def midi_to_tunes(data: bytes, name: str = "upload") -> ImportedMidi:
         MidiImportError: the file can't be read, has no notes outside the drum channel, or no 2 whole bars.
     """
     try:
-        midi = mido.MidiFile(file=io.BytesIO(data))
+        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)  # data bytes over 127 clipped, as players do
     except Exception as exc:  # noqa: BLE001 - mido raises OSError, EOFError, KeyError, ValueError...
         raise MidiImportError(f"not a readable MIDI file ({str(exc)[:80] or type(exc).__name__})") from exc
     tpb = midi.ticks_per_beat

@@ -56,6 +56,15 @@ STYLES: dict[str, Style] = {
         keys=(0, 2, 7, 9, 10),  # C, D, G, A, B-flat
         voices=4,
     ),
+    "piano": Style(
+        name="piano",
+        description="Polyphonic piano (melody, harmony and bass) learned from keyboard reductions of chorales, "
+                    "madrigals, string quartets and keyboard pieces; the base of /finetune for piano collections",
+        corpus_dirs=(),  # models.poly.corpus reads its own sources
+        tempo_range=(84.0, 112.0),
+        program=0,  # acoustic grand piano
+        keys=(0, 2, 7, 9, 5),  # C, D, G, A, F
+    ),
     "palestrina": Style(
         name="palestrina",
         description="Four-voice Renaissance polyphony from Palestrina's masses, written by Coconet",

@@ -33,6 +33,8 @@ class Ask:
 def can_batch(composer: object) -> TypeGuard[TokenComposer]:
     """Whether ``composer``'s pieces can share a batch: a plain token model whose random draws all come from the
     sampler (the GAN draws per-step noise from its own generator, so its pieces would depend on their batch)."""
+    if getattr(composer, "batches_itself", False):  # e.g. models.poly.compose.PolyComposer
+        return True
     return isinstance(composer, TokenComposer) and composer.can_batch
 
 
@@ -99,6 +101,8 @@ def compose_batch(composer: Composer, asks: Sequence[Ask]) -> list[Composition]:
     Raises:
         ValueError: the composer cannot batch (see ``can_batch``).
     """
+    if getattr(composer, "batches_itself", False):
+        return composer.compose_batch(asks)  # type: ignore[attr-defined]  # PolyComposer: its own batch path
     if not can_batch(composer):
         raise ValueError(f"{type(composer).__name__} ({composer.arch}) cannot sample several pieces in one batch")
     plans = [composer.plan(ask.seconds, ask.seed, ask.tempo) for ask in asks]

@@ -99,6 +99,15 @@ def style_definition(style: str, sources: list[Source], arch: str, base: str, by
             "program": programs.most_common(1)[0][0] if programs else 0, "default_arch": arch, "keys": keys}
 
 
+def main_meters(counts: Counter, share: float = 0.25) -> dict[str, float]:
+    """The meters a style composes in: those of at least ``share`` of the collection (what it mostly uses; a
+    stray 3/4 file among 4/4 ones stays out), weighted; the commonest one when none reaches the share."""
+    total = sum(counts.values()) or 1
+    kept = {m: c for m, c in counts.most_common() if c / total >= share} or dict(counts.most_common(1))
+    norm = sum(kept.values()) or 1
+    return {m: round(c / norm, 4) for m, c in kept.items()}
+
+
 def _schedule(step: int, config: FinetuneConfig) -> float:
     if step < config.warmup:
         return (step + 1) / config.warmup
@@ -173,8 +182,7 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
     meta = {k: v for k, v in meta_base.items() if k in ("arch", "args", "vocab")}
     meta.update({
         "name": style, "style": style,
-        "styles": {style: {"prefix": prefix, "meters": {m: round(c / sum(meters.values()), 4)
-                                                        for m, c in meters.most_common()}}},
+        "styles": {style: {"prefix": prefix, "meters": main_meters(meters)}},
         "corpus": {"uploads": [s.name for s in sources], "base_corpus": meta_base.get("corpus")},
         "split": {"train_tunes": len(train_tunes), "heldout_tunes": len(held_tunes),
                   "method": "one file in five held out, by a hash of its name"},

@@ -236,8 +236,26 @@ def bench_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune", action="store_true", help="only: a /finetune job on 20 MIDI files")
     parser.add_argument("--arrangement", action="store_true",
                         help="only: the arranger, the band mix's render and the compose job with a band")
+    parser.add_argument("--poly", action="store_true",
+                        help="with --finetune: a piano collection (--files, default 300) → piano style, evaluated")
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--arch", default="lstm")
+    parser.add_argument("--eval-out", type=Path, default=Path("EVALUATION.md"))
+    parser.add_argument("--keep-data", type=Path, default=None,
+                        help="with --poly: keep the collection and the fine-tuned version in this data directory")
     args = parser.parse_args(argv)
     import torch
+
+    if args.finetune and args.poly:
+        from worker.bench.finetune import bench_finetune_poly, write_poly_sections
+
+        os.environ.setdefault("TUNESMITH_TORCH_THREADS", "2")
+        torch.set_num_threads(int(os.environ["TUNESMITH_TORCH_THREADS"]))
+        found = bench_finetune_poly(args.files, arch=args.arch, keep=args.keep_data)
+        machine = f"{platform.machine()} {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+        write_poly_sections(found, args.out, args.eval_out, "tunesmith bench " + " ".join(argv or []), machine)
+        print(json.dumps(found, indent=1))
+        return 0
 
     if args.arrangement:
         torch.set_num_threads(int(os.environ.get("TUNESMITH_TORCH_THREADS", "1")))

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import logging
 import sys
-import zipfile
 from pathlib import Path
 
-from worker.contract.tracks import UPLOAD_EXTENSIONS, UPLOAD_MAX_FILES, BadRequest
+from worker.contract.tracks import UPLOAD_EXTENSIONS, UPLOAD_MAX_FILE_BYTES, BadRequest
 from worker.contract.training import DEFAULT_STEPS, FinetuneRequest
+
+MAX_DIR_FILES = 20_000  # files taken from one folder (its sub-folders included)
+
+
+def folder_uploads(folder: Path) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """The MIDI and .zip files under ``folder`` as uploads, with no cap on their number but Discord's; each is
+    checked later exactly as an attachment is (worker.jobs.uploads). Links and files over the size cap are refused
+    here without being read."""
+    uploads, refused = [], []
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in UPLOAD_EXTENSIONS)
+    for path in paths[:MAX_DIR_FILES]:
+        name = str(path.relative_to(folder))
+        if path.is_symlink() or not path.is_file():
+            refused.append((name, "not a regular file"))
+        elif path.stat().st_size > UPLOAD_MAX_FILE_BYTES:
+            refused.append((name, f"file too large (over {UPLOAD_MAX_FILE_BYTES / 1e6:g} MB)"))
+        else:
+            uploads.append({"name": name, "data": base64.b64encode(path.read_bytes()).decode()})
+    refused += [(str(p.relative_to(folder)), f"more than {MAX_DIR_FILES} files") for p in paths[MAX_DIR_FILES:]]
+    return uploads, refused
 
 
 def finetune_main(argv: list[str] | None = None) -> int:
@@ -30,21 +48,19 @@ def finetune_main(argv: list[str] | None = None) -> int:
     if not args.midi_dir.is_dir():
         print(f"error: {args.midi_dir} is not a directory", file=sys.stderr)
         return 1
-    files = sorted(p for p in args.midi_dir.iterdir() if p.is_file() and p.suffix.lower() in UPLOAD_EXTENSIONS)
-    if len(files) > UPLOAD_MAX_FILES:  # more files than /finetune takes: send them as one zip, as a user would
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in files:
-                archive.write(path, path.name)
-        uploads = [{"name": f"{args.midi_dir.name}.zip", "data": base64.b64encode(buffer.getvalue()).decode()}]
-    else:
-        uploads = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()} for p in files]
+    uploads, skipped = folder_uploads(args.midi_dir)
+    for name, why in skipped:
+        print(f"refused {name}: {why}")
+    if not uploads:
+        print(f"error: no .mid, .midi or .zip files in {args.midi_dir}", file=sys.stderr)
+        return 1
     request = FinetuneRequest(style=args.style, arch=args.arch, base=args.base, steps=args.steps, uploads=uploads,
                               user_id="cli")
     from worker.jobs.finetune_job import finetune
+    from worker.jobs.uploads import cli_limits
 
     try:
-        result = finetune(request.to_dict())
+        result = finetune(request.to_dict(), limits=cli_limits(len(uploads)))
     except BadRequest as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -53,7 +69,8 @@ def finetune_main(argv: list[str] | None = None) -> int:
     else:
         for item in result["refused"]:
             print(f"refused {item['name']}: {item['reason']}")
-        print(f"{result['style']}/{result['arch']} v{result['version']} is live: {result['steps']} steps in "
+        print(f"{result['style']}/{result['arch']} v{result['version']} ({result.get('kind', 'melody')}, polyphony "
+              f"{result.get('polyphony', '?')}) is live: {result['steps']} steps in "
               f"{result['minutes']} min, held-out NLL {result['heldout_nll_before']} → "
               f"{result['heldout_nll_after']} nats/token; loss curve {result['loss_png']}")
     return 0

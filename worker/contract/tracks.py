@@ -51,9 +51,14 @@ DEFAULT_ARRANGEMENT = "band"
 # reverse cymbal): they cannot carry a band's melody.
 DRUM_PROGRAMS = range(115, 120)
 # Uploads for /finetune: the bot refuses by these before downloading, the worker checks again (worker.jobs.uploads).
-UPLOAD_MAX_FILES = 10  # attachments per /finetune (a .zip counts as one)
-UPLOAD_MAX_FILE_BYTES = 2_000_000  # one MIDI file or one .zip as uploaded
-UPLOAD_MAX_TOTAL_BYTES = 8_000_000  # all attachments of one /finetune together
+# Sized for real collections (~300 piano MIDI files, ~3 MB zipped): several zips of up to 1,000 entries.
+UPLOAD_MAX_FILES = 10  # attachments per /finetune (Discord's per-message cap; a .zip counts as one)
+UPLOAD_MAX_FILE_BYTES = 16_000_000  # one .zip (or MIDI file) as uploaded
+UPLOAD_MAX_TOTAL_BYTES = 24_000_000  # all attachments of one /finetune together
+UPLOAD_MAX_MIDI_BYTES = 2_000_000  # one MIDI file, alone or inside a zip
+UPLOAD_MAX_ZIP_ENTRIES = 1_000  # entries of one zip
+UPLOAD_MAX_UNPACKED_BYTES = 64_000_000  # all zips of one /finetune unpacked together
+UPLOAD_MAX_MIDI_FILES = 1_000  # MIDI files of one /finetune after unpacking (more are refused one by one)
 UPLOAD_EXTENSIONS = (".mid", ".midi", ".zip")
 
 _LENGTH_RE = re.compile(

@@ -6,6 +6,7 @@ import base64
 import binascii
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,14 @@ from worker.contract.training import (
 )
 from worker.jobs.context import data_dir, local_styles, resolve_device
 from worker.jobs.tracks import check_track_id, track_dir
-from worker.jobs.uploads import Refused, expand_uploads
+from worker.jobs.uploads import DEFAULT_LIMITS, Accepted, Refused, UploadLimits, expand_uploads
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 1.0
 
 
-def _sources(req: FinetuneRequest, root: Path) -> tuple[list, list[Refused], list[str]]:
-    """Training sources from the uploads and the voted tracks; (sources, refused files, accepted names)."""
-    from models.music.midi_import import MidiImportError, midi_to_tunes
-    from models.tokenlm.finetune import Source
-
+def _files(req: FinetuneRequest, limits: UploadLimits) -> tuple[list[Accepted], list[Refused]]:
+    """The uploads decoded and checked (worker.jobs.uploads): accepted MIDI files and refused ones."""
     files, refused = [], []
     for upload in req.uploads:
         name = str(upload.get("name", "upload"))[:120]
@@ -37,8 +35,17 @@ def _sources(req: FinetuneRequest, root: Path) -> tuple[list, list[Refused], lis
             files.append((name, base64.b64decode(str(upload.get("data", "")), validate=True)))
         except (binascii.Error, ValueError):
             refused.append(Refused(name, "the upload arrived damaged"))
-    accepted, bad = expand_uploads(files)
-    refused += bad
+    accepted, bad = expand_uploads(files, limits)
+    return accepted, refused + bad
+
+
+def _sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
+             refused: list[Refused]) -> tuple[list, list[Refused], list[str]]:
+    """Melody training sources from the accepted uploads and the voted tracks; (sources, refused, names)."""
+    from models.music.midi_import import MidiImportError, midi_to_tunes
+    from models.tokenlm.finetune import Source
+
+    refused = list(refused)
     sources, names = [], []
     for item in accepted:
         try:
@@ -61,6 +68,84 @@ def _sources(req: FinetuneRequest, root: Path) -> tuple[list, list[Refused], lis
                               (-imported.key_shift) % 12, weight=vote_weight(int(vote.get("score", 1))),
                               heldout_ok=False))
     return sources, refused, names
+
+
+def poly_imports(accepted: list[Accepted]) -> list[tuple[Accepted, Any]]:
+    """Each accepted upload read as piano music: (upload, ImportedPoly or the MidiImportError saying why not)."""
+    from models.music.midi_import import MidiImportError
+    from models.poly.midi import midi_to_pieces
+
+    out: list[tuple[Accepted, Any]] = []
+    for item in accepted:
+        try:
+            out.append((item, midi_to_pieces(item.data, item.name)))
+        except MidiImportError as exc:
+            out.append((item, exc))
+    return out
+
+
+def collection_polyphony(imports: list[tuple[Accepted, Any]]) -> float:
+    """Mean polyphony (distinct pitches sounding at each onset) of the readable uploads, 0.0 when none."""
+    values = [got.polyphony for _, got in imports if not isinstance(got, Exception) and got.polyphony > 0]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _poly_sources(req: FinetuneRequest, root: Path, imports: list[tuple[Accepted, Any]],
+                  refused: list[Refused]) -> tuple[list, list[Refused], list[str]]:
+    """Piano (polyphonic) sources from the read uploads and the voted tracks; (sources, refused, names)."""
+    from models.music.midi_import import MidiImportError
+    from models.poly.finetune import PolySource
+    from models.poly.midi import midi_to_pieces
+
+    refused = list(refused)
+    sources, names = [], []
+    for item, got in imports:
+        if isinstance(got, Exception):
+            refused.append(Refused(item.name, str(got)))
+            continue
+        sources.append(PolySource(item.name, got.pieces, got.qpm, got.program, (-got.key_shift) % 12,
+                                  polyphony=got.polyphony))
+        names.append(item.name)
+    for vote in req.vote_tracks[:MAX_VOTE_TRACKS]:
+        tid = str(vote.get("track_id", ""))
+        try:
+            imported = midi_to_pieces((track_dir(root, check_track_id(tid)) / f"{tid}.mid").read_bytes(), tid)
+        except (BadRequest, OSError, MidiImportError) as exc:
+            log.info("voted track %s left out: %s", tid, exc)
+            continue
+        sources.append(PolySource(f"track:{tid}", imported.pieces, imported.qpm, imported.program,
+                                  (-imported.key_shift) % 12, weight=vote_weight(int(vote.get("score", 1))),
+                                  heldout_ok=False, polyphony=imported.polyphony))
+    return sources, refused, names
+
+
+def _is_poly_style(style: str, arch: str) -> bool:
+    """Whether ``style``'s serving ``arch`` model is a piano (polyphonic) one."""
+    from models.core import catalog
+    from models.core.checkpoint import load_metadata
+    from models.poly.compose import is_poly
+
+    try:
+        entry = catalog.find(style, arch)
+    except LookupError:
+        return False
+    return is_poly(load_metadata(entry.directory, entry.name, arch))
+
+
+def choose_path(req: FinetuneRequest, asked_base: str | None, polyphony: float) -> str:
+    """'piano' or 'melody': a polyphonic collection (or a piano style trained further) learns piano, unless the
+    admin named a melody base; everything else keeps the melody path."""
+    from models.poly.finetune import PIANO_BASE, POLY_ARCHES, POLYPHONY_THRESHOLD
+
+    if req.arch not in POLY_ARCHES:
+        return "melody"
+    if asked_base:
+        return "piano" if _is_poly_style(asked_base, req.arch) else "melody"
+    if req.base == req.style and _is_poly_style(req.style, req.arch):
+        return "piano"
+    if req.base == req.style and req.style in local_styles():
+        return "melody"  # an existing melody style trains further as melody
+    return "piano" if polyphony > POLYPHONY_THRESHOLD and _is_poly_style(PIANO_BASE, req.arch) else "melody"
 
 
 def _announce(job: Any) -> None:
@@ -94,9 +179,12 @@ class _Reporter:
         return self.job is not None and cancel_requested(self.job.connection, self.job.id)
 
 
-def finetune(request: dict[str, Any]) -> dict[str, Any]:
+def finetune(request: dict[str, Any], *, limits: UploadLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Fine-tune as asked in ``request`` (a FinetuneRequest dict), activate the new version for every
     worker, and return what the bot reports: version, held-out NLL before/after, files used and refused.
+
+    A polyphonic collection (more than ~1.3 pitches at each onset) fine-tunes the piano model
+    (models.poly); a melodic one the melody model. ``limits``: the CLI's folder path passes larger counts.
 
     Raises:
         BadRequest: nothing usable in the uploads (each refused file and why), or a bad request.
@@ -109,19 +197,36 @@ def finetune(request: dict[str, Any]) -> dict[str, Any]:
     from worker.output.loss_plot import draw_loss
 
     job = get_current_job()
+    asked_base = (request.get("base") or "").strip().lower() or None
     req = validate_finetune(FinetuneRequest.from_dict(request), local_styles())
     report = _Reporter(job)
     report.stage("checking")
     root = data_dir()
-    sources, refused, names = _sources(req, root)
+    accepted, refused = _files(req, limits)
+    imports = poly_imports(accepted)
+    polyphony = collection_polyphony(imports)
+    path = choose_path(req, asked_base, polyphony)
+    device = resolve_device()
+    if path == "piano":
+        from models.poly.finetune import PIANO_BASE, finetune_poly
+
+        base = asked_base or (req.style if _is_poly_style(req.style, req.arch) else PIANO_BASE)
+        sources, refused, names = _poly_sources(req, root, imports, refused)
+        config = FinetuneConfig(steps=req.steps, device=device, seq_len=256, max_minutes=8.0)
+        run_fn: Callable[..., dict] = finetune_poly
+    else:
+        base = req.base or req.style
+        sources, refused, names = _sources(req, root, accepted, refused)
+        config = FinetuneConfig(steps=req.steps, device=device)
+        run_fn = run
     if not sources:
         why = "; ".join(f"{r.name}: {r.reason}" for r in refused) or "no voted tracks were found on disk"
         raise BadRequest(f"Nothing usable to learn from ({why}).")
-    device = resolve_device()
-    config = FinetuneConfig(steps=req.steps, device=device)
+    log.info("fine-tune %s: %d files, polyphony %.2f → %s path from %s", req.job_id, len(names), polyphony, path,
+             base)
     try:
-        meta = run(req.style, req.arch, req.base or req.style, sources, config, by=req.user_id or "", root=root,
-                   on_step=report.step, should_stop=report.cancelled)
+        meta = run_fn(req.style, req.arch, base, sources, config, by=req.user_id or "", root=root,
+                      on_step=report.step, should_stop=report.cancelled)
     except FinetuneError as exc:
         raise BadRequest(str(exc)) from None
     except Cancelled:
@@ -139,7 +244,7 @@ def finetune(request: dict[str, Any]) -> dict[str, Any]:
             "heldout_nll_after": ft["heldout_nll_after"], "accepted": names, "vote_tracks": ft["vote_tracks"],
             "refused": [{"name": r.name, "reason": r.reason} for r in refused],
             "loss_png": str(loss_png.relative_to(root)),
-            "new_style": "style_def" in meta}
+            "new_style": "style_def" in meta, "kind": path, "polyphony": round(polyphony, 3)}
 
 
 def rollback(request: dict[str, Any]) -> dict[str, Any]:

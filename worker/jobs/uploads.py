@@ -14,7 +14,16 @@ from itertools import accumulate
 
 import mido
 
-from worker.contract.tracks import UPLOAD_EXTENSIONS, UPLOAD_MAX_FILE_BYTES, UPLOAD_MAX_FILES, UPLOAD_MAX_TOTAL_BYTES
+from worker.contract.tracks import (
+    UPLOAD_EXTENSIONS,
+    UPLOAD_MAX_FILE_BYTES,
+    UPLOAD_MAX_FILES,
+    UPLOAD_MAX_MIDI_BYTES,
+    UPLOAD_MAX_MIDI_FILES,
+    UPLOAD_MAX_TOTAL_BYTES,
+    UPLOAD_MAX_UNPACKED_BYTES,
+    UPLOAD_MAX_ZIP_ENTRIES,
+)
 
 ARCHIVE_EXTENSIONS = (".zip", ".7z", ".rar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst")
 _CHUNK = 64 * 1024
@@ -27,15 +36,17 @@ _HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """Caps on one /finetune upload; the first four default to worker.contract.tracks's."""
+    """Caps on one /finetune upload (defaults from worker.contract.tracks); the CLI's folder path raises only the
+    counts and totals of files (``cli_limits``), never the per-file checks."""
 
     max_files: int = UPLOAD_MAX_FILES
     max_file_bytes: int = UPLOAD_MAX_FILE_BYTES
     max_total_bytes: int = UPLOAD_MAX_TOTAL_BYTES
     extensions: tuple[str, ...] = UPLOAD_EXTENSIONS
-    max_zip_entries: int = 50
-    max_unpacked_bytes: int = 16_000_000  # all entries of one zip together
-    max_entry_bytes: int = 2_000_000
+    max_zip_entries: int = UPLOAD_MAX_ZIP_ENTRIES
+    max_unpacked_bytes: int = UPLOAD_MAX_UNPACKED_BYTES  # all zips' entries together
+    max_entry_bytes: int = UPLOAD_MAX_MIDI_BYTES  # one MIDI file, alone or in a zip
+    max_midi_files: int = UPLOAD_MAX_MIDI_FILES
     max_ratio: float = 100.0  # uncompressed / compressed, per entry and for the whole zip
     max_tracks: int = 64
     max_events: int = 300_000
@@ -63,6 +74,13 @@ class Accepted:
 
 
 DEFAULT_LIMITS = UploadLimits()
+
+
+def cli_limits(files: int) -> UploadLimits:
+    """Limits for ``tunesmith train --midi-dir``: any number of files in the folder (up to ``files``), each
+    checked exactly as a /finetune upload is."""
+    return UploadLimits(max_files=files, max_total_bytes=files * UPLOAD_MAX_FILE_BYTES,
+                        max_midi_files=max(files, UPLOAD_MAX_MIDI_FILES))
 
 
 class _Bad(Exception):
@@ -162,7 +180,8 @@ def _seconds(tempos: list[tuple[int, int]], end: int, ticks_per_beat: int) -> fl
 
 def _check(shown: str, data: bytes, limits: UploadLimits) -> Accepted:
     _need(data, "empty file")
-    _need(len(data) <= limits.max_file_bytes, f"file too large ({_size(len(data))} > {_size(limits.max_file_bytes)})")
+    _need(len(data) <= limits.max_entry_bytes,
+          f"MIDI file too large ({_size(len(data))} > {_size(limits.max_entry_bytes)})")
     _need(data[:4] == b"MThd", "not a MIDI file (no MThd header)")
     _need(len(data) >= 14, "truncated MIDI: the header ends early")
     header_len, fmt, ntracks, division = struct.unpack(">LHHH", data[4:14])
@@ -178,7 +197,7 @@ def _check(shown: str, data: bytes, limits: UploadLimits) -> Accepted:
     clean = b"MThd" + struct.pack(">LHHH", 6, fmt, ntracks, division)
     clean += b"".join(b"MTrk" + struct.pack(">L", len(c)) + c for c in tracks)
     try:
-        midi = mido.MidiFile(file=io.BytesIO(clean))
+        midi = mido.MidiFile(file=io.BytesIO(clean), clip=True)  # data bytes over 127 clipped, as players do
     except Exception as exc:  # noqa: BLE001 - mido raises many kinds (OSError, KeyError, ValueError, EOFError...)
         raise _Bad(f"corrupt MIDI: {_short(exc)}") from exc
     timed = [list(zip(accumulate(msg.time for msg in track), track, strict=True)) for track in midi.tracks]
@@ -222,8 +241,11 @@ def _check_entry(info: zipfile.ZipInfo, limits: UploadLimits) -> None:
           f"file too large ({_size(info.file_size)} > {_size(limits.max_entry_bytes)})")
 
 
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits, unpacked: int, zip_len: int) -> bytes:
-    """An entry's bytes, read in chunks and stopped as soon as a size or ratio cap is passed, whatever it declared."""
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits, unpacked: int, zip_len: int,
+                already: int = 0) -> bytes:
+    """An entry's bytes, read in chunks and stopped as soon as a size or ratio cap is passed, whatever it declared.
+
+    ``unpacked``: bytes this zip's earlier entries unpacked to; ``already``: bytes earlier zips unpacked to."""
     packed = max(1, min(info.compress_size, zip_len))
     body = bytearray()
     with zf.open(info) as fh:
@@ -232,14 +254,16 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits
             _need(len(body) / packed <= limits.max_ratio, f"compression ratio over {limits.max_ratio:g}:1")
             _need(len(body) <= limits.max_entry_bytes, f"file too large (over {_size(limits.max_entry_bytes)})")
             total = unpacked + len(body)
-            _need(total <= limits.max_unpacked_bytes and total / zip_len <= limits.max_ratio, whole=True,
+            _need(already + total <= limits.max_unpacked_bytes and total / zip_len <= limits.max_ratio, whole=True,
                   reason=f"zip unpacks to over {_size(limits.max_unpacked_bytes)} or {limits.max_ratio:g}× its size")
     _need(body[:4] != b"PK\x03\x04", "nested archives are not allowed")
     return bytes(body)
 
 
-def _unzip(name: str, data: bytes, limits: UploadLimits) -> tuple[list[tuple[str, bytes]], list[Refused]]:
-    """The MIDI entries of a zip as (``zip:entry``, bytes) and the refused entries; _Bad when the whole zip is bad."""
+def _unzip(name: str, data: bytes, limits: UploadLimits,
+           already: int = 0) -> tuple[list[tuple[str, bytes]], list[Refused]]:
+    """The MIDI entries of a zip as (``zip:entry``, bytes) and the refused entries; _Bad when the whole zip is bad.
+    ``already``: bytes the upload's earlier zips unpacked to (one budget for all of them)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - BadZipFile, but also OSError, ValueError, EOFError on mangled archives
@@ -255,7 +279,7 @@ def _unzip(name: str, data: bytes, limits: UploadLimits) -> tuple[list[tuple[str
             entry = f"{name}:{info.filename}"
             try:
                 _check_entry(info, limits)
-                out.append((entry, _read_entry(zf, info, limits, sum(len(b) for _, b in out), len(data))))
+                out.append((entry, _read_entry(zf, info, limits, sum(len(b) for _, b in out), len(data), already)))
             except _Bad as bad:
                 if bad.whole:
                     raise
@@ -275,7 +299,7 @@ def expand_uploads(files: list[tuple[str, bytes]],
     accepted: list[Accepted] = []
     refused: list[Refused] = []
     seen: dict[bytes, str] = {}  # sha256 → the name first seen with those bytes
-    total = 0
+    total, unpacked, midi_files = 0, 0, 0
     for index, (name, data) in enumerate(files):
         ext, size = _ext(name), len(data)
         try:
@@ -287,7 +311,8 @@ def expand_uploads(files: list[tuple[str, bytes]],
             _need(total + size <= limits.max_total_bytes,
                   f"uploads too large together ({_size(total + size)} > {_size(limits.max_total_bytes)})")
             total += size
-            midis, dropped = _unzip(name, data, limits) if ext == ".zip" else ([(name, data)], [])
+            midis, dropped = _unzip(name, data, limits, unpacked) if ext == ".zip" else ([(name, data)], [])
+            unpacked += sum(len(b) for _, b in midis) if ext == ".zip" else 0
         except _Bad as bad:
             refused.append(Refused(display_name(name), str(bad)))
             continue
@@ -298,6 +323,10 @@ def expand_uploads(files: list[tuple[str, bytes]],
                 refused.append(Refused(display_name(midi_name), f"duplicate of {seen[digest]}"))
                 continue
             seen[digest] = display_name(midi_name)
+            midi_files += 1
+            if midi_files > limits.max_midi_files:
+                refused.append(Refused(display_name(midi_name), f"more than {limits.max_midi_files} MIDI files"))
+                continue
             result = check_midi(midi_name, body, limits)
             if isinstance(result, Accepted):
                 accepted.append(result)

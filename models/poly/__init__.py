@@ -1,0 +1,1 @@
+"""Polyphonic piano music: REMI-like tokens, a keyboard-reduction corpus, the composer and its fine-tuning."""
