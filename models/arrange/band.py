@@ -95,6 +95,7 @@ def arrange(
     keep: Sequence[Note] | None = None,
     keep_bars: int = 0,
     keep_melody: bool = False,
+    key: Key | None = None,
 ) -> Arrangement:
     """Arrange a monophonic melody lasting exactly ``seconds`` (``bars`` whole bars of ``meter`` at ``qpm``).
 
@@ -139,7 +140,8 @@ def arrange(
     def weights(line: Sequence[Note]) -> list[tuple[int, float]]:
         return [(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line]
 
-    key = find_key(weights(melody), final_pitch=melody[-1].pitch if melody else None)
+    if key is None:  # not chosen by the user (``/compose key:``): found in the melody
+        key = find_key(weights(melody), final_pitch=melody[-1].pitch if melody else None)
     if key is None and len({n.pitch % 12 for n in melody}) < 3:
         return bare(notes, program, "the melody has too few different notes to find its key, so it is posted bare")
     if key is None:

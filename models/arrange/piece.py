@@ -9,7 +9,7 @@ from typing import Any
 from models.arrange.band import ARRANGEMENTS, arrange
 from models.arrange.harmony import Meter, MNote, harmonize
 from models.arrange.key import find_key
-from models.arrange.theory import Key
+from models.arrange.theory import MODES, Key
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,19 @@ def _analysis(notes: list[Any], meter: str, qpm: float, bars: int) -> tuple[Key 
         return key, []
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in line]
     return key, chord_list(harmonize(mq, key, m, bars), key, sec_q)
+
+
+def chosen_key(piece: Any) -> Key | None:
+    """The key the user chose (``/compose key:``, the composer's ``key`` "E dorian"), which the band keeps."""
+    if not getattr(piece, "key", "") or piece.arrangement == "band":
+        return None
+    from models.music.keys import BadKey, parse_key
+
+    try:
+        parsed = parse_key(piece.key)
+    except BadKey:
+        return None
+    return Key(parsed.tonic, parsed.mode) if parsed.mode in MODES else None
 
 
 def arrange_piece(piece: Any, arrangement: str = "band", keep: list[Any] | None = None, keep_bars: int = 0) -> Any:
@@ -64,6 +77,7 @@ def arrange_piece(piece: Any, arrangement: str = "band", keep: list[Any] | None 
         seed=int(piece.seed),
         keep=keep,
         keep_bars=keep_bars,
+        key=chosen_key(piece),
     )
     if out.arrangement == "melody":
         return dataclasses.replace(piece, arrangement="melody", arrangement_note=out.note)

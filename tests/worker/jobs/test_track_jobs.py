@@ -133,7 +133,7 @@ def test_compose_honours_key_meter_bpm_and_loop(data_dir: Path, models_dir: Path
 @pytest.mark.parametrize("strength,share", [("subtle", 0.25), ("strong", 0.75)])
 def test_vary_resamples_some_bars_and_keeps_the_rest(data_dir: Path, models_dir: Path, strength: str,
                                                     share: float) -> None:
-    parent = _compose(key="A minor")
+    parent = _compose(key="A minor", arrangement="melody")  # the bare tune: its bars are the sampled ones
     request = ComposeRequest("irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id,
                              vary=strength)
     result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
@@ -170,3 +170,13 @@ def test_varied_bars_are_a_share_and_never_all() -> None:
     assert track_jobs.varied_bars(16, 0.25, 1).__len__() == 4 and track_jobs.varied_bars(16, 0.75, 1).__len__() == 12
     assert track_jobs.varied_bars(2, 0.75, 1).__len__() == 1 and track_jobs.varied_bars(1, 0.25, 1) == [0]
     assert track_jobs.varied_bars(16, 0.25, 1) == track_jobs.varied_bars(16, 0.25, 1)
+
+
+def test_a_band_track_varies_its_melody_and_keeps_its_band(data_dir: Path, models_dir: Path) -> None:
+    parent = _compose(key="A minor")  # band (the default)
+    assert parent.arrangement == "band"
+    request = ComposeRequest("irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id,
+                             vary="strong")
+    result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
+    assert result.arrangement == "band" and result.key == "A minor" and result.varied_bars
+    assert {p["name"] for p in result.parts} >= {"melody", "bass"}
