@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 OUTDATED = "⚠️ This button is damaged or from an older version of me. `/track` with the track id posts it anew."
-NO_HARMONIZER = ("🎼 Harmonizing needs the Coconet chorale model, and no worker has it yet. "
-                 "Try again once it has been trained.")
+NO_HARMONIZER = (
+    "🎼 Harmonizing needs the Coconet chorale model, and no worker has it yet. Try again once it has been trained."
+)
 
 
 def reroll_request(track: Track) -> ComposeRequest:
@@ -43,11 +44,18 @@ def extend_request(track: Track, seconds: int) -> ComposeRequest:
     if result is None or not result.extendable:
         raise BadRequest("This track was made by a model that cannot continue it.")
     if not MIN_SECONDS <= seconds or result.seconds + seconds > MAX_SECONDS + 1:
-        raise BadRequest(f"An extended track may last at most {MAX_SECONDS:g}s; this one is already "
-                         f"{result.seconds:.0f}s.")
-    return ComposeRequest(style=result.style, seconds=float(seconds), arch=result.arch,
-                          temperature=track.request.temperature, top_k=track.request.top_k, kind="extend",
-                          parent_id=track.id)
+        raise BadRequest(
+            f"An extended track may last at most {MAX_SECONDS:g}s; this one is already {result.seconds:.0f}s."
+        )
+    return ComposeRequest(
+        style=result.style,
+        seconds=float(seconds),
+        arch=result.arch,
+        temperature=track.request.temperature,
+        top_k=track.request.top_k,
+        kind="extend",
+        parent_id=track.id,
+    )
 
 
 def harmonize_request(track: Track) -> ComposeRequest:
@@ -59,8 +67,12 @@ def harmonize_request(track: Track) -> ComposeRequest:
     result = track.result
     if result is None or result.voices != 1:
         raise BadRequest("Only a single melody can be harmonized; this track already has several voices.")
-    return ComposeRequest(style=result.style, seconds=max(MIN_SECONDS, min(MAX_SECONDS, result.seconds)),
-                          kind="harmonize", parent_id=track.id)
+    return ComposeRequest(
+        style=result.style,
+        seconds=max(MIN_SECONDS, min(MAX_SECONDS, result.seconds)),
+        kind="harmonize",
+        parent_id=track.id,
+    )
 
 
 def vary_request(track: Track, strength: str) -> ComposeRequest:
@@ -72,9 +84,18 @@ def vary_request(track: Track, strength: str) -> ComposeRequest:
     result = track.result
     if result is None or not can_vary(result):
         raise BadRequest("This track was made by a model that cannot make variations of it.")
-    return ComposeRequest(style=result.style, seconds=max(MIN_SECONDS, min(MAX_SECONDS, result.seconds)),
-                          arch=result.arch, temperature=track.request.temperature, top_k=track.request.top_k,
-                          kind="vary", parent_id=track.id, parent=track.id, vary=strength, loop=result.loop)
+    return ComposeRequest(
+        style=result.style,
+        seconds=max(MIN_SECONDS, min(MAX_SECONDS, result.seconds)),
+        arch=result.arch,
+        temperature=track.request.temperature,
+        top_k=track.request.top_k,
+        kind="vary",
+        parent_id=track.id,
+        parent=track.id,
+        vary=strength,
+        loop=result.loop,
+    )
 
 
 class TrackActions:
@@ -100,7 +121,8 @@ class TrackActions:
         track = await asyncio.to_thread(self.bot.store.track, state.track_id)
         if track is None or track.result is None:
             await interaction.response.send_message(
-                f"⚠️ I have no finished track `{state.track_id}` in my records.", ephemeral=True)
+                f"⚠️ I have no finished track `{state.track_id}` in my records.", ephemeral=True
+            )
             return
         try:
             if state.action in ("u", "d"):
@@ -131,8 +153,9 @@ class TrackActions:
         user = str(interaction.user.id)
         if user == track.user_id:
             metrics.note(interaction, "refused")
-            await interaction.response.send_message("🙂 You can't vote on your own track, but others can.",
-                                                    ephemeral=True)
+            await interaction.response.send_message(
+                "🙂 You can't vote on your own track, but others can.", ephemeral=True
+            )
             return
         tally, mine = await asyncio.to_thread(votes.cast, self.bot.store.db, track.id, user, value)
         log.info("vote on %s by %s: %+d (now %d up, %d down)", track.id, user, mine, tally.up, tally.down)
@@ -150,6 +173,14 @@ class TrackActions:
 
         tracks, tallies = await asyncio.to_thread(load)
         takes = len(tracks) > 1
-        cards = [card_for(t.result, self.bot.settings.extend_s, tallies[t.id].up, tallies[t.id].down,  # type: ignore[arg-type]
-                          LETTERS[i] if takes else "") for i, t in enumerate(tracks)]
+        cards = [
+            card_for(
+                t.result,
+                self.bot.settings.extend_s,
+                tallies[t.id].up,
+                tallies[t.id].down,  # type: ignore[arg-type]
+                LETTERS[i] if takes else "",
+            )
+            for i, t in enumerate(tracks)
+        ]
         return track_view(cards)

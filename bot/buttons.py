@@ -11,8 +11,18 @@ import discord
 
 from worker.contract.ids import NEW_TRACK_ID
 
-ACTIONS = {"u": "up", "d": "down", "r": "reroll", "x": "extend", "h": "harmonize", "s": "score", "f": "files",
-           "t": "stems", "v": "vary-subtle", "w": "vary-strong"}
+ACTIONS = {
+    "u": "up",
+    "d": "down",
+    "r": "reroll",
+    "x": "extend",
+    "h": "harmonize",
+    "s": "score",
+    "f": "files",
+    "t": "stems",
+    "v": "vary-subtle",
+    "w": "vary-strong",
+}
 OUTPUT_ACTIONS = {"s": "score", "f": "exports", "t": "stems"}  # posted by a small worker job, on demand
 VARY_ACTIONS = {"v": "subtle", "w": "strong"}
 CUSTOM_ID_RE = re.compile(rf"^ts:(?P<action>[udrxhsftvw]):(?P<track>{NEW_TRACK_ID})(?::(?P<arg>[0-9]{{1,3}}))?$")
@@ -66,19 +76,48 @@ def _count(letter: str, n: int) -> str:
 def track_buttons(card: Card, row: int) -> list[discord.ui.Button]:
     """👍 n, 👎 n, 🔁 reroll, ➕ extend (if it can be continued), 🎼 harmonize (if it is a melody)."""
     buttons: list[discord.ui.Button] = [
-        discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="👍", label=_count(card.letter, card.up),
-                          custom_id=ButtonState("u", card.track_id).custom_id, row=row),
-        discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="👎", label=_count(card.letter, card.down),
-                          custom_id=ButtonState("d", card.track_id).custom_id, row=row),
-        discord.ui.Button(style=discord.ButtonStyle.primary, emoji="🔁", label="Reroll",
-                          custom_id=ButtonState("r", card.track_id).custom_id, row=row),
+        discord.ui.Button(
+            style=discord.ButtonStyle.secondary,
+            emoji="👍",
+            label=_count(card.letter, card.up),
+            custom_id=ButtonState("u", card.track_id).custom_id,
+            row=row,
+        ),
+        discord.ui.Button(
+            style=discord.ButtonStyle.secondary,
+            emoji="👎",
+            label=_count(card.letter, card.down),
+            custom_id=ButtonState("d", card.track_id).custom_id,
+            row=row,
+        ),
+        discord.ui.Button(
+            style=discord.ButtonStyle.primary,
+            emoji="🔁",
+            label="Reroll",
+            custom_id=ButtonState("r", card.track_id).custom_id,
+            row=row,
+        ),
     ]
     if card.extend_s:
-        buttons.append(discord.ui.Button(style=discord.ButtonStyle.primary, emoji="➕", label=f"{card.extend_s}s",
-                                         custom_id=ButtonState("x", card.track_id, card.extend_s).custom_id, row=row))
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                emoji="➕",
+                label=f"{card.extend_s}s",
+                custom_id=ButtonState("x", card.track_id, card.extend_s).custom_id,
+                row=row,
+            )
+        )
     if card.harmonize:
-        buttons.append(discord.ui.Button(style=discord.ButtonStyle.primary, emoji="🎼", label="Harmonize",
-                                         custom_id=ButtonState("h", card.track_id).custom_id, row=row))
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                emoji="🎼",
+                label="Harmonize",
+                custom_id=ButtonState("h", card.track_id).custom_id,
+                row=row,
+            )
+        )
     return buttons
 
 
@@ -87,17 +126,52 @@ def output_buttons(card: Card, row: int) -> list[discord.ui.Button]:
     tag = f"{card.letter} · " if card.letter else ""
     buttons: list[discord.ui.Button] = []
     if card.score:
-        buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="📄", label=f"{tag}Score",
-                                         custom_id=ButtonState("s", card.track_id).custom_id, row=row))
-        buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="📦", label="Files",
-                                         custom_id=ButtonState("f", card.track_id).custom_id, row=row))
-    buttons.append(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji="🎚️", label="Stems",
-                                     custom_id=ButtonState("t", card.track_id).custom_id, row=row))
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                emoji="📄",
+                label=f"{tag}Score",
+                custom_id=ButtonState("s", card.track_id).custom_id,
+                row=row,
+            )
+        )
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                emoji="📦",
+                label="Files",
+                custom_id=ButtonState("f", card.track_id).custom_id,
+                row=row,
+            )
+        )
+    buttons.append(
+        discord.ui.Button(
+            style=discord.ButtonStyle.secondary,
+            emoji="🎚️",
+            label="Stems",
+            custom_id=ButtonState("t", card.track_id).custom_id,
+            row=row,
+        )
+    )
     if card.vary:
-        buttons.append(discord.ui.Button(style=discord.ButtonStyle.primary, emoji="🎲", label="Vary (subtle)",
-                                         custom_id=ButtonState("v", card.track_id).custom_id, row=row))
-        buttons.append(discord.ui.Button(style=discord.ButtonStyle.primary, emoji="🌀", label="Vary (strong)",
-                                         custom_id=ButtonState("w", card.track_id).custom_id, row=row))
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                emoji="🎲",
+                label="Vary (subtle)",
+                custom_id=ButtonState("v", card.track_id).custom_id,
+                row=row,
+            )
+        )
+        buttons.append(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                emoji="🌀",
+                label="Vary (strong)",
+                custom_id=ButtonState("w", card.track_id).custom_id,
+                row=row,
+            )
+        )
     return buttons
 
 
@@ -130,12 +204,16 @@ class TrackButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
         self.state = parse_custom_id(button.custom_id or "")
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str], /) -> TrackButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> TrackButton:
         base = item if isinstance(item, discord.ui.Button) else None
-        button: discord.ui.Button = discord.ui.Button(style=base.style if base else discord.ButtonStyle.secondary,
-                                   label=base.label if base else None, emoji=base.emoji if base else None,
-                                   custom_id=match.string)
+        button: discord.ui.Button = discord.ui.Button(
+            style=base.style if base else discord.ButtonStyle.secondary,
+            label=base.label if base else None,
+            emoji=base.emoji if base else None,
+            custom_id=match.string,
+        )
         return cls(button)
 
     async def callback(self, interaction: discord.Interaction) -> None:

@@ -121,8 +121,9 @@ class TunesmithBot(commands.Bot):
             log.warning("could not read or record the styles last served: %s", exc)
             return published
         if known and not self.styles:
-            log.info("no worker has published styles; offering the %d last served: %s", len(known),
-                     ", ".join(sorted(known)))
+            log.info(
+                "no worker has published styles; offering the %d last served: %s", len(known), ", ".join(sorted(known))
+            )
         return known
 
     def _read_offer(self) -> tuple[dict[str, StyleInfo], dict[str, str], int]:

@@ -51,8 +51,16 @@ def card_for(result: ComposeResult, extend_s: float, up: int = 0, down: int = 0,
     """Which buttons a track gets: extend if its model can continue it and it stays under the maximum length,
     harmonize if it is a single melody, score for a melody or four voices, vary if its model can vary it."""
     extend = int(extend_s) if result.extendable and result.seconds + extend_s <= MAX_SECONDS else None
-    return Card(result.track_id, up, down, extend, result.voices == 1 and result.arch != "coconet", letter,
-                score=True, vary=can_vary(result))
+    return Card(
+        result.track_id,
+        up,
+        down,
+        extend,
+        result.voices == 1 and result.arch != "coconet",
+        letter,
+        score=True,
+        vary=can_vary(result),
+    )
 
 
 def can_vary(result: ComposeResult) -> bool:
@@ -63,8 +71,15 @@ def can_vary(result: ComposeResult) -> bool:
     return result.arch in VARY_ARCHES and (result.voices == 4 or (result.voices == 1 and result.arch != "coconet"))
 
 
-async def build_post(bot: TunesmithBot, results: list[ComposeResult], *, user_id: str | None, size_limit: int | None,
-                     notes: list[str] | None = None, tallies: dict[str, tuple[int, int]] | None = None) -> Post:
+async def build_post(
+    bot: TunesmithBot,
+    results: list[ComposeResult],
+    *,
+    user_id: str | None,
+    size_limit: int | None,
+    notes: list[str] | None = None,
+    tallies: dict[str, tuple[int, int]] | None = None,
+) -> Post:
     """The message for ``results`` (one track, or takes A and B side by side)."""
     paths, skipped = await fit_files(results, bot.settings.data_path, size_limit)
     names = {p.name for p in paths}
@@ -94,8 +109,11 @@ class Sender:
 
     def webhook(self, delivery: Delivery) -> discord.Webhook | None:
         """The interaction's follow-up webhook, or None once its token has expired (or was refused)."""
-        if not delivery.token or delivery.id in self.dead or \
-                time.time() - delivery.created_at > TOKEN_LIFETIME_S - TOKEN_MARGIN_S:
+        if (
+            not delivery.token
+            or delivery.id in self.dead
+            or time.time() - delivery.created_at > TOKEN_LIFETIME_S - TOKEN_MARGIN_S
+        ):
             return None
         payload: Any = {"id": delivery.application_id, "type": 3, "token": delivery.token}
         return discord.Webhook.from_state(data=payload, state=self.bot._connection)
@@ -137,8 +155,11 @@ class Sender:
     def _reply(delivery: Delivery) -> dict[str, Any]:
         if not delivery.message_id:
             return {}
-        return {"reference": discord.MessageReference(message_id=int(delivery.message_id),
-                                                      channel_id=int(delivery.channel_id), fail_if_not_exists=False)}
+        return {
+            "reference": discord.MessageReference(
+                message_id=int(delivery.message_id), channel_id=int(delivery.channel_id), fail_if_not_exists=False
+            )
+        }
 
     async def post(self, delivery: Delivery, post: Post) -> tuple[str, str]:
         """Send ``post``; returns (message id, "webhook" or "channel").
@@ -156,8 +177,12 @@ class Sender:
                 if exc.status not in TOKEN_GONE:
                     raise
                 await self._refused(delivery, exc)
-                log.info("the token of delivery %s is no longer valid (%s %s): posting in the channel",
-                         delivery.id, exc.status, exc.code)
+                log.info(
+                    "the token of delivery %s is no longer valid (%s %s): posting in the channel",
+                    delivery.id,
+                    exc.status,
+                    exc.code,
+                )
         mention = discord.AllowedMentions(users=[discord.Object(int(delivery.user_id))])
         channel = self._channel(delivery)
         prefix = f"<@{delivery.user_id}> your music is ready."

@@ -79,8 +79,10 @@ def progress_text(
     return f"{head}\n⚙️ {label[:80].capitalize()}…{bar}{ready}"
 
 
-SLEEPING = ("No worker is online right now (one may be restarting): your request is safely queued and will "
-            "start as soon as a worker is up.")
+SLEEPING = (
+    "No worker is online right now (one may be restarting): your request is safely queued and will "
+    "start as soon as a worker is up."
+)
 
 
 def progress_bar(pct: float, width: int = 10) -> str:
@@ -128,15 +130,21 @@ def describe(result: ComposeResult, user_id: str | None = None) -> str:
     if result.kind == "vary" and result.parent_id:
         bars = ", ".join(str(b + 1) for b in result.varied_bars[:24]) + ("…" if len(result.varied_bars) > 24 else "")
         how = "Gibbs re-sampled by Coconet" if result.voices > 1 else f"re-sampled by the `{result.arch}` model"
-        return (f"A {result.vary or ''} variation of track `{result.parent_id}`{who}: bar"
-                f"{'s' if len(result.varied_bars) != 1 else ''} {bars} {how}, the rest kept.").replace("A  ", "A ")
+        return (
+            f"A {result.vary or ''} variation of track `{result.parent_id}`{who}: bar"
+            f"{'s' if len(result.varied_bars) != 1 else ''} {bars} {how}, the rest kept."
+        ).replace("A  ", "A ")
     loop = " A seamless loop: the last bar leads back into the first." if result.loop else ""
     return f"A new **{result.style}** piece, composed by the `{result.arch}` model{who}.{loop}"
 
 
 def track_embed(
-    result: ComposeResult, *, image_filename: str | None = None, requested_by: str | None = None,
-    user_id: str | None = None, take: str = "",
+    result: ComposeResult,
+    *,
+    image_filename: str | None = None,
+    requested_by: str | None = None,
+    user_id: str | None = None,
+    take: str = "",
 ) -> discord.Embed:
     """The embed posted with a finished track: style, arch, length, seed, tempo and track id."""
     kind = {"extend": "tune, extended", "harmonize": "chorale", "vary": "variation"}.get(result.kind, "tune")

@@ -37,11 +37,16 @@ QUEUE_DOWN = "❌ The composing queue is unreachable right now; please try again
 def delivery_for(interaction: discord.Interaction) -> Delivery:
     """Everything needed to post the result later, even after a restart or once the token has expired."""
     return Delivery(
-        id=uuid.uuid4().hex, user_id=str(interaction.user.id),
+        id=uuid.uuid4().hex,
+        user_id=str(interaction.user.id),
         guild_id=str(interaction.guild_id) if interaction.guild_id else None,
-        channel_id=str(interaction.channel_id), application_id=str(interaction.application_id),
-        token=interaction.token, interaction_id=str(interaction.id),
-        size_limit=int(getattr(interaction, "filesize_limit", 0) or 10 * 1024 * 1024), created_at=time.time())
+        channel_id=str(interaction.channel_id),
+        application_id=str(interaction.application_id),
+        token=interaction.token,
+        interaction_id=str(interaction.id),
+        size_limit=int(getattr(interaction, "filesize_limit", 0) or 10 * 1024 * 1024),
+        created_at=time.time(),
+    )
 
 
 async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: list[ComposeRequest]) -> bool:
@@ -52,8 +57,12 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
     delivery = delivery_for(interaction)
     user = delivery.user_id
     requests = [with_seed(ComposeRequest(**{**r.to_dict(), "user_id": user})) for r in requests]
-    bind(track_id=",".join(r.track_id for r in requests), kind=requests[0].kind, style=requests[0].style,
-         delivery=delivery.id)  # the rest of this interaction's lines, and its delivery's, carry them
+    bind(
+        track_id=",".join(r.track_id for r in requests),
+        kind=requests[0].kind,
+        style=requests[0].style,
+        delivery=delivery.id,
+    )  # the rest of this interaction's lines, and its delivery's, carry them
     metrics.note(interaction, "error")  # until it is queued
     try:
         refusal = await asyncio.to_thread(bot.store.reserve, delivery, requests, bot.settings.limits)
@@ -71,8 +80,9 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         response = await interaction.response.defer(thinking=True)
     except discord.HTTPException as exc:  # e.g. 10062: the interaction expired before we answered
         log.warning("could not defer interaction %s: %s", interaction.id, exc)
-        await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
-                                reasons={r.track_id: "the interaction expired" for r in requests})
+        await asyncio.to_thread(
+            bot.store.finish, delivery.id, "failed", reasons={r.track_id: "the interaction expired" for r in requests}
+        )
         return False
     point("after_acknowledge")
     message_id = getattr(response, "message_id", None)
@@ -81,8 +91,9 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
         await asyncio.to_thread(enqueue_tracks, bot.redis, requests)
     except (RedisError, OSError) as exc:
         log.error("could not enqueue %s: %s", ", ".join(r.track_id for r in requests), exc)
-        await asyncio.to_thread(bot.store.finish, delivery.id, "failed",
-                                reasons={r.track_id: "the queue was unreachable" for r in requests})
+        await asyncio.to_thread(
+            bot.store.finish, delivery.id, "failed", reasons={r.track_id: "the queue was unreachable" for r in requests}
+        )
         try:
             await interaction.edit_original_response(content=QUEUE_DOWN)
         except discord.HTTPException:
@@ -92,14 +103,18 @@ async def launch(bot: TunesmithBot, interaction: discord.Interaction, requests: 
     if bot.workers_online == 0:  # queued all the same: say so rather than leave "thinking…"
         from bot.embeds import progress_text
 
-        text = "\n".join(progress_text(r.track_id, r.style, r.seconds, status="queued", workers=0)
-                         for r in requests)
+        text = "\n".join(progress_text(r.track_id, r.style, r.seconds, status="queued", workers=0) for r in requests)
         try:
             await interaction.edit_original_response(content=text[:2000])
         except discord.HTTPException as exc:
             log.warning("could not say that no worker is online: %s", exc)
-    log.info("queued %s (%s %s) for user %s", ", ".join(r.track_id for r in requests), requests[0].kind,
-             requests[0].style, user)
+    log.info(
+        "queued %s (%s %s) for user %s",
+        ", ".join(r.track_id for r in requests),
+        requests[0].kind,
+        requests[0].style,
+        user,
+    )
     metrics.note(interaction, "queued")
     bot.poster.follow(delivery.id)
     return True

@@ -79,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     apply_overrides(settings)
-    log.info("starting: redis %s, guild %s, api %s, %s", settings.redis_url, settings.guild_id or "global",
-             settings.api_base or "discord.com", f"{settings.shard_count or 'auto'} shards" if settings.sharded
-             else "unsharded")
+    log.info(
+        "starting: redis %s, guild %s, api %s, %s",
+        settings.redis_url,
+        settings.guild_id or "global",
+        settings.api_base or "discord.com",
+        f"{settings.shard_count or 'auto'} shards" if settings.sharded else "unsharded",
+    )
     try:
         asyncio.run(run(settings, store))
     except discord.LoginFailure:

@@ -33,9 +33,23 @@ async def reencode(src: Path, dst: Path, kbps: int) -> bool:
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-vn", "-c:a", "libopus",
-        "-b:a", f"{kbps}k", str(dst), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
+        ffmpeg,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(src),
+        "-vn",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        f"{kbps}k",
+        str(dst),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         _, err = await asyncio.wait_for(proc.communicate(), FFMPEG_TIMEOUT_S)
     except TimeoutError:
@@ -67,8 +81,9 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-async def fit_files(results: list[ComposeResult], data_dir: Path, size_limit: int | None
-                    ) -> tuple[list[Path], list[str]]:
+async def fit_files(
+    results: list[ComposeResult], data_dir: Path, size_limit: int | None
+) -> tuple[list[Path], list[str]]:
     """The files to attach for ``results`` (audio, MIDI, picture of each, at most 10) and notes on what was
     left out. Audio over ``size_limit`` (or over the request's share) is re-encoded smaller."""
     per_file = size_limit or REQUEST_LIMIT

@@ -33,14 +33,26 @@ DELIVERY_BUCKETS = (1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 
-COMMANDS = Counter("tunesmith_bot_commands", "Slash commands and button clicks handled, by name and outcome "
-                   "(ok, queued, refused, error)", ["command", "outcome"], registry=REGISTRY)
+COMMANDS = Counter(
+    "tunesmith_bot_commands",
+    "Slash commands and button clicks handled, by name and outcome (ok, queued, refused, error)",
+    ["command", "outcome"],
+    registry=REGISTRY,
+)
 VOTES = Counter("tunesmith_votes", "Votes cast on tracks, by value (up or down)", ["value"], registry=REGISTRY)
-FINE_TUNES = Counter("tunesmith_bot_fine_tunes_requested", "Fine-tunes asked for with /finetune, by outcome",
-                     ["outcome"], registry=REGISTRY)
-DELIVERY_SECONDS = Histogram("tunesmith_bot_command_to_files_seconds", "From the command (or button) to its "
-                             "track's files being posted, by kind of track", ["kind"], buckets=DELIVERY_BUCKETS,
-                             registry=REGISTRY)
+FINE_TUNES = Counter(
+    "tunesmith_bot_fine_tunes_requested",
+    "Fine-tunes asked for with /finetune, by outcome",
+    ["outcome"],
+    registry=REGISTRY,
+)
+DELIVERY_SECONDS = Histogram(
+    "tunesmith_bot_command_to_files_seconds",
+    "From the command (or button) to its track's files being posted, by kind of track",
+    ["kind"],
+    buckets=DELIVERY_BUCKETS,
+    registry=REGISTRY,
+)
 
 
 def note(interaction: Any, outcome: str) -> None:
@@ -91,8 +103,9 @@ class QueueDepth(Collector):
         yield depth
 
 
-def serve(port: int, redis: Redis, addr: str = "0.0.0.0",
-          queues: Sequence[str] = (QUEUE_COMPOSE, QUEUE_TRAIN)) -> WSGIServer | None:
+def serve(
+    port: int, redis: Redis, addr: str = "0.0.0.0", queues: Sequence[str] = (QUEUE_COMPOSE, QUEUE_TRAIN)
+) -> WSGIServer | None:
     """Serve the bot's metrics at ``http://addr:port/metrics`` from a daemon thread (port 0: a free one);
     None, with an error logged, when the port cannot be bound (the bot runs on without metrics)."""
     from prometheus_client import start_http_server

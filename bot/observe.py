@@ -51,8 +51,9 @@ def install(bot: TunesmithBot) -> None:
 
     parsers["INTERACTION_CREATE"] = parse_interaction
 
-    async def on_app_command_completion(interaction: discord.Interaction,
-                                        command: app_commands.Command[Any, ..., Any]) -> None:
+    async def on_app_command_completion(
+        interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]
+    ) -> None:
         metrics.count_command(command.qualified_name, interaction)
 
     bot.add_listener(on_app_command_completion)

@@ -54,9 +54,26 @@ def length_choices(current: str) -> list[app_commands.Choice[str]]:
 
 
 INSTRUMENTS: dict[str, int] = {  # General MIDI programs (0-based) offered by /compose's instrument option
-    "piano": 0, "harpsichord": 6, "music box": 10, "marimba": 12, "organ": 19, "accordion": 21, "guitar": 24,
-    "violin": 40, "cello": 42, "harp": 46, "strings": 48, "choir": 52, "trumpet": 56, "oboe": 68,
-    "clarinet": 71, "flute": 73, "whistle": 78, "bagpipe": 109, "fiddle": 110, "steel drums": 114,
+    "piano": 0,
+    "harpsichord": 6,
+    "music box": 10,
+    "marimba": 12,
+    "organ": 19,
+    "accordion": 21,
+    "guitar": 24,
+    "violin": 40,
+    "cello": 42,
+    "harp": 46,
+    "strings": 48,
+    "choir": 52,
+    "trumpet": 56,
+    "oboe": 68,
+    "clarinet": 71,
+    "flute": 73,
+    "whistle": 78,
+    "bagpipe": 109,
+    "fiddle": 110,
+    "steel drums": 114,
 }
 
 
@@ -87,8 +104,10 @@ def instrument_program(name: str | None) -> int | None:
         return None
     key = name.strip().lower()
     if key in DRUM_NAMES:
-        raise BadRequest("A drum kit can't play the melody: the band's percussion comes with `arrangement: band`. "
-                         f"Pick a pitched instrument: {', '.join(INSTRUMENTS)}.")
+        raise BadRequest(
+            "A drum kit can't play the melody: the band's percussion comes with `arrangement: band`. "
+            f"Pick a pitched instrument: {', '.join(INSTRUMENTS)}."
+        )
     if key not in INSTRUMENTS:
         raise BadRequest(f"Unknown instrument `{name[:40]}`. Instruments: {', '.join(INSTRUMENTS)}.")
     return INSTRUMENTS[key]
@@ -103,11 +122,23 @@ def build_request(style: str, length: str, styles: Mapping[str, StyleInfo], user
     return build_requests(style, length, styles, user_id)[0]
 
 
-def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], user_id: str, *,
-                   arch: str | None = None, seed: int | None = None, temperature: float | None = None,
-                   tempo: float | None = None, instrument: str | None = None, takes: int = 1,
-                   arrangement: str | None = None, key: str | None = None, meter: str | None = None,
-                   loop: bool = False) -> list[ComposeRequest]:
+def build_requests(
+    style: str,
+    length: str,
+    styles: Mapping[str, StyleInfo],
+    user_id: str,
+    *,
+    arch: str | None = None,
+    seed: int | None = None,
+    temperature: float | None = None,
+    tempo: float | None = None,
+    instrument: str | None = None,
+    takes: int = 1,
+    arrangement: str | None = None,
+    key: str | None = None,
+    meter: str | None = None,
+    loop: bool = False,
+) -> list[ComposeRequest]:
     """The validated requests for one /compose: one per take (take B uses the next seed when one is given).
 
     Raises:
@@ -116,13 +147,20 @@ def build_requests(style: str, length: str, styles: Mapping[str, StyleInfo], use
     if takes not in (1, 2):
         raise BadRequest("`takes` is 1 or 2.")
     seconds = parse_length(length)
-    base = ComposeRequest(style=style, seconds=seconds, arch=arch or None, seed=seed,
-                          temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
-                          tempo=float(tempo) if tempo is not None else None,
-                          instrument=instrument_program(instrument), user_id=user_id,
-                          arrangement=(arrangement or DEFAULT_ARRANGEMENT).strip().lower(),
-                          key=key if key and key.strip() else None, meter=meter if meter and meter.strip() else None,
-                          loop=bool(loop))
+    base = ComposeRequest(
+        style=style,
+        seconds=seconds,
+        arch=arch or None,
+        seed=seed,
+        temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
+        tempo=float(tempo) if tempo is not None else None,
+        instrument=instrument_program(instrument),
+        user_id=user_id,
+        arrangement=(arrangement or DEFAULT_ARRANGEMENT).strip().lower(),
+        key=key if key and key.strip() else None,
+        meter=meter if meter and meter.strip() else None,
+        loop=bool(loop),
+    )
     first = validate_request(base, dict(styles))
     if takes == 1:
         return [first]

@@ -125,8 +125,12 @@ class Poster:
         tracks = await asyncio.to_thread(store.delivery_tracks, delivery_id)
         if delivery is None or not tracks:
             return
-        bind(delivery=delivery.id, track_id=",".join(t.id for t in tracks), kind=tracks[0].kind,
-             user=user_hash(delivery.user_id))  # this task's lines
+        bind(
+            delivery=delivery.id,
+            track_id=",".join(t.id for t in tracks),
+            kind=tracks[0].kind,
+            user=user_hash(delivery.user_id),
+        )  # this task's lines
         if delivery.state == "sending":  # the bot stopped while sending: never post twice
             await self._recover(delivery, tracks)
             return
@@ -167,8 +171,7 @@ class Poster:
         except (RedisError, OSError) as exc:
             log.warning("could not enqueue %s again: %s", ", ".join(t.id for t in tracks), exc)
             return False
-        log.warning("the job of %s was not in Redis: enqueued again from the database",
-                    ", ".join(t.id for t in tracks))
+        log.warning("the job of %s was not in Redis: enqueued again from the database", ", ".join(t.id for t in tracks))
         return True
 
     async def _reap(self) -> None:
@@ -188,10 +191,17 @@ class Poster:
             if snap.status == "unknown" or snap.finished or snap.failed:
                 continue
             when = eta(snap, self.job_s, self.bot.workers_online, now)
-            text = embeds.progress_text(track.id, track.style, track.request.seconds, status=snap.status,
-                                        position=snap.position, progress=snap.progress,
-                                        eta=round(when / 5) * 5 if when else None,
-                                        verb=VERBS.get(track.kind, "Composing"), workers=self.bot.workers_online)
+            text = embeds.progress_text(
+                track.id,
+                track.style,
+                track.request.seconds,
+                status=snap.status,
+                position=snap.position,
+                progress=snap.progress,
+                eta=round(when / 5) * 5 if when else None,
+                verb=VERBS.get(track.kind, "Composing"),
+                workers=self.bot.workers_online,
+            )
             parts.append(f"**Take {'AB'[i]}** · {text}" if len(tracks) > 1 else text)
         return "\n".join(parts)
 
@@ -208,8 +218,9 @@ class Poster:
     async def _post(self, delivery: Delivery, tracks: list[Track], snaps: list[JobSnapshot]) -> bool:
         store = self.bot.store
         results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}
-        reasons = {t.id: s.reason or "no reason given" for t, s in zip(tracks, snaps, strict=True)
-                   if t.id not in results}
+        reasons = {
+            t.id: s.reason or "no reason given" for t, s in zip(tracks, snaps, strict=True) if t.id not in results
+        }
         if not results:
             log.info("delivery %s failed: %s", delivery.id, reasons)
             await asyncio.to_thread(store.claim, delivery.id, "sending", "posting")
@@ -218,8 +229,9 @@ class Poster:
             return True
         notes = [f"⚠️ Take {'AB'[i]} failed ({reasons[t.id]})." for i, t in enumerate(tracks) if t.id in reasons]
         try:
-            post = await build_post(self.bot, list(results.values()), user_id=delivery.user_id,
-                                    size_limit=delivery.size_limit, notes=notes)
+            post = await build_post(
+                self.bot, list(results.values()), user_id=delivery.user_id, size_limit=delivery.size_limit, notes=notes
+            )
         except OSError as exc:
             log.warning("preparing delivery %s failed (%s); will retry", delivery.id, exc)
             await asyncio.to_thread(store.claim, delivery.id, "pending", "posting")
@@ -237,8 +249,9 @@ class Poster:
             await asyncio.to_thread(store.claim, delivery.id, "pending", "sending")
             return False
         point("after_post")
-        await asyncio.to_thread(store.finish, delivery.id, "posted", results=results, reasons=reasons,
-                                message_id=message_id, via=via)
+        await asyncio.to_thread(
+            store.finish, delivery.id, "posted", results=results, reasons=reasons, message_id=message_id, via=via
+        )
         log.info("posted %s via %s (message %s)", ", ".join(results), via, message_id)
         metrics.observe_delivery(tracks[0].kind, time.time() - delivery.created_at)
         await self.sender.edit_status(delivery, embeds.done_text(*results))
@@ -266,8 +279,9 @@ class Poster:
             return
         await asyncio.to_thread(self.bot.store.finish, delivery.id, "posted", results=results, via="unknown")
         ids = ", ".join(f"`{t.id}`" for t in tracks)
-        await self.sender.edit_status(delivery, f"✅ Ready: {ids}. If the track is not posted below, "
-                                                "`/track` with its id posts it.")
+        await self.sender.edit_status(
+            delivery, f"✅ Ready: {ids}. If the track is not posted below, `/track` with its id posts it."
+        )
 
     async def _give_up(self, delivery: Delivery, tracks: list[Track], snaps: list[JobSnapshot]) -> None:
         results = {t.id: s.result for t, s in zip(tracks, snaps, strict=True) if s.finished and s.result}

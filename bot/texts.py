@@ -16,8 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bot.config import Settings
     from bot.storage.store import Track
 
-PERIOD_WORDS = {"day": "the last 24 hours", "week": "the last 7 days", "month": "the last 30 days",
-                "all": "all time"}
+PERIOD_WORDS = {"day": "the last 24 hours", "week": "the last 7 days", "month": "the last 30 days", "all": "all time"}
 
 
 def styles_text(styles: Mapping[str, StyleInfo], features: Mapping[str, str]) -> str:
@@ -50,8 +49,10 @@ def top_embed(ranked: list[tuple[Track, Tally]], style: str | None, period: str)
     lines = []
     for rank, (track, tally) in enumerate(ranked, start=1):
         seconds = track.result.seconds if track.result else track.request.seconds
-        lines.append(f"**{rank}.** {track.style} · {format_seconds(seconds)} · 👍 {tally.up} 👎 {tally.down} · "
-                     f"by {mention(track.user_id)} · `{track.id}`")
+        lines.append(
+            f"**{rank}.** {track.style} · {format_seconds(seconds)} · 👍 {tally.up} 👎 {tally.down} · "
+            f"by {mention(track.user_id)} · `{track.id}`"
+        )
     embed.description = "\n".join(lines)[:4000]
     embed.set_footer(text="/track <id> posts a track again with its buttons")
     return embed
@@ -68,11 +69,14 @@ def _where(snap: JobSnapshot) -> str:
     return snap.status
 
 
-def queue_text(depth: int, running: int, workers: int, mine: list[tuple[str, str, float, JobSnapshot]],
-               job_s: float) -> str:
+def queue_text(
+    depth: int, running: int, workers: int, mine: list[tuple[str, str, float, JobSnapshot]], job_s: float
+) -> str:
     """How busy the workers are and where the user's own tracks stand."""
-    lines = [f"📋 **Queue:** {depth} waiting · {running} being made · {workers} worker(s) online · "
-             f"a track takes about {format_seconds(round(job_s))}"]
+    lines = [
+        f"📋 **Queue:** {depth} waiting · {running} being made · {workers} worker(s) online · "
+        f"a track takes about {format_seconds(round(job_s))}"
+    ]
     if not mine:
         lines.append("You have no tracks in the works.")
     for track_id, style, seconds, snap in mine:
@@ -82,8 +86,13 @@ def queue_text(depth: int, running: int, workers: int, mine: list[tuple[str, str
 
 def info_text(quota_lines: list[str], summary: Summary) -> str:
     """The user's quota and their record."""
-    lines = ["🎟️ **Your quota**", *[f"• {line}" for line in quota_lines], "🎶 **Your tracks**",
-             f"• Made: {summary.tracks}", f"• Votes received: 👍 {summary.up} 👎 {summary.down}"]
+    lines = [
+        "🎟️ **Your quota**",
+        *[f"• {line}" for line in quota_lines],
+        "🎶 **Your tracks**",
+        f"• Made: {summary.tracks}",
+        f"• Votes received: 👍 {summary.up} 👎 {summary.down}",
+    ]
     if summary.best is not None:
         track, tally = summary.best
         lines.append(f"• Best: `{track.id}` ({track.style}, {tally.up - tally.down:+d})")
@@ -98,17 +107,19 @@ def help_text(settings: Settings) -> str:
         caps.append(f"{limits.user_inflight} tracks in the works at once")
     if limits.user_daily:
         caps.append(f"{limits.user_daily} per 24 hours")
-    return "\n".join([
-        "🎼 **tunesmith composes music.**",
-        f"`/compose style length` — e.g. `/compose irish 30s` ({MIN_SECONDS:g}s to {format_seconds(MAX_SECONDS)}). "
-        "Options: `arch` (model), `seed` (same seed, same notes), `temperature`, `tempo` (BPM), `instrument`, "
-        "`takes: 2` (two versions for an A/B vote), `arrangement` (`band`: chords, bass and percussion under the "
-        "melody, the default; `melody`: the bare tune), `key` (e.g. D dorian) and `meter` (e.g. 6/8), honoured "
-        "exactly, `loop: true` (a seamless loop).",
-        "Under each track: 👍/👎 vote (click again to take it back), 🔁 reroll with a new seed, "
-        f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices; 📄 sheet music, "
-        "📦 ABC/MusicXML/MIDI, 🎚️ stems, 🎲/🌀 a subtle or strong variation.",
-        "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id [score]` post a "
-        "track again · `/queue` where your tracks are · `/info` your quota and votes",
-        "Limits: " + (", ".join(caps) if caps else "none") + ". Results arrive even if they take a while.",
-    ])
+    return "\n".join(
+        [
+            "🎼 **tunesmith composes music.**",
+            f"`/compose style length` — e.g. `/compose irish 30s` ({MIN_SECONDS:g}s to {format_seconds(MAX_SECONDS)}). "
+            "Options: `arch` (model), `seed` (same seed, same notes), `temperature`, `tempo` (BPM), `instrument`, "
+            "`takes: 2` (two versions for an A/B vote), `arrangement` (`band`: chords, bass and percussion under the "
+            "melody, the default; `melody`: the bare tune), `key` (e.g. D dorian) and `meter` (e.g. 6/8), honoured "
+            "exactly, `loop: true` (a seamless loop).",
+            "Under each track: 👍/👎 vote (click again to take it back), 🔁 reroll with a new seed, "
+            f"➕ continue it by {settings.extend_s:g}s, 🎼 harmonize its melody in four voices; 📄 sheet music, "
+            "📦 ABC/MusicXML/MIDI, 🎚️ stems, 🎲/🌀 a subtle or strong variation.",
+            "`/styles` what can be composed · `/top [style] [period]` best-voted tracks · `/track id [score]` post a "
+            "track again · `/queue` where your tracks are · `/info` your quota and votes",
+            "Limits: " + (", ".join(caps) if caps else "none") + ". Results arrive even if they take a while.",
+        ]
+    )

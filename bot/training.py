@@ -31,8 +31,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_SECONDS = 20.0
 UNLIMITED = Limits(user_inflight=10**6, user_daily=10**6, guild_inflight=10**6, guild_daily=10**6)
-NOT_ADMIN = ("🔒 Only server managers (Manage Server) or the bot's admin roles can fine-tune models or switch "
-             "versions.")
+NOT_ADMIN = "🔒 Only server managers (Manage Server) or the bot's admin roles can fine-tune models or switch versions."
 
 
 def is_admin(interaction: discord.Interaction, role_ids: frozenset[int]) -> bool:
@@ -61,15 +60,23 @@ def status_text(style: str, arch: str, base: str, progress: dict[str, Any], wait
 def result_text(result: dict[str, Any], early_refusals: list[tuple[str, str]]) -> str:
     """The summary posted when a fine-tune is done."""
     before, after = result.get("heldout_nll_before"), result.get("heldout_nll_after")
-    nll = (f"held-out NLL {before:.3f} → {after:.3f} nats/token" if before is not None and after is not None
-           else "no held-out file (upload 2 or more to get a held-out score)")
+    nll = (
+        f"held-out NLL {before:.3f} → {after:.3f} nats/token"
+        if before is not None and after is not None
+        else "no held-out file (upload 2 or more to get a held-out score)"
+    )
     used = len(result.get("accepted", [])) + int(result.get("vote_tracks", 0))
-    kind = (f" — piano (the uploads sound {result['polyphony']:.1f} pitches at each onset)"
-            if result.get("kind") == "piano" and result.get("polyphony") is not None else "")
-    lines = [f"✅ **{result['style']}** ({result['arch']}) version {result['version']} is live{kind}: "
-             f"{result['steps']} steps in {result['minutes']:.1f} min from `{result['base']}`, {used} source(s), "
-             f"{nll}.",
-             f"Try `/compose {result['style']} 30s`. A sample follows."]
+    kind = (
+        f" — piano (the uploads sound {result['polyphony']:.1f} pitches at each onset)"
+        if result.get("kind") == "piano" and result.get("polyphony") is not None
+        else ""
+    )
+    lines = [
+        f"✅ **{result['style']}** ({result['arch']}) version {result['version']} is live{kind}: "
+        f"{result['steps']} steps in {result['minutes']:.1f} min from `{result['base']}`, {used} source(s), "
+        f"{nll}.",
+        f"Try `/compose {result['style']} 30s`. A sample follows.",
+    ]
     refused = [(r["name"], r["reason"]) for r in result.get("refused", [])] + early_refusals
     if refused:
         lines.append("Refused: " + "; ".join(f"`{n[:60]}` ({why})" for n, why in refused[:15]))
@@ -86,13 +93,17 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"ts:ftc
     """Stops a running fine-tune; admins only, checked on every click (the button is visible to all)."""
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger, emoji="✖️",
-                                           custom_id=f"ts:ftcancel:{job_id}"))
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel", style=discord.ButtonStyle.danger, emoji="✖️", custom_id=f"ts:ftcancel:{job_id}"
+            )
+        )
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str]) -> CancelButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CancelButton:
         return cls(match["job"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -115,19 +126,26 @@ class TrainingFollower:
         self.bot = bot
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
-    def follow(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
-               early_refusals: list[tuple[str, str]]) -> None:
+    def follow(
+        self,
+        interaction: discord.Interaction,
+        job_id: str,
+        what: tuple[str, str, str],
+        early_refusals: list[tuple[str, str]],
+    ) -> None:
         """Follow the fine-tune ``job_id`` of ``what`` = (style, arch, base) until it ends."""
-        self.tasks[job_id] = asyncio.create_task(self._run(interaction, job_id, what, early_refusals),
-                                                 name=f"tunesmith-ft-{job_id}")
+        self.tasks[job_id] = asyncio.create_task(
+            self._run(interaction, job_id, what, early_refusals), name=f"tunesmith-ft-{job_id}"
+        )
 
     async def close(self) -> None:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def _run(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
-                   early: list[tuple[str, str]]) -> None:
+    async def _run(
+        self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str], early: list[tuple[str, str]]
+    ) -> None:
         try:
             await self._follow(interaction, job_id, what, early)
         except asyncio.CancelledError:
@@ -137,8 +155,9 @@ class TrainingFollower:
         finally:
             self.tasks.pop(job_id, None)
 
-    async def _follow(self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str],
-                      early: list[tuple[str, str]]) -> None:
+    async def _follow(
+        self, interaction: discord.Interaction, job_id: str, what: tuple[str, str, str], early: list[tuple[str, str]]
+    ) -> None:
         settings, last_text, last_edit = self.bot.settings, "", 0.0
         job: Job | None = None
         while True:
@@ -158,7 +177,8 @@ class TrainingFollower:
             if snap.failed:
                 with contextlib.suppress(discord.HTTPException):
                     await interaction.edit_original_response(
-                        content=f"❌ Fine-tune failed: {snap.reason or snap.status}", view=None)
+                        content=f"❌ Fine-tune failed: {snap.reason or snap.status}", view=None
+                    )
                 return
             text = status_text(*what, snap.progress, snap.waiting)
             if text != last_text and time.monotonic() - last_edit >= settings.edit_interval_s:
@@ -167,8 +187,9 @@ class TrainingFollower:
                 last_text, last_edit = text, time.monotonic()
             await asyncio.sleep(settings.poll_interval_s)
 
-    async def _done(self, interaction: discord.Interaction, result: dict[str, Any],
-                    early: list[tuple[str, str]]) -> None:
+    async def _done(
+        self, interaction: discord.Interaction, result: dict[str, Any], early: list[tuple[str, str]]
+    ) -> None:
         text = result_text(result, early)
         with contextlib.suppress(discord.HTTPException):
             await interaction.edit_original_response(content=text.splitlines()[0], view=None)
@@ -184,8 +205,9 @@ class TrainingFollower:
     async def _sample(self, interaction: discord.Interaction, result: dict[str, Any]) -> None:
         """A first track from the new version, posted like any /compose (votes, reroll, extend work)."""
         delivery = delivery_for(interaction)
-        request = with_seed(ComposeRequest(style=result["style"], seconds=SAMPLE_SECONDS, arch=result["arch"],
-                                           user_id=delivery.user_id))
+        request = with_seed(
+            ComposeRequest(style=result["style"], seconds=SAMPLE_SECONDS, arch=result["arch"], user_id=delivery.user_id)
+        )
         try:
             if await asyncio.to_thread(self.bot.store.reserve, delivery, [request], UNLIMITED) is None:
                 await asyncio.to_thread(enqueue_tracks, self.bot.redis, [request])

@@ -30,7 +30,8 @@ def module_name(path: Path) -> str:
 def _type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
@@ -119,15 +120,23 @@ def test_no_import_cycles() -> None:
     assert cycles(edges) == []
 
 
-@pytest.mark.parametrize(("package", "forbidden"), [
-    ("models", ("worker", "bot")),
-    ("worker", ("bot",)),
-    ("bot", ("models", "worker.jobs", "worker.output", "worker.cli", "worker.bench")),
-    ("worker.contract", ("models", "worker.jobs", "worker.output", "worker.cli", "worker.bench")),
-])
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("models", ("worker", "bot")),
+        ("worker", ("bot",)),
+        ("bot", ("models", "worker.jobs", "worker.output", "worker.cli", "worker.bench")),
+        ("worker.contract", ("models", "worker.jobs", "worker.output", "worker.cli", "worker.bench")),
+    ],
+)
 def test_dependencies_point_down(package: str, forbidden: tuple[str, ...]) -> None:
-    bad = sorted(f"{m} → {d}" for m, deps in graph().items() if (m == package or m.startswith(package + "."))
-                 and m not in SHIMS for d in deps if any(d == f or d.startswith(f + ".") for f in forbidden))
+    bad = sorted(
+        f"{m} → {d}"
+        for m, deps in graph().items()
+        if (m == package or m.startswith(package + ".")) and m not in SHIMS
+        for d in deps
+        if any(d == f or d.startswith(f + ".") for f in forbidden)
+    )
     assert bad == []
 
 
@@ -138,8 +147,13 @@ def test_torch_free_packages_never_import_torch() -> None:
         if any(name == t or name.startswith(t + ".") for t in TORCH_FREE):
             tree = ast.parse(path.read_text())
             for node in ast.walk(tree):
-                mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                        else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                mods = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
                 bad += [f"{name} → {m}" for m in mods if m.split(".")[0] == "torch"]
     assert bad == []
 

@@ -120,8 +120,16 @@ def test_compose_variables_are_documented() -> None:
 
 def test_every_setting_the_code_reads_is_documented() -> None:
     read = read_by_code()
-    assert {"DISCORD_TOKEN", "REDIS_URL", "DATABASE_URL", "TUNESMITH_DATA_DIR", "TUNESMITH_SOUNDFONT",
-            "TUNESMITH_CHECKPOINT_DIR", "TUNESMITH_CACHE_DIR", "TUNESMITH_DEVICE"} <= set(read), "scan broke"
+    assert {
+        "DISCORD_TOKEN",
+        "REDIS_URL",
+        "DATABASE_URL",
+        "TUNESMITH_DATA_DIR",
+        "TUNESMITH_SOUNDFONT",
+        "TUNESMITH_CHECKPOINT_DIR",
+        "TUNESMITH_CACHE_DIR",
+        "TUNESMITH_DEVICE",
+    } <= set(read), "scan broke"
     missing = {name: where for name, where in read.items() if name not in documented()}
     assert not missing, f"document these in .env.example (name: a file that reads it): {missing}"
 
@@ -164,8 +172,13 @@ def compose_command() -> list[str]:
 
 def compose_config(command: list[str], path: Path, env_file: Path, *profiles: str) -> subprocess.CompletedProcess:
     args = [arg for profile in profiles for arg in ("--profile", profile)]
-    return subprocess.run([*command, "-f", str(path), "--env-file", str(env_file), *args, "config", "-q"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*command, "-f", str(path), "--env-file", str(env_file), *args, "config", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:

@@ -28,8 +28,10 @@ def test_ruff_check_passes() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(bool(os.environ.get("TUNESMITH_SKIP_FORMAT_CHECK")),
-                    reason="TUNESMITH_SKIP_FORMAT_CHECK is set: formatting is not checked")
+@pytest.mark.skipif(
+    bool(os.environ.get("TUNESMITH_SKIP_FORMAT_CHECK")),
+    reason="TUNESMITH_SKIP_FORMAT_CHECK is set: formatting is not checked",
+)
 def test_ruff_format_check_passes() -> None:
     proc = run_tool("ruff", "format", "--check", ".")
     assert proc.returncode == 0, "run `.venv/bin/ruff format .`\n" + proc.stdout + proc.stderr

@@ -26,24 +26,52 @@ class ComposeCog(commands.Cog):
 
     @app_commands.command(name="compose", description="Compose a new tune in a style")
     @app_commands.describe(
-        style="The musical style, e.g. irish", length="How long: 30s, 45 or 1m30s (5s to 5m)",
-        arch="Which model (default: the style's best)", seed="Same seed, same notes (0 to 2147483647)",
+        style="The musical style, e.g. irish",
+        length="How long: 30s, 45 or 1m30s (5s to 5m)",
+        arch="Which model (default: the style's best)",
+        seed="Same seed, same notes (0 to 2147483647)",
         temperature="Adventurousness: 0.05 (safe) to 3.0 (wild); default 1.0",
-        tempo="Beats per minute (BPM), 40 to 240, exactly (default: the style's own)", instrument="Who plays it",
+        tempo="Beats per minute (BPM), 40 to 240, exactly (default: the style's own)",
+        instrument="Who plays it",
         takes="2 makes two versions side by side, for an A/B vote",
         arrangement="band: melody over chords, bass and percussion (default) · melody: the bare tune",
         key="Tonic and mode, exactly, e.g. D dorian (modes: major, minor, dorian, mixolydian)",
-        meter="Time signature, one of the style's, e.g. 6/8", loop="A seamless loop: the end leads back into the start")
-    async def compose(self, interaction: discord.Interaction, style: str, length: str, arch: str | None = None,
-                      seed: app_commands.Range[int, 0, 2147483647] | None = None,
-                      temperature: app_commands.Range[float, 0.05, 3.0] | None = None,
-                      tempo: app_commands.Range[int, 40, 240] | None = None, instrument: str | None = None,
-                      takes: app_commands.Range[int, 1, 2] = 1, arrangement: str | None = None,
-                      key: str | None = None, meter: str | None = None, loop: bool = False) -> None:
+        meter="Time signature, one of the style's, e.g. 6/8",
+        loop="A seamless loop: the end leads back into the start",
+    )
+    async def compose(
+        self,
+        interaction: discord.Interaction,
+        style: str,
+        length: str,
+        arch: str | None = None,
+        seed: app_commands.Range[int, 0, 2147483647] | None = None,
+        temperature: app_commands.Range[float, 0.05, 3.0] | None = None,
+        tempo: app_commands.Range[int, 40, 240] | None = None,
+        instrument: str | None = None,
+        takes: app_commands.Range[int, 1, 2] = 1,
+        arrangement: str | None = None,
+        key: str | None = None,
+        meter: str | None = None,
+        loop: bool = False,
+    ) -> None:
         try:
-            requests = build_requests(style, length, self.bot.styles, str(interaction.user.id), arch=arch, seed=seed,
-                                      temperature=temperature, tempo=tempo, instrument=instrument, takes=takes,
-                                      arrangement=arrangement, key=key, meter=meter, loop=loop)
+            requests = build_requests(
+                style,
+                length,
+                self.bot.styles,
+                str(interaction.user.id),
+                arch=arch,
+                seed=seed,
+                temperature=temperature,
+                tempo=tempo,
+                instrument=instrument,
+                takes=takes,
+                arrangement=arrangement,
+                key=key,
+                meter=meter,
+                loop=loop,
+            )
         except BadRequest as exc:
             metrics.note(interaction, "refused")
             await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
@@ -78,9 +106,7 @@ class ComposeCog(commands.Cog):
         return [app_commands.Choice(name=a, value=a) for a in ARRANGEMENTS if current.strip().lower() in a]
 
     @compose.autocomplete("key")
-    async def _key_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def _key_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return key_choices(self._style_of(interaction), current)
 
     @compose.autocomplete("meter")

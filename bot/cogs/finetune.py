@@ -79,8 +79,10 @@ def models_text(style: str | None, models: dict[str, dict]) -> str:
                 date = (row.get("date") or "")[:16].replace("T", " ")
                 by = str(row.get("by") or "?")
                 who = f"<@{by}>" if by.isdigit() else by  # a Discord user id, or "cli"
-                lines.append(f"{mark} v{row['version']} · {date} · by {who} · {row['steps']} steps · "
-                             f"held-out NLL {nll} · {row['files']} file(s) + {row.get('vote_tracks', 0)} voted")
+                lines.append(
+                    f"{mark} v{row['version']} · {date} · by {who} · {row['steps']} steps · "
+                    f"held-out NLL {nll} · {row['files']} file(s) + {row.get('vote_tracks', 0)} voted"
+                )
     if not lines:
         return f"No fine-tuned versions{f' of `{style}`' if style else ''} yet: an admin can run `/finetune`."
     return "\n".join(lines)[:2000]
@@ -102,30 +104,50 @@ class FinetuneCog(commands.Cog):
 
     @app_commands.command(name="finetune", description="Train a style further, or create one from MIDI uploads")
     @app_commands.default_permissions(manage_guild=True)
-    @app_commands.describe(style="an existing style, or a new name such as pokemon",
-                           base="the style whose model to start from (default: the style itself, or folk)",
-                           from_votes=f"also learn from this style's tracks voted +{VOTE_THRESHOLD} or better",
-                           steps="training steps (default 300, about 1–3 minutes on CPU)",
-                           file1="a MIDI file or a .zip of up to 1,000 MIDI files (up to 10 attachments)")
+    @app_commands.describe(
+        style="an existing style, or a new name such as pokemon",
+        base="the style whose model to start from (default: the style itself, or folk)",
+        from_votes=f"also learn from this style's tracks voted +{VOTE_THRESHOLD} or better",
+        steps="training steps (default 300, about 1–3 minutes on CPU)",
+        file1="a MIDI file or a .zip of up to 1,000 MIDI files (up to 10 attachments)",
+    )
     @app_commands.choices(arch=[app_commands.Choice(name=a, value=a) for a in FINETUNE_ARCHES])
-    async def finetune(self, interaction: discord.Interaction, style: str, file1: discord.Attachment | None = None,
-                       file2: discord.Attachment | None = None, file3: discord.Attachment | None = None,
-                       file4: discord.Attachment | None = None, file5: discord.Attachment | None = None,
-                       file6: discord.Attachment | None = None, file7: discord.Attachment | None = None,
-                       file8: discord.Attachment | None = None, file9: discord.Attachment | None = None,
-                       file10: discord.Attachment | None = None, arch: str = "lstm", base: str | None = None,
-                       from_votes: bool = False, steps: int | None = None) -> None:
+    async def finetune(
+        self,
+        interaction: discord.Interaction,
+        style: str,
+        file1: discord.Attachment | None = None,
+        file2: discord.Attachment | None = None,
+        file3: discord.Attachment | None = None,
+        file4: discord.Attachment | None = None,
+        file5: discord.Attachment | None = None,
+        file6: discord.Attachment | None = None,
+        file7: discord.Attachment | None = None,
+        file8: discord.Attachment | None = None,
+        file9: discord.Attachment | None = None,
+        file10: discord.Attachment | None = None,
+        arch: str = "lstm",
+        base: str | None = None,
+        from_votes: bool = False,
+        steps: int | None = None,
+    ) -> None:
         if not await self._admin(interaction):
             return
         given = [a for a in (file1, file2, file3, file4, file5, file6, file7, file8, file9, file10) if a]
         keep, refused = precheck(given)
-        request = FinetuneRequest(style=style, arch=arch, base=base, steps=steps or 300,
-                                  uploads=[{"name": a.filename, "data": ""} for a in keep],
-                                  user_id=str(interaction.user.id))
+        request = FinetuneRequest(
+            style=style,
+            arch=arch,
+            base=base,
+            steps=steps or 300,
+            uploads=[{"name": a.filename, "data": ""} for a in keep],
+            user_id=str(interaction.user.id),
+        )
         try:
             if from_votes:
-                voted = await asyncio.to_thread(votes.training_tracks, self.bot.store.db, style.strip().lower(),
-                                                VOTE_THRESHOLD, MAX_VOTE_TRACKS)
+                voted = await asyncio.to_thread(
+                    votes.training_tracks, self.bot.store.db, style.strip().lower(), VOTE_THRESHOLD, MAX_VOTE_TRACKS
+                )
                 request = FinetuneRequest(**{**request.to_dict(), "vote_tracks": voted})
                 if not voted and not keep:
                     raise BadRequest(f"No `{style[:30]}` track has a score of +{VOTE_THRESHOLD} or more yet.")
@@ -150,19 +172,28 @@ class FinetuneCog(commands.Cog):
             uploads.append({"name": att.filename, "data": base64.b64encode(data).decode()})
         request = FinetuneRequest(**{**request.to_dict(), "uploads": uploads})
         if not uploads and not request.vote_tracks:
-            await interaction.edit_original_response(content="❌ None of the uploads could be read: " + "; ".join(
-                f"`{n}` ({why})" for n, why in refused))
+            await interaction.edit_original_response(
+                content="❌ None of the uploads could be read: " + "; ".join(f"`{n}` ({why})" for n, why in refused)
+            )
             return
         try:
             await asyncio.to_thread(enqueue_finetune, self.bot.redis, request)
         except (RedisError, OSError):
             await interaction.edit_original_response(content="❌ The training queue is unreachable; try again soon.")
             return
-        log.info("fine-tune %s queued: %s/%s from %s, %d file(s), %d voted track(s), by %s", request.job_id,
-                 request.style, request.arch, request.base, len(uploads), len(request.vote_tracks),
-                 request.user_id)
-        self.bot.training.follow(interaction, request.job_id, (request.style, request.arch, request.base or ""),
-                                 refused)
+        log.info(
+            "fine-tune %s queued: %s/%s from %s, %d file(s), %d voted track(s), by %s",
+            request.job_id,
+            request.style,
+            request.arch,
+            request.base,
+            len(uploads),
+            len(request.vote_tracks),
+            request.user_id,
+        )
+        self.bot.training.follow(
+            interaction, request.job_id, (request.style, request.arch, request.base or ""), refused
+        )
 
     @app_commands.command(name="models", description="Fine-tuned versions of a style, and which one is serving")
     async def models(self, interaction: discord.Interaction, style: str | None = None) -> None:
@@ -176,14 +207,20 @@ class FinetuneCog(commands.Cog):
     @app_commands.command(name="rollback", description="Serve an earlier version of a style (0 = the shipped model)")
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.choices(arch=[app_commands.Choice(name=a, value=a) for a in FINETUNE_ARCHES])
-    async def rollback(self, interaction: discord.Interaction, style: str, version: app_commands.Range[int, 0, 9999],
-                       arch: str = "lstm") -> None:
+    async def rollback(
+        self,
+        interaction: discord.Interaction,
+        style: str,
+        version: app_commands.Range[int, 0, 9999],
+        arch: str = "lstm",
+    ) -> None:
         if not await self._admin(interaction):
             return
         await interaction.response.defer(thinking=True)
         try:
-            job = await asyncio.to_thread(enqueue_rollback, self.bot.redis, style.strip().lower(), arch, version,
-                                          str(interaction.user.id))
+            job = await asyncio.to_thread(
+                enqueue_rollback, self.bot.redis, style.strip().lower(), arch, version, str(interaction.user.id)
+            )
             text = await self._wait_rollback(job)
         except (RedisError, OSError):
             text = "❌ The queue is unreachable; nothing changed."
@@ -197,8 +234,10 @@ class FinetuneCog(commands.Cog):
             if snap.finished:
                 r = snap.result
                 which = f"version {r.get('version')}" if r.get("version") else "the shipped model"
-                return f"⏪ **{r.get('style')}** ({r.get('arch')}) now serves {which}, on every worker. " \
-                       f"({datetime.now().strftime('%H:%M')})"
+                return (
+                    f"⏪ **{r.get('style')}** ({r.get('arch')}) now serves {which}, on every worker. "
+                    f"({datetime.now().strftime('%H:%M')})"
+                )
             if snap.failed:
                 return f"❌ Rollback failed: {snap.reason or snap.status}"
             await asyncio.sleep(0.25)

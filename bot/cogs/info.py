@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-
 class InfoCog(commands.Cog):
     """Everything but /compose."""
 
@@ -36,13 +35,11 @@ class InfoCog(commands.Cog):
 
     @app_commands.command(name="styles", description="The styles the workers can compose, and their models")
     async def styles(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(texts.styles_text(self.bot.styles, self.bot.features),
-                                                ephemeral=True)
+        await interaction.response.send_message(texts.styles_text(self.bot.styles, self.bot.features), ephemeral=True)
 
     @app_commands.command(name="top", description="The best-voted tracks")
     @app_commands.describe(style="Only this style", period="How far back (default: week)")
-    async def top(self, interaction: discord.Interaction, style: str | None = None,
-                  period: str = "week") -> None:
+    async def top(self, interaction: discord.Interaction, style: str | None = None, period: str = "week") -> None:
         name = style.strip().lower() if style else None
         period = period.strip().lower()
         if name is not None and not is_style_query(name):
@@ -63,14 +60,20 @@ class InfoCog(commands.Cog):
         return [app_commands.Choice(name=p, value=p) for p in votes.PERIODS if current.lower() in p]
 
     @app_commands.command(name="track", description="Post a track again, with its buttons")
-    @app_commands.describe(id="The track id (at least its first 6 characters)",
-                           score="Also post its engraved score (sheet music)")
-    async def track(self, interaction: discord.Interaction, id: str,  # noqa: A002 - the option's name
-                    score: bool = False) -> None:
+    @app_commands.describe(
+        id="The track id (at least its first 6 characters)", score="Also post its engraved score (sheet music)"
+    )
+    async def track(
+        self,
+        interaction: discord.Interaction,
+        id: str,  # noqa: A002 - the option's name
+        score: bool = False,
+    ) -> None:
         prefix = id.strip().strip("`").lower()
         if not is_track_id_prefix(prefix):
             await interaction.response.send_message(
-                "⚠️ A track id is 6 to 32 characters of 0-9 and a-f, as shown under each track.", ephemeral=True)
+                "⚠️ A track id is 6 to 32 characters of 0-9 and a-f, as shown under each track.", ephemeral=True
+            )
             return
         found = await asyncio.to_thread(self.bot.store.find_tracks, prefix)
         if len(found) != 1:
@@ -79,8 +82,11 @@ class InfoCog(commands.Cog):
             return
         track = found[0]
         if track.result is None:
-            state = "is still being made: `/queue` shows where" if track.status == "pending" else \
-                f"was not made ({track.reason or 'it failed'})"
+            state = (
+                "is still being made: `/queue` shows where"
+                if track.status == "pending"
+                else f"was not made ({track.reason or 'it failed'})"
+            )
             await interaction.response.send_message(f"⚠️ Track `{track.id}` {state}.", ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
@@ -95,14 +101,20 @@ class InfoCog(commands.Cog):
                 extra, why = await self.bot.outputs.make(track, "score", interaction.filesize_limit, wait_s=60.0)
                 if why:
                     notes.append(f"📄 {why}")
-        post = await build_post(self.bot, [track.result], user_id=track.user_id,
-                                size_limit=interaction.filesize_limit, tallies={track.id: (tally.up, tally.down)},
-                                notes=notes)
+        post = await build_post(
+            self.bot,
+            [track.result],
+            user_id=track.user_id,
+            size_limit=interaction.filesize_limit,
+            tallies={track.id: (tally.up, tally.down)},
+            notes=notes,
+        )
         post.paths += [p for p in extra if p.suffix == ".png" and p.stat().st_size <= interaction.filesize_limit][:1]
         files = post.files()
         try:
-            await interaction.followup.send(content=post.content or discord.utils.MISSING, embeds=post.embeds,
-                                            files=files, view=post.view)
+            await interaction.followup.send(
+                content=post.content or discord.utils.MISSING, embeds=post.embeds, files=files, view=post.view
+            )
         finally:
             for file in files:
                 file.close()
@@ -111,14 +123,20 @@ class InfoCog(commands.Cog):
         """Where the track comes from and the variations made of it, with their votes."""
         lines = []
         if track.kind == "vary" and track.parent_id:
-            lines.append(f"🧬 A {track.request.vary or ''} variation of track `{track.parent_id}` "
-                         f"(`/track {track.parent_id[:8]}` posts it).".replace("A  ", "A "))
+            lines.append(
+                f"🧬 A {track.request.vary or ''} variation of track `{track.parent_id}` "
+                f"(`/track {track.parent_id[:8]}` posts it).".replace("A  ", "A ")
+            )
         children = self.bot.store.variations(track.id)
         if children:
             tallies = votes.tallies(self.bot.store.db, [c.id for c in children])
-            lines.append("🧬 Variations: " + ", ".join(
-                f"`{c.id[:8]}` ({c.request.vary or '?'}, 👍 {tallies[c.id].up} 👎 {tallies[c.id].down})"
-                for c in children))
+            lines.append(
+                "🧬 Variations: "
+                + ", ".join(
+                    f"`{c.id[:8]}` ({c.request.vary or '?'}, 👍 {tallies[c.id].up} 👎 {tallies[c.id].down})"
+                    for c in children
+                )
+            )
         return lines
 
     @app_commands.command(name="queue", description="How busy the workers are, and where your tracks are")
@@ -131,8 +149,9 @@ class InfoCog(commands.Cog):
             log.warning("/queue failed: %s", exc)
             await interaction.followup.send("❌ I can't see the queue right now; please try again soon.")
             return
-        await interaction.followup.send(texts.queue_text(depth, running, self.bot.workers_online, mine,
-                                                         self.bot.poster.job_s))
+        await interaction.followup.send(
+            texts.queue_text(depth, running, self.bot.workers_online, mine, self.bot.poster.job_s)
+        )
 
     def _queue_state(self, user: str) -> tuple[int, int, list[tuple[str, str, float, JobSnapshot]]]:
         from rq.registry import StartedJobRegistry
@@ -144,8 +163,7 @@ class InfoCog(commands.Cog):
         running = StartedJobRegistry(queue=queue).count
         tracks = self.bot.store.pending_tracks(user)
         snaps = look(self.bot.redis, [t.id for t in tracks])
-        return queue.count, running, [(t.id, t.style, t.request.seconds, s) for t, s in zip(tracks, snaps,
-                                                                                           strict=True)]
+        return queue.count, running, [(t.id, t.style, t.request.seconds, s) for t, s in zip(tracks, snaps, strict=True)]
 
     @app_commands.command(name="info", description="Your quota, your tracks and the votes they received")
     async def info(self, interaction: discord.Interaction) -> None:
@@ -156,15 +174,17 @@ class InfoCog(commands.Cog):
         now = time.time()
         usage = await asyncio.to_thread(self.bot.store.usage, user, guild, now)
         summary = await asyncio.to_thread(votes.summary, self.bot.store.db, user)
-        await interaction.response.send_message(texts.info_text(left(self.bot.settings.limits, usage, now), summary),
-                                                ephemeral=True)
+        await interaction.response.send_message(
+            texts.info_text(left(self.bot.settings.limits, usage, now), summary), ephemeral=True
+        )
 
     @app_commands.command(name="help", description="How to use tunesmith")
     async def help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(texts.help_text(self.bot.settings), ephemeral=True)
 
-    async def cog_app_command_error(self, interaction: discord.Interaction,
-                                    error: app_commands.AppCommandError) -> None:
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
         await report_error(interaction, error)
 
 

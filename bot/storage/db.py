@@ -16,34 +16,42 @@ log = logging.getLogger(__name__)
 
 # Portable SQL only: TEXT / INTEGER / BIGINT / DOUBLE PRECISION, ON CONFLICT upserts, no AUTOINCREMENT.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (1, "tracks, votes and pending deliveries", [
-        """CREATE TABLE tracks (
+    (
+        1,
+        "tracks, votes and pending deliveries",
+        [
+            """CREATE TABLE tracks (
             id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, take INTEGER NOT NULL DEFAULT 0,
             user_id TEXT NOT NULL, guild_id TEXT, channel_id TEXT, kind TEXT NOT NULL, parent_id TEXT,
             style TEXT NOT NULL, arch TEXT, seconds DOUBLE PRECISION NOT NULL, request_json TEXT NOT NULL,
             result_json TEXT, status TEXT NOT NULL, reason TEXT, message_id TEXT,
             created_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION)""",
-        "CREATE INDEX tracks_user ON tracks (user_id, created_at)",
-        "CREATE INDEX tracks_guild ON tracks (guild_id, created_at)",
-        "CREATE INDEX tracks_delivery ON tracks (delivery_id)",
-        "CREATE INDEX tracks_status ON tracks (status)",
-        """CREATE TABLE votes (
+            "CREATE INDEX tracks_user ON tracks (user_id, created_at)",
+            "CREATE INDEX tracks_guild ON tracks (guild_id, created_at)",
+            "CREATE INDEX tracks_delivery ON tracks (delivery_id)",
+            "CREATE INDEX tracks_status ON tracks (status)",
+            """CREATE TABLE votes (
             track_id TEXT NOT NULL, user_id TEXT NOT NULL, value INTEGER NOT NULL,
             voted_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (track_id, user_id))""",
-        """CREATE TABLE deliveries (
+            """CREATE TABLE deliveries (
             id TEXT PRIMARY KEY, user_id TEXT NOT NULL, guild_id TEXT, channel_id TEXT NOT NULL,
             application_id TEXT NOT NULL, token TEXT, interaction_id TEXT NOT NULL, message_id TEXT,
             size_limit BIGINT NOT NULL, state TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
             updated_at DOUBLE PRECISION NOT NULL, posted_message_id TEXT, posted_via TEXT)""",
-        "CREATE INDEX deliveries_state ON deliveries (state)",
-    ]),
+            "CREATE INDEX deliveries_state ON deliveries (state)",
+        ],
+    ),
     # Issue 15. Numbers 3 and 4 are left to the web playground (issue 16) and issue 11.
-    (2, "variations linked to their parents, and the styles last served", [
-        "ALTER TABLE tracks ADD COLUMN vary TEXT",
-        "CREATE INDEX tracks_parent ON tracks (parent_id, created_at)",
-        """CREATE TABLE known_styles (
+    (
+        2,
+        "variations linked to their parents, and the styles last served",
+        [
+            "ALTER TABLE tracks ADD COLUMN vary TEXT",
+            "CREATE INDEX tracks_parent ON tracks (parent_id, created_at)",
+            """CREATE TABLE known_styles (
             name TEXT PRIMARY KEY, info_json TEXT NOT NULL, seen_at DOUBLE PRECISION NOT NULL)""",
-    ]),
+        ],
+    ),
 ]
 
 
@@ -57,7 +65,7 @@ def sqlite_path(url: str | None, data_dir: Path) -> Path | None:
     if not url:
         return data_dir / "tunesmith.db"
     if url.startswith("sqlite:"):
-        rest = url[len("sqlite:"):]
+        rest = url[len("sqlite:") :]
         return Path(rest[3:] if rest.startswith("///") else rest).expanduser()
     return None
 
@@ -80,8 +88,9 @@ class Database:
             try:
                 import psycopg
             except ImportError:
-                raise DatabaseError("DATABASE_URL names PostgreSQL: install its driver with "
-                                    "`.venv/bin/pip install 'psycopg[binary]'`") from None
+                raise DatabaseError(
+                    "DATABASE_URL names PostgreSQL: install its driver with `.venv/bin/pip install 'psycopg[binary]'`"
+                ) from None
             self.dialect = "postgres"
             self.conn = psycopg.connect(url, autocommit=True)
             self.where = "PostgreSQL"
@@ -123,8 +132,10 @@ class Database:
 
     def migrate(self) -> list[int]:
         """Apply the migrations not yet recorded in ``schema_migrations``; returns the versions applied."""
-        self.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                     " applied_at DOUBLE PRECISION NOT NULL)")
+        self.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at DOUBLE PRECISION NOT NULL)"
+        )
         done = {row["version"] for row in self.rows("SELECT version FROM schema_migrations")}
         applied = []
         for version, name, statements in MIGRATIONS:
@@ -133,8 +144,10 @@ class Database:
             with self.transaction():
                 for statement in statements:
                     self.execute(statement)
-                self.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                             (version, name, time.time()))
+                self.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, time.time()),
+                )
             log.info("database migrated to version %d (%s)", version, name)
             applied.append(version)
         return applied

@@ -47,18 +47,24 @@ def refusal(limits: Limits, usage: Usage, wanted: int, now: float) -> str | None
     jobs = "a track" if wanted == 1 else f"{wanted} tracks"
     if limits.user_inflight and usage.user_inflight + wanted > limits.user_inflight:
         if wanted > limits.user_inflight:
-            return f"⏳ You may have at most {limits.user_inflight} track(s) in the works at once, so {jobs} at " \
-                   "once is too many: ask for fewer takes."
-        return (f"⏳ You already have {usage.user_inflight} track(s) in the works (the limit is "
-                f"{limits.user_inflight} at once). You can ask for {jobs} again as soon as one of them is posted; "
-                "`/queue` shows where they are.")
+            return (
+                f"⏳ You may have at most {limits.user_inflight} track(s) in the works at once, so {jobs} at "
+                "once is too many: ask for fewer takes."
+            )
+        return (
+            f"⏳ You already have {usage.user_inflight} track(s) in the works (the limit is "
+            f"{limits.user_inflight} at once). You can ask for {jobs} again as soon as one of them is posted; "
+            "`/queue` shows where they are."
+        )
     if limits.user_daily and len(usage.user_day) + wanted > limits.user_daily:
         at = next_free(usage.user_day, limits.user_daily, wanted)
         later = f"Your next track is allowed {when(at)}." if at else "Ask for fewer takes."
         return f"📅 You have used your {limits.user_daily} tracks for the last 24 hours. {later}"
     if limits.guild_inflight and usage.guild_inflight + wanted > limits.guild_inflight:
-        return (f"⏳ This server already has {usage.guild_inflight} track(s) in the works (the limit is "
-                f"{limits.guild_inflight}). Try again in a minute, when one of them has been posted.")
+        return (
+            f"⏳ This server already has {usage.guild_inflight} track(s) in the works (the limit is "
+            f"{limits.guild_inflight}). Try again in a minute, when one of them has been posted."
+        )
     if limits.guild_daily and len(usage.guild_day) + wanted > limits.guild_daily:
         at = next_free(usage.guild_day, limits.guild_daily, wanted)
         later = f"The next one is allowed {when(at)}." if at else "Ask for fewer takes."

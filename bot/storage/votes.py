@@ -45,9 +45,12 @@ def cast(db: Database, track_id: str, user_id: str, value: int, now: float | Non
             db.execute("DELETE FROM votes WHERE track_id = ? AND user_id = ?", (track_id, user_id))
             mine = 0
         else:
-            db.execute("INSERT INTO votes (track_id, user_id, value, voted_at) VALUES (?, ?, ?, ?)"
-                       " ON CONFLICT (track_id, user_id) DO UPDATE SET value = excluded.value,"
-                       " voted_at = excluded.voted_at", (track_id, user_id, value, now))
+            db.execute(
+                "INSERT INTO votes (track_id, user_id, value, voted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (track_id, user_id) DO UPDATE SET value = excluded.value,"
+                " voted_at = excluded.voted_at",
+                (track_id, user_id, value, now),
+            )
             mine = value
         return tallies(db, [track_id])[track_id], mine
 
@@ -58,16 +61,20 @@ def tallies(db: Database, track_ids: list[str]) -> dict[str, Tally]:
     if not track_ids:
         return out
     marks = ", ".join("?" * len(track_ids))
-    rows = db.rows("SELECT track_id, SUM(CASE WHEN value > 0 THEN 1 ELSE 0 END) AS up,"
-                   f" SUM(CASE WHEN value < 0 THEN 1 ELSE 0 END) AS down FROM votes WHERE track_id IN ({marks})"
-                   " GROUP BY track_id", track_ids)
+    rows = db.rows(
+        "SELECT track_id, SUM(CASE WHEN value > 0 THEN 1 ELSE 0 END) AS up,"
+        f" SUM(CASE WHEN value < 0 THEN 1 ELSE 0 END) AS down FROM votes WHERE track_id IN ({marks})"
+        " GROUP BY track_id",
+        track_ids,
+    )
     for row in rows:
         out[row["track_id"]] = Tally(int(row["up"] or 0), int(row["down"] or 0))
     return out
 
 
-def top(db: Database, style: str | None, period: str, limit: int = 10,
-        now: float | None = None) -> list[tuple[Track, Tally]]:
+def top(
+    db: Database, style: str | None, period: str, limit: int = 10, now: float | None = None
+) -> list[tuple[Track, Tally]]:
     """The best-voted finished tracks (score, then up votes, then newest), optionally of one style and made
     within ``period`` (day, week, month or all)."""
     span = PERIODS[period]
@@ -76,35 +83,45 @@ def top(db: Database, style: str | None, period: str, limit: int = 10,
     if style:
         where.append("t.style = ?")
         params.append(style)
-    rows = db.rows("SELECT t.*, SUM(CASE WHEN v.value > 0 THEN 1 ELSE 0 END) AS up,"
-                   " SUM(CASE WHEN v.value < 0 THEN 1 ELSE 0 END) AS down, SUM(v.value) AS score"
-                   f" FROM tracks t JOIN votes v ON v.track_id = t.id WHERE {' AND '.join(where)}"
-                   " GROUP BY t.id ORDER BY score DESC, up DESC, t.created_at DESC LIMIT ?", [*params, limit])
+    rows = db.rows(
+        "SELECT t.*, SUM(CASE WHEN v.value > 0 THEN 1 ELSE 0 END) AS up,"
+        " SUM(CASE WHEN v.value < 0 THEN 1 ELSE 0 END) AS down, SUM(v.value) AS score"
+        f" FROM tracks t JOIN votes v ON v.track_id = t.id WHERE {' AND '.join(where)}"
+        " GROUP BY t.id ORDER BY score DESC, up DESC, t.created_at DESC LIMIT ?",
+        [*params, limit],
+    )
     return [(Track.from_row(r), Tally(int(r["up"] or 0), int(r["down"] or 0))) for r in rows]
 
 
 def summary(db: Database, user_id: str) -> Summary:
     """How many tracks ``user_id`` made, the votes they received, and their best-voted track."""
     made = db.one("SELECT COUNT(*) AS n FROM tracks WHERE user_id = ? AND status = ?", (user_id, "done"))
-    votes = db.one("SELECT SUM(CASE WHEN v.value > 0 THEN 1 ELSE 0 END) AS up,"
-                   " SUM(CASE WHEN v.value < 0 THEN 1 ELSE 0 END) AS down FROM votes v"
-                   " JOIN tracks t ON t.id = v.track_id WHERE t.user_id = ?", (user_id,))
-    best_row = db.one("SELECT t.*, SUM(v.value) AS score FROM tracks t JOIN votes v ON v.track_id = t.id"
-                      " WHERE t.user_id = ? GROUP BY t.id ORDER BY score DESC, t.created_at DESC LIMIT 1",
-                      (user_id,))
+    votes = db.one(
+        "SELECT SUM(CASE WHEN v.value > 0 THEN 1 ELSE 0 END) AS up,"
+        " SUM(CASE WHEN v.value < 0 THEN 1 ELSE 0 END) AS down FROM votes v"
+        " JOIN tracks t ON t.id = v.track_id WHERE t.user_id = ?",
+        (user_id,),
+    )
+    best_row = db.one(
+        "SELECT t.*, SUM(v.value) AS score FROM tracks t JOIN votes v ON v.track_id = t.id"
+        " WHERE t.user_id = ? GROUP BY t.id ORDER BY score DESC, t.created_at DESC LIMIT 1",
+        (user_id,),
+    )
     assert made is not None  # COUNT(*) always gives one row
     best = None
     if best_row is not None:
         track = Track.from_row(best_row)
         best = (track, tallies(db, [track.id])[track.id])
-    return Summary(int(made["n"]), int(votes["up"] or 0) if votes else 0, int(votes["down"] or 0) if votes else 0,
-                   best)
+    return Summary(int(made["n"]), int(votes["up"] or 0) if votes else 0, int(votes["down"] or 0) if votes else 0, best)
 
 
 def training_tracks(db: Database, style: str, threshold: int, limit: int) -> list[dict[str, object]]:
     """Finished tracks of ``style`` with a net score of at least ``threshold``, best first, as
     ``{"track_id", "score"}`` for a fine-tune from votes (the worker weights each by its score)."""
-    rows = db.rows("SELECT t.id AS track_id, SUM(v.value) AS score FROM tracks t JOIN votes v ON v.track_id = t.id"
-                   " WHERE t.status = ? AND t.style = ? GROUP BY t.id HAVING SUM(v.value) >= ?"
-                   " ORDER BY score DESC, t.created_at DESC LIMIT ?", ("done", style, threshold, limit))
+    rows = db.rows(
+        "SELECT t.id AS track_id, SUM(v.value) AS score FROM tracks t JOIN votes v ON v.track_id = t.id"
+        " WHERE t.status = ? AND t.style = ? GROUP BY t.id HAVING SUM(v.value) >= ?"
+        " ORDER BY score DESC, t.created_at DESC LIMIT ?",
+        ("done", style, threshold, limit),
+    )
     return [{"track_id": r["track_id"], "score": int(r["score"])} for r in rows]

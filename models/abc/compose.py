@@ -33,13 +33,18 @@ MAX_TOKENS = 1024
 MAX_ATTEMPTS = 8
 MIN_BARS = 8
 _FOLLOW = {
-    "start": {"meter"}, "meter": {"key"}, "key": {"pitch", "rest", "tuplet", "bar"},
+    "start": {"meter"},
+    "meter": {"key"},
+    "key": {"pitch", "rest", "tuplet", "bar"},
     "pitch": {"dur", "broken", "tie", "pitch", "rest", "tuplet", "bar"},
     "pdur": {"broken", "tie", "pitch", "rest", "tuplet", "bar"},
     "rest": {"dur", "broken", "pitch", "rest", "tuplet", "bar"},
     "rdur": {"broken", "pitch", "rest", "tuplet", "bar"},
-    "broken": {"pitch", "rest"}, "tie": {"pitch", "bar"}, "tuplet": {"pitch", "rest"},
-    "bar": {"pitch", "rest", "tuplet", "ending", "eos"}, "ending": {"pitch", "rest", "tuplet"},
+    "broken": {"pitch", "rest"},
+    "tie": {"pitch", "bar"},
+    "tuplet": {"pitch", "rest"},
+    "bar": {"pitch", "rest", "tuplet", "ending", "eos"},
+    "ending": {"pitch", "rest", "tuplet"},
     "repeat_end": {"pitch", "rest", "tuplet", "ending", "eos"},  # after ``:|``, which ``|:`` may follow
 }
 
@@ -63,10 +68,21 @@ class Grammar:
 
 
 @torch.no_grad()
-def sample_ids(model, vocab: AbcVocab, generator: torch.Generator, *, temperature: float = 1.0, top_k: int = 0,
-               max_tokens: int = MAX_TOKENS, min_bars: int = MIN_BARS, device: str = "cpu",
-               grammar: Grammar | None = None, on_token: Callable[[int], None] | None = None,
-               prime: list[int] | None = None, trace: list | None = None) -> list[int]:
+def sample_ids(
+    model,
+    vocab: AbcVocab,
+    generator: torch.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    max_tokens: int = MAX_TOKENS,
+    min_bars: int = MIN_BARS,
+    device: str = "cpu",
+    grammar: Grammar | None = None,
+    on_token: Callable[[int], None] | None = None,
+    prime: list[int] | None = None,
+    trace: list | None = None,
+) -> list[int]:
     """One tune as token ids from ``<s>`` to ``</s>``; at ``max_tokens`` it is cut after its last bar line.
 
     ``</s>`` waits for ``min_bars`` bar lines, so the model cannot stop after a fragment. ``prime`` (ids
@@ -76,7 +92,7 @@ def sample_ids(model, vocab: AbcVocab, generator: torch.Generator, *, temperatur
     """
     grammar = grammar or Grammar(vocab)
     prime = prime or [vocab.bos]
-    ids = prime[max(i for i, t in enumerate(prime) if t == vocab.bos):]
+    ids = prime[max(i for i, t in enumerate(prime) if t == vocab.bos) :]
     state, bars = "start", 0
     for token in ids[1:]:
         state, bars = grammar.advance(state, token), bars + (grammar.kinds[token] == "bar")
@@ -112,8 +128,7 @@ class AbcComposer:
     can_harmonize = False
     can_batch = False
 
-    def __init__(self, style: str, device: str = "cpu", checkpoint_dir: Path | None = None,
-                 arch: str = ARCH) -> None:
+    def __init__(self, style: str, device: str = "cpu", checkpoint_dir: Path | None = None, arch: str = ARCH) -> None:
         self.style = get_style(style)
         entry = catalog.find(self.style.name, arch, checkpoint_dir)
         self.arch = arch
@@ -124,8 +139,16 @@ class AbcComposer:
         self.model = load_weights(build_abc_model(self.meta["args"]), entry.directory, entry.name, arch, device)
         self.checkpoint = f"{entry.name}-{arch}@{self.meta.get('date', '?')}"
 
-    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                tempo: float | None = None, on_progress: Callable[[float], None] | None = None) -> Composition:
+    def compose(
+        self,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        tempo: float | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Composition:
         """Sample a tune, play it round until exactly ``seconds`` (ending on a bar line); same seed, same piece.
 
         An unusable tune (no whole bars, or ABC music21 cannot read) is replaced by the next one drawn from
@@ -142,14 +165,27 @@ class AbcComposer:
             plan["bars"], plan["qpm"] = plan_length(seconds, meter, self.style.tempo_range, tempo)
             return int(plan["bars"])
 
-        played = [self._playable(torch.Generator().manual_seed(seed), pc, bars_for, temperature, top_k,
-                                 on_progress, None, seed)]
+        played = [
+            self._playable(
+                torch.Generator().manual_seed(seed), pc, bars_for, temperature, top_k, on_progress, None, seed
+            )
+        ]
         piece = self._finish(played, plan["qpm"], pc, seed, temperature, top_k, on_progress)
         return piece if tempo is not None else dataclasses.replace(piece, seconds=float(seconds))
 
-    def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
-               seed: int, temperature: float = 1.0, top_k: int = 0,
-               on_progress: Callable[[float], None] | None = None) -> Composition:
+    def extend(
+        self,
+        tokens: list[int],
+        meter: str,
+        tempo_qpm: float,
+        transpose: int,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Composition:
         """Continue a piece (its ``tokens``, meter, tempo, transposition) with about ``seconds`` of a new tune.
 
         As in a set of folk tunes, the next tune keeps the meter and the key: the model reads the last tune,
@@ -174,13 +210,31 @@ class AbcComposer:
         new_bars = max(1, round(seconds / (meter_ticks(meter) / TICKS_PER_QUARTER * 60.0 / tempo_qpm)))
         last = tunes[-1][1]
         prime = [*last[: last.index(self.vocab.eos) + 1], self.vocab.bos, self.vocab.index[f"M:{meter}"], last[2]]
-        played.append(self._playable(torch.Generator().manual_seed(seed), pc, lambda _: new_bars, temperature,
-                                     top_k, on_progress, prime, seed))
+        played.append(
+            self._playable(
+                torch.Generator().manual_seed(seed),
+                pc,
+                lambda _: new_bars,
+                temperature,
+                top_k,
+                on_progress,
+                prime,
+                seed,
+            )
+        )
         return self._finish(played, tempo_qpm, pc, seed, temperature, top_k, on_progress)
 
-    def _playable(self, gen: torch.Generator, pc: int, bars_for: Callable[[str], int], temperature: float,
-                  top_k: int, on_progress: Callable[[float], None] | None, prime: list[int] | None,
-                  seed: int) -> tuple[list[int], list[str], Tune, int]:
+    def _playable(
+        self,
+        gen: torch.Generator,
+        pc: int,
+        bars_for: Callable[[str], int],
+        temperature: float,
+        top_k: int,
+        on_progress: Callable[[float], None] | None,
+        prime: list[int] | None,
+        seed: int,
+    ) -> tuple[list[int], list[str], Tune, int]:
         """(ids, tokens moved to the key, rendered Tune, attempt) of the first playable tune drawn."""
         expected = max(64, int(self.meta.get("tokens", {}).get("median", 200) * 1.5))
         done = [0.0]
@@ -192,8 +246,17 @@ class AbcComposer:
                 on_progress(frac)
 
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            ids = sample_ids(self.model, self.vocab, gen, temperature=temperature, top_k=top_k,
-                             device=self.device, grammar=self.grammar, on_token=tick, prime=prime)
+            ids = sample_ids(
+                self.model,
+                self.vocab,
+                gen,
+                temperature=temperature,
+                top_k=top_k,
+                device=self.device,
+                grammar=self.grammar,
+                on_token=tick,
+                prime=prime,
+            )
             tokens = self.vocab.decode(ids)
             moved = transpose_tokens(tokens, tonic_key(pc, tokens[2][3:]))
             try:
@@ -202,23 +265,43 @@ class AbcComposer:
                 continue
         raise RuntimeError(f"no playable tune in {MAX_ATTEMPTS} attempts (seed {seed})")
 
-    def _finish(self, played: list[tuple[list[int], list[str], Tune, int]], qpm: float, pc: int, seed: int,
-                temperature: float, top_k: int, on_progress: Callable[[float], None] | None) -> Composition:
+    def _finish(
+        self,
+        played: list[tuple[list[int], list[str], Tune, int]],
+        qpm: float,
+        pc: int,
+        seed: int,
+        temperature: float,
+        top_k: int,
+        on_progress: Callable[[float], None] | None,
+    ) -> Composition:
         """The Composition of tunes played one after the other, with their ABC (one ``X:`` per tune)."""
         meter = played[0][2].meter
         tune = Tune(f"{self.style.name}-abc-{seed}", meter, [bar for *_, t, _ in played for bar in t.bars])
         texts = []
         for number, (_, moved, part, attempt) in enumerate(played, 1):
             title = f"tunesmith {self.style.name} " + (f"set, tune {number}" if len(played) > 1 else f"(seed {seed})")
-            texts.append(detokenize(moved, title=title, number=number)
-                         + f"% played {len(part.bars)} bars at {qpm:.1f} qpm"
-                         + (f"; attempt {attempt}" if attempt else "") + "\n")
+            texts.append(
+                detokenize(moved, title=title, number=number)
+                + f"% played {len(part.bars)} bars at {qpm:.1f} qpm"
+                + (f"; attempt {attempt}" if attempt else "")
+                + "\n"
+            )
         abc = "\n".join(texts) + f"% {self.checkpoint}, seed {seed}, temperature {temperature:g}, top-k {top_k}\n"
         if on_progress is not None:
             on_progress(1.0)
         bar_s = tune.bar_ticks / TICKS_PER_QUARTER * 60.0 / qpm
-        return Composition(notes=tune_to_notes(tune, qpm), seconds=len(tune.bars) * bar_s, tempo_qpm=qpm,
-                           bars=len(tune.bars), meter=meter, program=self.style.program, style=self.style.name,
-                           arch=self.arch, seed=seed, tokens=[t for ids, _, part, _ in played
-                                                              for t in (-len(part.bars), *ids)],
-                           extra_files={"abc": abc}, transpose=pc if pc <= 6 else pc - 12)
+        return Composition(
+            notes=tune_to_notes(tune, qpm),
+            seconds=len(tune.bars) * bar_s,
+            tempo_qpm=qpm,
+            bars=len(tune.bars),
+            meter=meter,
+            program=self.style.program,
+            style=self.style.name,
+            arch=self.arch,
+            seed=seed,
+            tokens=[t for ids, _, part, _ in played for t in (-len(part.bars), *ids)],
+            extra_files={"abc": abc},
+            transpose=pc if pc <= 6 else pc - 12,
+        )

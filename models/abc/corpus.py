@@ -31,7 +31,7 @@ def corpus_abc_tunes(style) -> list[AbcTune]:
         parts = Path(path).parts
         for d in style.corpus_dirs:
             if d in parts:
-                absolute["/".join(parts[parts.index(d):])] = Path(path)
+                absolute["/".join(parts[parts.index(d) :])] = Path(path)
     tunes, seen = [], set()
     for rel in corpus_files(style):
         if rel.endswith(".abc"):
@@ -49,12 +49,16 @@ def split_tunes(text: str, rel_path: str) -> list[AbcTune]:
     for i, m in enumerate(starts):
         number = int(m.group(1)) if m.group(1).isdigit() else i + 1
         end = starts[i + 1].start() if i + 1 < len(starts) else None
-        out.append(AbcTune(f"{rel_path}#{number}", text[m.start(): end]))
+        out.append(AbcTune(f"{rel_path}#{number}", text[m.start() : end]))
     return out
 
 
-_KIND_RANK = {k: i for i, k in enumerate(("special", "meter", "key", "bar", "ending", "tuplet", "broken", "tie",
-                                          "rest", "pitch", "dur"))}
+_KIND_RANK = {
+    k: i
+    for i, k in enumerate(
+        ("special", "meter", "key", "bar", "ending", "tuplet", "broken", "tie", "rest", "pitch", "dur")
+    )
+}
 
 
 def token_order(token: str) -> tuple:

@@ -82,9 +82,16 @@ def _encode_all(vocab: AbcVocab, tunes: list[list[str]]) -> tuple[list[list[int]
     return seqs, oov
 
 
-def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | None = None,
-              max_tunes: int | None = None, min_count: int = 3,
-              corpus: dict[str, list[str]] | None = None) -> dict:
+def train_abc(
+    style: Style,
+    config: TrainConfig,
+    out_dir: Path,
+    *,
+    args: dict | None = None,
+    max_tunes: int | None = None,
+    min_count: int = 3,
+    corpus: dict[str, list[str]] | None = None,
+) -> dict:
     """Train the ABC LSTM of ``style`` on its frozen split and write ``<style>-abc.safetensors`` + ``.json``.
 
     Tunes with a token seen fewer than ``min_count`` times in the training split are left out (counted in
@@ -111,8 +118,15 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
     chunks, history = lm_chunks(seqs["train"], config.seq_len, vocab.pad), []  # [N, L+1]
     n_chunks = len(chunks)  # the same every epoch: the tunes are only reordered
     steps_per_epoch = math.ceil(n_chunks / config.batch)
-    log.info("%s/abc: %d params, vocab %d, %d train tunes, %d chunks of %d", style.name, params, len(vocab),
-             len(seqs["train"]), n_chunks, config.seq_len)
+    log.info(
+        "%s/abc: %d params, vocab %d, %d train tunes, %d chunks of %d",
+        style.name,
+        params,
+        len(vocab),
+        len(seqs["train"]),
+        n_chunks,
+        config.seq_len,
+    )
 
     def batch(step: int) -> torch.Tensor:  # each epoch chunks the training tunes in a new order
         nonlocal chunks
@@ -120,25 +134,35 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
         if i == 0:
             order = torch.randperm(len(seqs["train"]), generator=gen).tolist()
             chunks = lm_chunks([seqs["train"][j] for j in order], config.seq_len, vocab.pad)  # [N, L+1]
-        return chunks[i: i + config.batch].to(config.device)  # [B, L+1]
+        return chunks[i : i + config.batch].to(config.device)  # [B, L+1]
 
     def end_epoch(t: Trainer) -> None:  # anneal over as many epochs as the time budget fits
         epoch, minutes, plan = t.step // steps_per_epoch, t.elapsed / 60, t.config.max_steps // steps_per_epoch
         train, valid = sum(t.losses[-steps_per_epoch:]) / steps_per_epoch, t.evals[-1][1]
-        history.append({"epoch": epoch, "train": round(train, 4), "valid": round(valid, 4),
-                        "minutes": round(minutes, 2)})
+        history.append(
+            {"epoch": epoch, "train": round(train, 4), "valid": round(valid, 4), "minutes": round(minutes, 2)}
+        )
         log.info("epoch %d/%d train %.4f valid %.4f nats/token", epoch, plan, train, valid)
         fits = max(epoch, min(config.epochs, epoch + int((config.max_minutes - minutes) / (minutes / epoch))))
         if fits != plan:
             log.info("time budget of %.1f min fits %d epochs: annealing by then", config.max_minutes, fits)
             t.config.max_steps = fits * steps_per_epoch
 
-    budget = TrainerConfig(max_steps=config.epochs * steps_per_epoch, lr=config.lr, weight_decay=config.weight_decay,
-                           grad_clip=config.clip, eval_every=steps_per_epoch)
-    trainer = Trainer(model, budget, lambda m, b: lm_loss(m, b, vocab.pad), batch,
-                      eval_fn=lambda m: heldout_nll(m, seqs["valid"], config.device),
-                      scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(
-                          opt, lambda s: _lr_factor(s / budget.max_steps)))
+    budget = TrainerConfig(
+        max_steps=config.epochs * steps_per_epoch,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        grad_clip=config.clip,
+        eval_every=steps_per_epoch,
+    )
+    trainer = Trainer(
+        model,
+        budget,
+        lambda m, b: lm_loss(m, b, vocab.pad),
+        batch,
+        eval_fn=lambda m: heldout_nll(m, seqs["valid"], config.device),
+        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s / budget.max_steps)),
+    )
     trainer.add_callback("on_eval", end_epoch)
     trainer.fit()
     step, best = trainer.step, trainer.best
@@ -149,17 +173,35 @@ def train_abc(style: Style, config: TrainConfig, out_dir: Path, *, args: dict | 
         "style": style.name,
         "args": args,
         "vocab": vocab.tokens,
-        "corpus": {"music21_dirs": list(style.corpus_dirs), "tunes": len(ids) + sum(dropped.values()),
-                   "tokenized": len(ids), "dropped": dict(dropped), "encoded": {k: len(v) for k, v in seqs.items()},
-                   "oov_dropped": oov, "min_count": min_count},
-        "split": {"file": f"models/splits/{style.name}.json", "rule": "listed ids, else sha1(tune_id) % 100",
-                  **{k: len(v) for k, v in split.items()}},
+        "corpus": {
+            "music21_dirs": list(style.corpus_dirs),
+            "tunes": len(ids) + sum(dropped.values()),
+            "tokenized": len(ids),
+            "dropped": dict(dropped),
+            "encoded": {k: len(v) for k, v in seqs.items()},
+            "oov_dropped": oov,
+            "min_count": min_count,
+        },
+        "split": {
+            "file": f"models/splits/{style.name}.json",
+            "rule": "listed ids, else sha1(tune_id) % 100",
+            **{k: len(v) for k, v in split.items()},
+        },
         "heldout_nll": {"valid": round(best, 4), "test": round(test, 4), "unit": "nats/token"},
-        "tokens": {"median": int(statistics.median(lengths)) if lengths else 0, "max": max(lengths, default=0),
-                   "normalisation": "tonic C (mode kept), L:1/8"},
-        "train": {**config.__dict__, "steps": step, "epochs_run": len(history), "params": params,
-                  "schedule": "warm-up 5 %, cosine to 0.02 lr over the epochs that fit max_minutes",
-                  "minutes": round(trainer.elapsed / 60, 2), "history": history},
+        "tokens": {
+            "median": int(statistics.median(lengths)) if lengths else 0,
+            "max": max(lengths, default=0),
+            "normalisation": "tonic C (mode kept), L:1/8",
+        },
+        "train": {
+            **config.__dict__,
+            "steps": step,
+            "epochs_run": len(history),
+            "params": params,
+            "schedule": "warm-up 5 %, cosine to 0.02 lr over the epochs that fit max_minutes",
+            "minutes": round(trainer.elapsed / 60, 2),
+            "history": history,
+        },
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(model, meta, out_dir, style.name, ARCH)
@@ -195,14 +237,24 @@ def main(argv: list[str] | None = None) -> int:
     from models.music.styles import get_style
 
     for name in args.style.split(","):
-        config = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, batch=args.batch,
-                             seq_len=args.seq_len, lr=args.lr, seed=args.seed, device=args.device)
-        meta = train_abc(get_style(name), config, args.out, args=TINY_ABC_ARGS if args.tiny else ABC_ARGS,
-                         max_tunes=args.max_tunes)
+        config = TrainConfig(
+            epochs=args.epochs,
+            max_minutes=args.max_minutes,
+            batch=args.batch,
+            seq_len=args.seq_len,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+        )
+        meta = train_abc(
+            get_style(name), config, args.out, args=TINY_ABC_ARGS if args.tiny else ABC_ARGS, max_tunes=args.max_tunes
+        )
         nll = meta["heldout_nll"]
-        print(f"{name}/abc: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
-              f"({meta['train']['params']} params, vocab {len(meta['vocab'])}, {meta['train']['minutes']} min)"
-              f" → {args.out}")
+        print(
+            f"{name}/abc: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
+            f"({meta['train']['params']} params, vocab {len(meta['vocab'])}, {meta['train']['minutes']} min)"
+            f" → {args.out}"
+        )
     return 0
 
 

@@ -76,8 +76,16 @@ def split_bars(body: list[str]) -> list[Bar]:
         notes = [lengths[j] for j in range(start, i) if j in lengths]
         content = [t for t in body[start:i] if kind(t) not in ("bar", "ending")]
         if k == "bar" and notes:
-            bars.append(Bar(content, sum(notes, Fraction(0)),
-                            all((x * TICKS_PER_EIGHTH).denominator == 1 for x in notes), tok, opens, ending))
+            bars.append(
+                Bar(
+                    content,
+                    sum(notes, Fraction(0)),
+                    all((x * TICKS_PER_EIGHTH).denominator == 1 for x in notes),
+                    tok,
+                    opens,
+                    ending,
+                )
+            )
             opens = False
             ending = ending if tok == "|" else None
         elif k == "bar" and bars and tok == ":|" and bars[-1].close == "|":
@@ -137,8 +145,11 @@ def whole_bars(tokens: list[str], n_bars: int) -> list[list[str]]:
     key = next((parse_key(t[2:]) for t in tokens if kind(t) == "key"), Key(C_LETTER, 0, "maj"))
     full = meter_eighths(meter)
     bars = split_bars([t for t in tokens if kind(t) not in ("special", "meter", "key")])
-    units = [(explicit_accidentals(bars[i].tokens, key), bars[i].length) for i in play_order(bars)
-             if bars[i].on_grid and bars[i].length <= full]
+    units = [
+        (explicit_accidentals(bars[i].tokens, key), bars[i].length)
+        for i in play_order(bars)
+        if bars[i].on_grid and bars[i].length <= full
+    ]
     if not any(length == full for _, length in units):
         raise AbcError("no whole bar")
     out: list[list[str]] = []

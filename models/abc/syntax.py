@@ -14,15 +14,23 @@ from fractions import Fraction
 LETTERS = "CDEFGAB"
 NATURAL = (0, 2, 4, 5, 7, 9, 11)  # semitones of C D E F G A B above C
 MODES = {
-    "maj": (0, 2, 4, 5, 7, 9, 11), "min": (0, 2, 3, 5, 7, 8, 10), "dor": (0, 2, 3, 5, 7, 9, 10),
-    "mix": (0, 2, 4, 5, 7, 9, 10), "phr": (0, 1, 3, 5, 7, 8, 10), "lyd": (0, 2, 4, 6, 7, 9, 11),
+    "maj": (0, 2, 4, 5, 7, 9, 11),
+    "min": (0, 2, 3, 5, 7, 8, 10),
+    "dor": (0, 2, 3, 5, 7, 9, 10),
+    "mix": (0, 2, 4, 5, 7, 9, 10),
+    "phr": (0, 1, 3, 5, 7, 8, 10),
+    "lyd": (0, 2, 4, 6, 7, 9, 11),
     "loc": (0, 1, 3, 5, 6, 8, 10),
 }
 ACCIDENTALS = {"__": -2, "_": -1, "=": 0, "^": 1, "^^": 2}
 ACC_TEXT = {v: k for k, v in ACCIDENTALS.items()}
 BARS = ("|", "||", "|:", ":|")
-BROKEN = {">": (Fraction(3, 2), Fraction(1, 2)), "<": (Fraction(1, 2), Fraction(3, 2)),
-          ">>": (Fraction(7, 4), Fraction(1, 4)), "<<": (Fraction(1, 4), Fraction(7, 4))}
+BROKEN = {
+    ">": (Fraction(3, 2), Fraction(1, 2)),
+    "<": (Fraction(1, 2), Fraction(3, 2)),
+    ">>": (Fraction(7, 4), Fraction(1, 4)),
+    "<<": (Fraction(1, 4), Fraction(7, 4)),
+}
 TUPLET_TIME = {2: 3, 3: 2, 4: 3}  # (p: p notes in the time of q
 TICKS_PER_EIGHTH = 6  # models.music.melody.TICKS_PER_QUARTER / 2
 KINDS = ("special", "meter", "key", "bar", "ending", "tuplet", "broken", "tie", "rest", "pitch", "dur")
@@ -121,8 +129,19 @@ class Key:
 
 
 C_LETTER = 0
-_MODE_ALIASES = {"": "maj", "m": "min", "ion": "maj", "aeo": "min", "maj": "maj", "min": "min", "mix": "mix",
-                 "dor": "dor", "phr": "phr", "lyd": "lyd", "loc": "loc"}
+_MODE_ALIASES = {
+    "": "maj",
+    "m": "min",
+    "ion": "maj",
+    "aeo": "min",
+    "maj": "maj",
+    "min": "min",
+    "mix": "mix",
+    "dor": "dor",
+    "phr": "phr",
+    "lyd": "lyd",
+    "loc": "loc",
+}
 _KEY_RE = re.compile(r"\s*([A-G])([#b]?)\s*([A-Za-z]*)\s*")
 
 

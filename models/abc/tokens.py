@@ -70,8 +70,9 @@ class _Lexer:
             raise AbcError("several voices")
 
     def note(self, acc: str | None, letter: str, marks: str, length: str) -> None:
-        a, step = transpose_pitch(ACCIDENTALS[acc] if acc else None, parse_pitch(letter + marks)[1],
-                                  self.key, self.target, self.steps)
+        a, step = transpose_pitch(
+            ACCIDENTALS[acc] if acc else None, parse_pitch(letter + marks)[1], self.key, self.target, self.steps
+        )
         self.out.append(pitch_text(a, step))
         self.duration(length)
 
@@ -90,7 +91,7 @@ class _Lexer:
             c = s[i]
             if c in _SKIP:
                 i += 1
-            elif c in "\"!+{":
+            elif c in '"!+{':
                 end = s.find({"{": "}"}.get(c, c), i + 1)
                 if end < 0:
                     raise AbcError(f"unclosed {c}")
@@ -159,18 +160,25 @@ class _Lexer:
 
     def chord(self, s: str, i: int) -> int:
         end = s.find("]", i)
-        inner = s[i + 1: end] if end > 0 else ""
+        inner = s[i + 1 : end] if end > 0 else ""
         notes = list(_NOTE.finditer(inner))
         if not notes or re.sub(r"[\s.\-~]", "", _NOTE.sub("", inner)):
-            raise AbcError(f"unsupported chord {s[i:end + 1]!r}")
+            raise AbcError(f"unsupported chord {s[i : end + 1]!r}")
+
         def height(m: re.Match) -> tuple[int, int]:
             acc, step = parse_pitch((m.group(1) or "") + m.group(2) + m.group(3))
             return step, acc or 0
+
         top = max(notes, key=height)
         outer = _LENGTH.match(s, end + 1)
         assert outer is not None  # every part of _LENGTH is optional: it always matches
-        a, step = transpose_pitch(ACCIDENTALS[top.group(1)] if top.group(1) else None,
-                                  parse_pitch(top.group(2) + top.group(3))[1], self.key, self.target, self.steps)
+        a, step = transpose_pitch(
+            ACCIDENTALS[top.group(1)] if top.group(1) else None,
+            parse_pitch(top.group(2) + top.group(3))[1],
+            self.key,
+            self.target,
+            self.steps,
+        )
         self.out.append(pitch_text(a, step))
         value = parse_dur(top.group(4)) * parse_dur(outer.group()) * self.unit
         if value != 1:
@@ -254,7 +262,7 @@ def detokenize(tokens: list[str], *, title: str | None = None, number: int = 1) 
     """
     toks = [t for t in tokens if kind(t) != "special"]
     head = [t for t in toks[:2] if kind(t) in ("meter", "key")]
-    body = toks[len(head):]
+    body = toks[len(head) :]
     meter = next((t[2:] for t in head if kind(t) == "meter"), "4/4")
     key = next((t[2:] for t in head if kind(t) == "key"), "C")
     lines = [f"X:{number}", *([f"T:{title}"] if title else []), f"M:{meter}", "L:1/8", f"K:{key}"]

@@ -35,10 +35,11 @@ import torch
 from models.coconet.model import VOICES, Coconet, cell_nll
 
 
-def _predict(model: Coconet, p: torch.Tensor, o: torch.Tensor, mask: torch.Tensor, chunk: int = 64
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+def _predict(
+    model: Coconet, p: torch.Tensor, o: torch.Tensor, mask: torch.Tensor, chunk: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """model.predict in batches of ``chunk`` to bound memory: ([N, 4, T, P], [N, 4, T, P])."""
-    outs = [model.predict(p[i: i + chunk], o[i: i + chunk], mask[i: i + chunk]) for i in range(0, len(p), chunk)]
+    outs = [model.predict(p[i : i + chunk], o[i : i + chunk], mask[i : i + chunk]) for i in range(0, len(p), chunk)]
     return torch.cat([a for a, _ in outs]), torch.cat([b for _, b in outs])
 
 
@@ -48,8 +49,15 @@ def _combine(ll: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def notewise_ll(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, *, orderings: int,
-                generator: torch.Generator, chunk: int = 64) -> dict[str, float]:
+def notewise_ll(
+    model: Coconet,
+    pitch: torch.Tensor,
+    onset: torch.Tensor,
+    *,
+    orderings: int,
+    generator: torch.Generator,
+    chunk: int = 64,
+) -> dict[str, float]:
     """Log-likelihood of one crop (class ids [4, T], onsets [4, T]) in nats, pitch-only and with onsets."""
     t, dev = pitch.shape[-1], pitch.device
     cells = VOICES * t
@@ -72,8 +80,15 @@ def notewise_ll(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, *, ord
 
 
 @torch.no_grad()
-def framewise_ll(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, *, orderings: int,
-                 generator: torch.Generator, within: str = "argmax") -> dict[str, float]:
+def framewise_ll(
+    model: Coconet,
+    pitch: torch.Tensor,
+    onset: torch.Tensor,
+    *,
+    orderings: int,
+    generator: torch.Generator,
+    within: str = "argmax",
+) -> dict[str, float]:
     """Log-likelihood of one crop in nats with frames in random order (see the module docstring)."""
     t, dev = pitch.shape[-1], pitch.device
     frames = torch.arange(t, device=dev)
@@ -112,9 +127,18 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"mean": round(float(arr.mean()), 4), "sem": round(sem, 4)}
 
 
-def evaluate(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], *, max_pieces: int | None = 8,
-             crop: int | None = 32, orderings: int = 5, seed: int = 0, within: str = "argmax",
-             device: str = "cpu", middle: bool = False) -> dict:
+def evaluate(
+    model: Coconet,
+    data: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    max_pieces: int | None = 8,
+    crop: int | None = 32,
+    orderings: int = 5,
+    seed: int = 0,
+    within: str = "argmax",
+    device: str = "cpu",
+    middle: bool = False,
+) -> dict:
     """Notewise (nats/cell) and framewise (nats/frame) NLL over held-out pieces (class ids, onsets), each cut
     to its first ``crop`` steps, or the ``crop`` steps in its middle (None: whole pieces); mean ± SEM over
     pieces. ``middle`` matters where pieces open with voices entering one by one (Palestrina's imitation)."""
@@ -125,15 +149,21 @@ def evaluate(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], *, max_p
     pieces = data[:max_pieces] if max_pieces else data
     for p_np, o_np in pieces:
         start = max(0, (p_np.shape[1] - crop) // 2) if middle and crop else 0
-        p, o = (torch.from_numpy(a[:, start: start + crop] if crop else a).to(device) for a in (p_np, o_np))
+        p, o = (torch.from_numpy(a[:, start : start + crop] if crop else a).to(device) for a in (p_np, o_np))
         n = notewise_ll(model, p, o, orderings=orderings, generator=gen)
         f = framewise_ll(model, p, o, orderings=orderings, generator=gen, within=within)
         for k in note:
             note[k].append(-n[k] / p.numel())
             frame[k].append(-f[k] / p.shape[-1])
-    return {"notewise": {k: _stats(v) for k, v in note.items()}, "framewise": {k: _stats(v) for k, v in frame.items()},
-            "pieces": len(pieces), "crop": crop, "orderings": orderings, "within": within,
-            "crops_from": "middle" if middle else "start"}
+    return {
+        "notewise": {k: _stats(v) for k, v in note.items()},
+        "framewise": {k: _stats(v) for k, v in frame.items()},
+        "pieces": len(pieces),
+        "crop": crop,
+        "orderings": orderings,
+        "within": within,
+        "crops_from": "middle" if middle else "start",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,8 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     model, _, _ = load_coconet(args.style, checkpoint_dir=args.checkpoint_dir)
     pieces = load_grids(args.style)
     data = to_arrays(split_chorales(pieces, corpus_split(args.style, pieces))[args.part], model.config)
-    result = evaluate(model, data, max_pieces=args.max_pieces or None, crop=args.crop or None,
-                      orderings=args.orderings, within=args.within, middle=args.middle)
+    result = evaluate(
+        model,
+        data,
+        max_pieces=args.max_pieces or None,
+        crop=args.crop or None,
+        orderings=args.orderings,
+        within=args.within,
+        middle=args.middle,
+    )
     print(json.dumps(result, indent=1))
     if args.save and args.part == "test":  # as heldout_nll.test_eval(_middle), where the training run puts them
         entry = catalog.find(args.style, "coconet", args.checkpoint_dir)

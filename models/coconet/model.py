@@ -56,8 +56,10 @@ class Coconet(nn.Module):
         c = config.channels
         self.inp = nn.Conv2d(3 * VOICES, c, 3, padding=1)
         self.inp_bn = nn.BatchNorm2d(c)
-        self.convs = nn.ModuleList(nn.Conv2d(c, c, 3, padding=(config.dilation(i), 1), dilation=(config.dilation(i), 1),
-                                             bias=False) for i in range(config.layers - 2))
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c, c, 3, padding=(config.dilation(i), 1), dilation=(config.dilation(i), 1), bias=False)
+            for i in range(config.layers - 2)
+        )
         self.bns = nn.ModuleList(nn.BatchNorm2d(c) for _ in range(config.layers - 2))
         self.out = nn.Conv2d(c, 2 * VOICES, 3, padding=1)
 
@@ -82,14 +84,16 @@ class Coconet(nn.Module):
         erased = mask[..., None].float().expand_as(roll)  # [B, 4, T, P]
         return torch.cat([roll, struck, erased], dim=1)  # [B, 12, T, P]
 
-    def predict(self, pitch: torch.Tensor, onset: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(
+        self, pitch: torch.Tensor, onset: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits for every cell given the unmasked ones: ([B, 4, T, P], [B, 4, T, P])."""
         return self(self.encode(pitch, onset, mask))
 
 
-def cell_nll(pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: torch.Tensor, onset: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+def cell_nll(
+    pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: torch.Tensor, onset: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-cell NLL in nats: (pitch [B, 4, T], onset [B, 4, T]; the onset term is 0 on rests)."""
     ce = F.cross_entropy(pitch_logits.permute(0, 3, 1, 2), pitch, reduction="none")  # [B, 4, T]
     at_pitch = onset_logits.gather(-1, pitch[..., None])[..., 0]  # [B, 4, T]
@@ -97,8 +101,9 @@ def cell_nll(pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: torc
     return ce, bce * (pitch > 0)
 
 
-def masked_loss(pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: torch.Tensor, onset: torch.Tensor,
-                mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def masked_loss(
+    pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: torch.Tensor, onset: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Mean over examples of the mean NLL of their erased cells (orderless-NADE loss, up to a constant).
 
     Unerased cells do not count at all; the onset BCE counts on erased sounding cells.
@@ -112,8 +117,9 @@ def masked_loss(pitch_logits: torch.Tensor, onset_logits: torch.Tensor, pitch: t
     return loss, {"pitch": float(pitch_part.detach().mean()), "onset": float(onset_part.detach().mean())}
 
 
-def orderless_mask(shape: tuple[int, ...], generator: torch.Generator | None = None,
-                   voice_frac: float = 0.0) -> torch.Tensor:
+def orderless_mask(
+    shape: tuple[int, ...], generator: torch.Generator | None = None, voice_frac: float = 0.0
+) -> torch.Tensor:
     """Training masks [B, 4, T]: per example erase k ~ U{1..4T} random cells (Uria et al.'s orderless NADE);
     a ``voice_frac`` share of examples instead erase 1-3 whole voices (the harmonisation case)."""
     b, v, t = shape
@@ -151,9 +157,15 @@ def yao_p(n: int, steps: int, pmin: float = 0.1, pmax: float = 0.9, alpha: float
 
 
 @torch.no_grad()
-def sample_cells(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, mask: torch.Tensor,
-                 generator: torch.Generator, temperature: float = 1.0, top_k: int = 0
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_cells(
+    model: Coconet,
+    pitch: torch.Tensor,
+    onset: torch.Tensor,
+    mask: torch.Tensor,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_k: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Resample the erased cells of (pitch [B, 4, T], onset [B, 4, T]) independently given the others."""
     pitch_logits, onset_logits = model.predict(pitch, onset, mask)  # [B, 4, T, P] each
     logits = pitch_logits / max(temperature, 1e-3)
@@ -170,10 +182,19 @@ def sample_cells(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, mask:
 
 
 @torch.no_grad()
-def gibbs(model: Coconet, pitch: torch.Tensor, onset: torch.Tensor, free: torch.Tensor, *, steps: int,
-          generator: torch.Generator, temperature: float = 1.0, top_k: int = 0,
-          schedule: tuple[float, float, float] = (0.1, 0.9, 0.7), on_progress=None
-          ) -> tuple[torch.Tensor, torch.Tensor]:
+def gibbs(
+    model: Coconet,
+    pitch: torch.Tensor,
+    onset: torch.Tensor,
+    free: torch.Tensor,
+    *,
+    steps: int,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    schedule: tuple[float, float, float] = (0.1, 0.9, 0.7),
+    on_progress=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Blocked Gibbs over the ``free`` cells [B, 4, T] (the others stay clamped): an independent draw of every
     free cell, then ``steps`` rounds that erase a Bernoulli(p_n) block (Yao schedule: pmin, pmax, alpha) and
     resample it given the rest. Returns class ids and onsets [B, 4, T]."""
@@ -193,21 +214,49 @@ def _generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
-def generate(model: Coconet, length: int, *, seed: int, steps: int = 48, temperature: float = 1.0,
-             top_k: int = 0, on_progress=None) -> tuple[torch.Tensor, torch.Tensor]:
+def generate(
+    model: Coconet,
+    length: int,
+    *,
+    seed: int,
+    steps: int = 48,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    on_progress=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A 4-voice chorale of ``length`` 16th steps from scratch: (MIDI pitch [4, T] with -1 rests, onset [4, T])."""
     device = next(model.parameters()).device
     shape = (1, VOICES, length)
-    pitch, onset = torch.zeros(shape, dtype=torch.long, device=device), torch.zeros(shape, dtype=torch.bool,
-                                                                                    device=device)
+    pitch, onset = (
+        torch.zeros(shape, dtype=torch.long, device=device),
+        torch.zeros(shape, dtype=torch.bool, device=device),
+    )
     free = torch.ones(shape, dtype=torch.bool, device=device)
-    pitch, onset = gibbs(model, pitch, onset, free, steps=steps, generator=_generator(seed, device),
-                         temperature=temperature, top_k=top_k, on_progress=on_progress)
+    pitch, onset = gibbs(
+        model,
+        pitch,
+        onset,
+        free,
+        steps=steps,
+        generator=_generator(seed, device),
+        temperature=temperature,
+        top_k=top_k,
+        on_progress=on_progress,
+    )
     return to_midi(pitch[0], model.config).cpu(), onset[0].cpu()
 
 
-def harmonize(model: Coconet, soprano: torch.Tensor, soprano_onset: torch.Tensor, *, seed: int, steps: int = 48,
-              temperature: float = 1.0, top_k: int = 0, on_progress=None) -> tuple[torch.Tensor, torch.Tensor]:
+def harmonize(
+    model: Coconet,
+    soprano: torch.Tensor,
+    soprano_onset: torch.Tensor,
+    *,
+    seed: int,
+    steps: int = 48,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    on_progress=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Alto, tenor and bass under a clamped soprano (MIDI [T], -1 rests; onsets [T]), which is never resampled.
 
     Returns (MIDI pitch [4, T], onset [4, T]) with row 0 equal to the given soprano (onsets made consistent).
@@ -220,8 +269,17 @@ def harmonize(model: Coconet, soprano: torch.Tensor, soprano_onset: torch.Tensor
     onset[0, 0] = fix_onsets(pitch[0, 0], soprano_onset.bool().to(device))
     free = torch.ones_like(onset)
     free[:, 0] = False
-    pitch, onset = gibbs(model, pitch, onset, free, steps=steps, generator=_generator(seed, device),
-                         temperature=temperature, top_k=top_k, on_progress=on_progress)
+    pitch, onset = gibbs(
+        model,
+        pitch,
+        onset,
+        free,
+        steps=steps,
+        generator=_generator(seed, device),
+        temperature=temperature,
+        top_k=top_k,
+        on_progress=on_progress,
+    )
     return to_midi(pitch[0], model.config).cpu(), onset[0].cpu()
 
 

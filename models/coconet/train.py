@@ -1,7 +1,7 @@
 """Trains Coconet on a four-voice corpus's frozen split and writes ``<style>-coconet`` checkpoint files.
 
-    python -m models.coconet.train --out /tmp/coconet_ck --max-minutes 12
-    python -m models.coconet.train --style palestrina --out /tmp/coconet_ck --max-minutes 40 --threads 1
+python -m models.coconet.train --out /tmp/coconet_ck --max-minutes 12
+python -m models.coconet.train --style palestrina --out /tmp/coconet_ck --max-minutes 40 --threads 1
 """
 
 from __future__ import annotations
@@ -48,8 +48,15 @@ class CoconetTrainConfig:
     device: str = "cpu"
 
 
-def random_batch(data: list[tuple[np.ndarray, np.ndarray]], batch: int, crop: int, rng: np.random.Generator,
-                 classes: int, transpose: int = 0, edge_frac: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def random_batch(
+    data: list[tuple[np.ndarray, np.ndarray]],
+    batch: int,
+    crop: int,
+    rng: np.random.Generator,
+    classes: int,
+    transpose: int = 0,
+    edge_frac: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random crops, randomly transposed within range: (class ids [B, 4, crop], onsets [B, 4, crop])."""
     pitch = np.zeros((batch, VOICES, crop), dtype=np.int64)
     onset = np.zeros((batch, VOICES, crop), dtype=bool)
@@ -58,7 +65,7 @@ def random_batch(data: list[tuple[np.ndarray, np.ndarray]], batch: int, crop: in
         span = max(0, p.shape[1] - crop)
         u = rng.random()
         start = 0 if u < edge_frac / 2 else span if u < edge_frac else int(rng.integers(span + 1))
-        cp, co = p[:, start: start + crop], o[:, start: start + crop]
+        cp, co = p[:, start : start + crop], o[:, start : start + crop]
         sounding = cp[cp > 0]
         if transpose and sounding.size:
             low, high = max(-transpose, 1 - int(sounding.min())), min(transpose, classes - 1 - int(sounding.max()))
@@ -73,14 +80,21 @@ def windows(data: list[tuple[np.ndarray, np.ndarray]], crop: int) -> tuple[torch
     ps, os_ = [], []
     for p, o in [(p, o) for p, o in data if p.shape[1] >= crop] or data:
         for s in range(0, max(1, p.shape[1] - crop + 1), crop):
-            ps.append(p[:, s: s + crop])
-            os_.append(o[:, s: s + crop])
+            ps.append(p[:, s : s + crop])
+            os_.append(o[:, s : s + crop])
     return torch.from_numpy(np.stack(ps)), torch.from_numpy(np.stack(os_))
 
 
 @torch.no_grad()
-def masked_nll(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], crop: int = 64, draws: int = 2,
-               seed: int = 0, device: str = "cpu", max_windows: int = 0) -> dict[str, float]:
+def masked_nll(
+    model: Coconet,
+    data: list[tuple[np.ndarray, np.ndarray]],
+    crop: int = 64,
+    draws: int = 2,
+    seed: int = 0,
+    device: str = "cpu",
+    max_windows: int = 0,
+) -> dict[str, float]:
     """Held-out orderless-NADE loss in nats per erased cell (fixed windows and seeded masks): an estimate of
     the notewise NLL averaged over single random orderings (an upper bound on the M-ordering ensemble's).
     ``max_windows`` > 0 scores that many evenly spaced windows only."""
@@ -93,19 +107,26 @@ def masked_nll(model: Coconet, data: list[tuple[np.ndarray, np.ndarray]], crop: 
     sums = {"pitch": 0.0, "onset": 0.0}
     for _ in range(draws):
         for i in range(0, len(pitch), 64):
-            p, o = pitch[i: i + 64], onset[i: i + 64]
+            p, o = pitch[i : i + 64], onset[i : i + 64]
             mask = orderless_mask(tuple(p.shape), gen)
-            _, parts = masked_loss(*model.predict(p.to(device), o.to(device), mask.to(device)), p.to(device),
-                                   o.to(device), mask.to(device))
+            _, parts = masked_loss(
+                *model.predict(p.to(device), o.to(device), mask.to(device)), p.to(device), o.to(device), mask.to(device)
+            )
             for k in sums:
                 sums[k] += parts[k] * len(p)
     out = {k: v / (draws * len(pitch)) for k, v in sums.items()}
     return {"total": out["pitch"] + out["onset"], **out}
 
 
-def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainConfig | None = None,
-                  chorales: list[Chorale] | None = None, *, style: str = "bach",
-                  split: dict[str, list[str]] | None = None) -> dict:
+def train_coconet(
+    out_dir: Path,
+    args: dict | None = None,
+    config: CoconetTrainConfig | None = None,
+    chorales: list[Chorale] | None = None,
+    *,
+    style: str = "bach",
+    split: dict[str, list[str]] | None = None,
+) -> dict:
     """Train a Coconet on the train part of the style's frozen split (or ``split``), keep the best weights on
     valid, write the checkpoint ``<style>-coconet`` into ``out_dir`` and return its metadata (held-out NLLs)."""
     from models.coconet.eval import evaluate
@@ -126,8 +147,9 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
     valid: dict[str, float] = {}
 
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pitch, onset = random_batch(data["train"], config.batch, config.crop, rng, model_cfg.classes,
-                                    config.transpose, config.edge_frac)
+        pitch, onset = random_batch(
+            data["train"], config.batch, config.crop, rng, model_cfg.classes, config.transpose, config.edge_frac
+        )
         mask = orderless_mask(tuple(pitch.shape), gen, config.voice_frac)
         return pitch.to(config.device), onset.to(config.device), mask.to(config.device)
 
@@ -144,27 +166,57 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
             group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * t.progress))
 
     def report(t: Trainer) -> None:
-        running = t.losses[t.evals[-2][0] if len(t.evals) > 1 else 0:]  # since the last evaluation
-        history.append({"step": t.step, "train": float(np.mean(running)), "valid": valid["total"],
-                        "minutes": round(t.elapsed / 60, 2)})
-        log.info("step %d train %.4f valid %.4f (pitch %.4f onset %.4f) nats/cell", t.step, np.mean(running),
-                 valid["total"], valid["pitch"], valid["onset"])
+        running = t.losses[t.evals[-2][0] if len(t.evals) > 1 else 0 :]  # since the last evaluation
+        history.append(
+            {
+                "step": t.step,
+                "train": float(np.mean(running)),
+                "valid": valid["total"],
+                "minutes": round(t.elapsed / 60, 2),
+            }
+        )
+        log.info(
+            "step %d train %.4f valid %.4f (pitch %.4f onset %.4f) nats/cell",
+            t.step,
+            np.mean(running),
+            valid["total"],
+            valid["pitch"],
+            valid["onset"],
+        )
 
-    trainer = Trainer(model, TrainerConfig(max_steps=config.steps, max_seconds=config.max_minutes * 60, lr=config.lr,
-                                           weight_decay=config.weight_decay, eval_every=config.eval_every),
-                      loss, batch, eval_fn=score)  # the last step is always scored, whichever budget ended it
+    trainer = Trainer(
+        model,
+        TrainerConfig(
+            max_steps=config.steps,
+            max_seconds=config.max_minutes * 60,
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            eval_every=config.eval_every,
+        ),
+        loss,
+        batch,
+        eval_fn=score,
+    )  # the last step is always scored, whichever budget ended it
     trainer.add_callback("on_batch_start", anneal)
     trainer.add_callback("on_eval", report)
     trainer.fit()
     step, train_minutes = trainer.step, round(trainer.elapsed / 60, 2)
     model.eval()
-    heldout: dict = {"unit": "nats per cell (masked: orderless loss; notewise) / per frame (framewise)",
-                     "valid_masked": masked_nll(model, data["valid"], device=config.device),
-                     "test_masked": masked_nll(model, data["test"], device=config.device)}
+    heldout: dict = {
+        "unit": "nats per cell (masked: orderless loss; notewise) / per frame (framewise)",
+        "valid_masked": masked_nll(model, data["valid"], device=config.device),
+        "test_masked": masked_nll(model, data["test"], device=config.device),
+    }
     if config.eval_pieces:
         for key, middle in (("test_eval", False), ("test_eval_middle", True)):
-            heldout[key] = evaluate(model, data["test"], max_pieces=config.eval_pieces, crop=config.eval_crop,
-                                    device=config.device, middle=middle)
+            heldout[key] = evaluate(
+                model,
+                data["test"],
+                max_pieces=config.eval_pieces,
+                crop=config.eval_crop,
+                device=config.device,
+                middle=middle,
+            )
     meters = Counter(c.meter for c in parts["train"])
     top = np.concatenate([c.pitch[0][c.pitch[0] >= 0] for c in parts["train"]])  # the top voice's notes
     import music21
@@ -173,18 +225,30 @@ def train_coconet(out_dir: Path, args: dict | None = None, config: CoconetTrainC
         "arch": "coconet",
         "style": style,
         "args": model_cfg.to_dict(),
-        "vocab": {"grid": "16th note", "voices": list(VOICE_NAMES), "classes": model_cfg.classes,
-                  "pitch_low": model_cfg.pitch_low, "pitch_high": model_cfg.pitch_high,
-                  "cell": "class 0 = rest, k = MIDI pitch_low + k - 1; plus an onset flag (struck/held)"},
-        "corpus": {"music21": music21.__version__, "dirs": [style], "chorales": len(chorales),
-                   "duration_scale": spec.scale, "voices_sorted_by_pitch": spec.sort_voices},
-        "split": {"file": f"models/splits/{style}.json", "grouped": spec.grouped,
-                  **{k: len(v) for k, v in data.items()}},
+        "vocab": {
+            "grid": "16th note",
+            "voices": list(VOICE_NAMES),
+            "classes": model_cfg.classes,
+            "pitch_low": model_cfg.pitch_low,
+            "pitch_high": model_cfg.pitch_high,
+            "cell": "class 0 = rest, k = MIDI pitch_low + k - 1; plus an onset flag (struck/held)",
+        },
+        "corpus": {
+            "music21": music21.__version__,
+            "dirs": [style],
+            "chorales": len(chorales),
+            "duration_scale": spec.scale,
+            "voices_sorted_by_pitch": spec.sort_voices,
+        },
+        "split": {
+            "file": f"models/splits/{style}.json",
+            "grouped": spec.grouped,
+            **{k: len(v) for k, v in data.items()},
+        },
         "soprano_range": [int(np.percentile(top, 1)), int(np.percentile(top, 99))],
         "heldout_nll": heldout,
         "meters": {m: c / sum(meters.values()) for m, c in meters.most_common() if m in ("4/4", "3/4")},
-        "train": {**asdict(config), "steps_run": step, "params": params,
-                  "minutes": train_minutes, "history": history},
+        "train": {**asdict(config), "steps_run": step, "params": params, "minutes": train_minutes, "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_checkpoint(model, meta, out_dir, style, "coconet")
@@ -211,8 +275,17 @@ def main(argv: list[str] | None = None) -> int:
     args = {name: ns.pop(name) for name in ("layers", "channels", "pitch_low", "pitch_high")}
     args["dilations"] = [int(d) for d in ns.pop("dilations").split(",") if d.strip()]
     meta = train_coconet(out, args, CoconetTrainConfig(**ns), style=style)
-    print(json.dumps({"heldout_nll": meta["heldout_nll"], "params": meta["train"]["params"],
-                      "steps": meta["train"]["steps_run"], "minutes": meta["train"]["minutes"]}, indent=1))
+    print(
+        json.dumps(
+            {
+                "heldout_nll": meta["heldout_nll"],
+                "params": meta["train"]["params"],
+                "steps": meta["train"]["steps_run"],
+                "minutes": meta["train"]["minutes"],
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -16,17 +16,23 @@ def available_styles(checkpoint_dir: Path | None = None) -> dict[str, dict]:
     """
     out = {}
     found = catalog.entries(checkpoint_dir)  # read the checkpoints' metadata once (every compose job asks)
-    defined = {e.style_def["name"]: style_from_def(e.style_def) for e in found
-               if e.style_def and e.style_def.get("name")}
+    defined = {
+        e.style_def["name"]: style_from_def(e.style_def) for e in found if e.style_def and e.style_def.get("name")
+    }
     for name, arches in catalog.served(found=found).items():
         style = STYLES.get(name) or defined.get(name)
         if style is None:
             continue
         default = style.default_arch if style.default_arch in arches else arches[0]
-        out[name] = {"name": name, "arches": arches, "default_arch": default,
-                     "description": style.description, "tempo_range": style.tempo_range,
-                     "meters": style_meters(found, name),
-                     "modes": [] if _piano(found, name) else style_modes(style, arches)}
+        out[name] = {
+            "name": name,
+            "arches": arches,
+            "default_arch": default,
+            "description": style.description,
+            "tempo_range": style.tempo_range,
+            "meters": style_meters(found, name),
+            "modes": [] if _piano(found, name) else style_modes(style, arches),
+        }
     return out
 
 

@@ -23,14 +23,34 @@ class HarmonizedComposer:
         self.harmony = CoconetComposer(style, device=device, checkpoint_dir=checkpoint_dir)
         self.arch, self.checkpoint = arch, f"{self.melody.checkpoint}+{self.harmony.checkpoint}"
 
-    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                tempo: float | None = None, on_progress: ProgressFn | None = None, key: str | None = None,
-                meter: str | None = None, loop: bool = False) -> Composition:
+    def compose(
+        self,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        tempo: float | None = None,
+        on_progress: ProgressFn | None = None,
+        key: str | None = None,
+        meter: str | None = None,
+        loop: bool = False,
+    ) -> Composition:
         """Sample the melody (first half of the progress), then harmonize it (second half)."""
         half = (lambda f: on_progress(0.5 * f)) if on_progress else None
         rest = (lambda f: on_progress(0.5 + 0.5 * f)) if on_progress else None
-        tune = self.melody.compose(seconds, seed=seed, temperature=temperature, top_k=top_k, tempo=tempo,
-                                   on_progress=half, key=key, meter=meter, loop=loop)
+        tune = self.melody.compose(
+            seconds,
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+            tempo=tempo,
+            on_progress=half,
+            key=key,
+            meter=meter,
+            loop=loop,
+        )
         out = self.harmony.harmonize(tune.notes, tune.tempo_qpm, tune.meter, seed=seed, on_progress=rest)
-        return dataclasses.replace(out, arch=self.arch, seconds=tune.seconds, tokens=tune.tokens, seed=seed,
-                                   key=tune.key, loop=loop)
+        return dataclasses.replace(
+            out, arch=self.arch, seconds=tune.seconds, tokens=tune.tokens, seed=seed, key=tune.key, loop=loop
+        )

@@ -40,8 +40,9 @@ class Composition:
     loop: bool = False  # the last bar leads back into the first (a ``key`` above may also be a chosen one)
 
 
-def plan_length(seconds: float, meter: str, tempo_range: tuple[float, float],
-                tempo: float | None = None) -> tuple[int, float]:
+def plan_length(
+    seconds: float, meter: str, tempo_range: tuple[float, float], tempo: float | None = None
+) -> tuple[int, float]:
     """Whole bars and a tempo (qpm) for a piece of about ``seconds``.
 
     Without ``tempo`` the bars last exactly ``seconds``: the tempo is the one nearest the middle of
@@ -82,8 +83,16 @@ class Composer(Protocol):
     @property
     def can_batch(self) -> bool: ...  # read-only: token models derive it from their model
 
-    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                tempo: float | None = None, on_progress: ProgressFn | None = None) -> Composition:
+    def compose(
+        self,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        tempo: float | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> Composition:
         """A piece ending on a bar line: exactly ``seconds`` long at a tempo of the style's, or whole bars at
         exactly ``tempo`` qpm (see ``plan_length``); the same seed gives the same notes."""
         ...
@@ -92,9 +101,19 @@ class Composer(Protocol):
 class ExtendableComposer(Composer, Protocol):
     """A composer that declares ``can_extend``: ``extend`` continues a piece's tokens by about ``seconds``."""
 
-    def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
-               seed: int, temperature: float = 1.0, top_k: int = 0,
-               on_progress: ProgressFn | None = None) -> Composition:
+    def extend(
+        self,
+        tokens: list[int],
+        meter: str,
+        tempo_qpm: float,
+        transpose: int,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        on_progress: ProgressFn | None = None,
+    ) -> Composition:
         """The piece's old bars followed by new ones, at the same tempo; the same seed gives the same notes."""
         ...
 

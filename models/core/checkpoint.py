@@ -20,8 +20,7 @@ def checkpoint_paths(directory: Path, style: str, arch: str) -> tuple[Path, Path
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
-def save_checkpoint(model: nn.Module, meta: dict, directory: Path, style: str, arch: str,
-                    *, half: bool = True) -> Path:
+def save_checkpoint(model: nn.Module, meta: dict, directory: Path, style: str, arch: str, *, half: bool = True) -> Path:
     """Write weights (float16 by default, to keep shipped files small) and metadata atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     weights, meta_path = checkpoint_paths(directory, style, arch)

@@ -20,8 +20,9 @@ def hash_split(tune_id: str, valid_pct: int = 5, test_pct: int = 5) -> str:
     return "test" if bucket < test_pct else "valid" if bucket < test_pct + valid_pct else "train"
 
 
-def load_or_freeze_split(style: str, tunes: list[Tune], directory: Path | None = None,
-                         *, write: bool = True) -> dict[str, list[str]]:
+def load_or_freeze_split(
+    style: str, tunes: list[Tune], directory: Path | None = None, *, write: bool = True
+) -> dict[str, list[str]]:
     """The frozen split of ``style``: read from the repo, or made from hashes (and written there if ``write``)."""
     directory = directory or SPLITS_DIR
     path = directory / f"{style}.json"
@@ -61,4 +62,4 @@ def lm_chunks(seqs: list[list[int]], length: int, pad: int) -> torch.Tensor:
     rows = max(1, (len(flat) - 1) // length)
     flat = flat + [pad] * (rows * length + 1 - len(flat))
     data = torch.tensor(flat[: rows * length + 1])
-    return torch.stack([data[i * length: i * length + length + 1] for i in range(rows)])  # [N, L+1]
+    return torch.stack([data[i * length : i * length + length + 1] for i in range(rows)])  # [N, L+1]

@@ -47,10 +47,18 @@ class Trainer:
     ``train_step`` alone steps a second optimiser from the first's ``batch_fn`` (the GAN's discriminator).
     """
 
-    def __init__(self, model: nn.Module, config: TrainerConfig, loss_fn: LossFn,
-                 batch_fn: Callable[[int], Any] | None = None, *, eval_fn: Callable[[Any], float] | None = None,
-                 params: Iterable[nn.Parameter] | None = None, scheduler: Scheduler | None = None,
-                 baseline: float = math.inf) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainerConfig,
+        loss_fn: LossFn,
+        batch_fn: Callable[[int], Any] | None = None,
+        *,
+        eval_fn: Callable[[Any], float] | None = None,
+        params: Iterable[nn.Parameter] | None = None,
+        scheduler: Scheduler | None = None,
+        baseline: float = math.inf,
+    ) -> None:
         self.model, self.config, self.loss_fn, self.batch_fn, self.eval_fn = model, config, loss_fn, batch_fn, eval_fn
         self.params = list(model.parameters() if params is None else params)
         opt = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
@@ -125,8 +133,11 @@ class Trainer:
             elapsed = self.elapsed
             self.progress = max(self.step / max(c.max_steps, 1), elapsed / c.max_seconds)
             timed_out = elapsed >= c.max_seconds
-            due = ((c.eval_every > 0 and self.step % c.eval_every == 0) or self.step >= c.max_steps
-                   or (timed_out and c.eval_at_timeout))
+            due = (
+                (c.eval_every > 0 and self.step % c.eval_every == 0)
+                or self.step >= c.max_steps
+                or (timed_out and c.eval_at_timeout)
+            )
             stop = self.eval_fn is not None and due and self.evaluate()
             if self.trigger("on_batch_end") or stop:
                 break

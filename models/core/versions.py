@@ -143,10 +143,19 @@ def summary(root: Path | None = None) -> dict[str, dict]:
             except (OSError, ValueError):
                 continue
             ft = meta.get("finetune", {})
-            rows.append({"version": version, "date": meta.get("date", ""), "by": ft.get("by", ""),
-                         "steps": ft.get("steps_run", 0), "base": ft.get("base", ""),
-                         "heldout_nll": ft.get("heldout_nll_after"), "base_nll": ft.get("heldout_nll_before"),
-                         "files": len(ft.get("files", [])), "vote_tracks": ft.get("vote_tracks", 0)})
+            rows.append(
+                {
+                    "version": version,
+                    "date": meta.get("date", ""),
+                    "by": ft.get("by", ""),
+                    "steps": ft.get("steps_run", 0),
+                    "base": ft.get("base", ""),
+                    "heldout_nll": ft.get("heldout_nll_after"),
+                    "base_nll": ft.get("heldout_nll_before"),
+                    "files": len(ft.get("files", [])),
+                    "vote_tracks": ft.get("vote_tracks", 0),
+                }
+            )
         if rows:
             out.setdefault(style, {})[arch] = {"active": active_version(style, arch, root), "versions": rows}
     return out

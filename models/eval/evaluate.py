@@ -91,8 +91,14 @@ def token_nll(style: Style, composer, parts: dict[str, list[Tune]]) -> dict:
 _NGRAMS: dict[tuple, tuple[int, float]] = {}
 
 
-def evaluate_pair(style_name: str, arch: str, pieces: int = 20, seconds: float = 30.0,
-                  parts: dict[str, list[Tune]] | None = None, copy_index: CopyIndex | None = None) -> Row:
+def evaluate_pair(
+    style_name: str,
+    arch: str,
+    pieces: int = 20,
+    seconds: float = 30.0,
+    parts: dict[str, list[Tune]] | None = None,
+    copy_index: CopyIndex | None = None,
+) -> Row:
     """Evaluate one style × architecture."""
     from models.compose.factory import load_composer
 
@@ -133,8 +139,9 @@ def evaluate_pair(style_name: str, arch: str, pieces: int = 20, seconds: float =
     return row
 
 
-def evaluate_all(pieces: int = 20, seconds: float = 30.0, styles: list[str] | None = None,
-                 arches: list[str] | None = None) -> list[Row]:
+def evaluate_all(
+    pieces: int = 20, seconds: float = 30.0, styles: list[str] | None = None, arches: list[str] | None = None
+) -> list[Row]:
     """Evaluate every served style × architecture (optionally filtered)."""
     rows = []
     for style_name, served in catalog.served().items():
@@ -164,16 +171,19 @@ def _row_lines(r: Row) -> tuple[str, str | None]:
     """A row's table line and its "Other likelihoods" line (None when it has no likelihoods of its own)."""
     met = " ".join(("✅" if v else "❌") + k for k, v in targets(r).items() if v is not None)
     oa = " / ".join(str(r.extra.get(k, "–")) for k in ("oa_pch", "oa_ioi", "oa_note_length"))
-    line = (f"| {r.style} | {r.arch} | {r.nll if r.nll is not None else '–'} | "
-            f"{r.ngram_nll if r.ngram_nll is not None else '–'} ({r.ngram_order or '–'}) | "
-            f"{r.scale_consistency} ({r.heldout_scale_consistency}) | {r.pitch_class_entropy} | "
-            f"{r.pitch_range} | "
-            f"{r.max_repeat_run} | {r.longest_copied_ngram} | {r.share_copied_16:.0%} | {oa} | "
-            f"{r.seconds_per_piece} | {met} |")
+    line = (
+        f"| {r.style} | {r.arch} | {r.nll if r.nll is not None else '–'} | "
+        f"{r.ngram_nll if r.ngram_nll is not None else '–'} ({r.ngram_order or '–'}) | "
+        f"{r.scale_consistency} ({r.heldout_scale_consistency}) | {r.pitch_class_entropy} | "
+        f"{r.pitch_range} | "
+        f"{r.max_repeat_run} | {r.longest_copied_ngram} | {r.share_copied_16:.0%} | {oa} | "
+        f"{r.seconds_per_piece} | {met} |"
+    )
     if not any(k.endswith("_nll") for k in r.extra):
         return line, None
-    return line, f"- {r.style}/{r.arch}: " + ", ".join(f"{k} = {v}" for k, v in r.extra.items()
-                                                       if not k.startswith("oa_"))
+    return line, f"- {r.style}/{r.arch}: " + ", ".join(
+        f"{k} = {v}" for k, v in r.extra.items() if not k.startswith("oa_")
+    )
 
 
 def read_rows(path: Path) -> dict[tuple[str, str], tuple[str, str | None, str]]:
@@ -182,13 +192,17 @@ def read_rows(path: Path) -> dict[tuple[str, str], tuple[str, str | None, str]]:
         return {}
     text = path.read_text()
     main = re.search(r"Produced by `([^`]+)`", text)
-    by: dict[str, str] = {pair: cmd for pairs, cmd in re.findall(r"^Rows for (.+) by `([^`]+)`\.$", text, re.M)
-          for pair in pairs.split(", ")}
-    tables = {(m[1], m[2]): m[0] for m in re.finditer(r"^\| ([\w-]+) \| ([\w-]+) \|.*$", text, re.M)
-              if m[1] != "style"}
+    by: dict[str, str] = {
+        pair: cmd
+        for pairs, cmd in re.findall(r"^Rows for (.+) by `([^`]+)`\.$", text, re.M)
+        for pair in pairs.split(", ")
+    }
+    tables = {(m[1], m[2]): m[0] for m in re.finditer(r"^\| ([\w-]+) \| ([\w-]+) \|.*$", text, re.M) if m[1] != "style"}
     others = {(m[1], m[2]): m[0] for m in re.finditer(r"^- ([\w-]+)/([\w-]+): .*$", text, re.M)}
-    return {pair: (line, others.get(pair), by.get("/".join(pair), main[1] if main else "?"))
-            for pair, line in tables.items()}
+    return {
+        pair: (line, others.get(pair), by.get("/".join(pair), main[1] if main else "?"))
+        for pair, line in tables.items()
+    }
 
 
 def write_markdown(rows: list[Row], path: Path, command: str, *, served: dict[str, list[str]] | None = None) -> None:
@@ -210,13 +224,16 @@ def write_markdown(rows: list[Row], path: Path, command: str, *, served: dict[st
     for cmd in commands:
         if cmd != main:
             lines.append(f"Rows for {', '.join('/'.join(p) for p, e in entries.items() if e[2] == cmd)} by `{cmd}`.")
-    lines += ["",
-              "NLL in nats per token on each style's frozen test split; the n-gram is the best order (2–6, chosen on "
-              "the valid split) of interpolated Kneser-Ney-style absolute discounting on the same tokens. "
-              "Piece metrics over generated 30 s pieces (seeds 0…N-1), compared with the held-out tunes.", "",
-              "| style | arch | NLL | n-gram NLL (order) | scale cons. (held-out) | PC entropy | range | max repeat |"
-              " longest copy | ≥16 copied | OA pch / ioi / len | s/piece | targets |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "NLL in nats per token on each style's frozen test split; the n-gram is the best order (2–6, chosen on "
+        "the valid split) of interpolated Kneser-Ney-style absolute discounting on the same tokens. "
+        "Piece metrics over generated 30 s pieces (seeds 0…N-1), compared with the held-out tunes.",
+        "",
+        "| style | arch | NLL | n-gram NLL (order) | scale cons. (held-out) | PC entropy | range | max repeat |"
+        " longest copy | ≥16 copied | OA pch / ioi / len | s/piece | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     lines += [table for table, _, _ in entries.values()]
     extras = [other for _, other, _ in entries.values() if other]
     if extras:

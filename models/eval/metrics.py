@@ -33,8 +33,11 @@ class Melody:
         """From objects with ``pitch``, ``start``, ``end`` in seconds (e.g. models.music.melody.Note)."""
         ordered = sorted(notes, key=lambda n: (n.start, -n.pitch))
         q = qpm / 60.0
-        return cls(tuple(n.pitch for n in ordered), tuple(n.start * q for n in ordered),
-                   tuple((n.end - n.start) * q for n in ordered))
+        return cls(
+            tuple(n.pitch for n in ordered),
+            tuple(n.start * q for n in ordered),
+            tuple((n.end - n.start) * q for n in ordered),
+        )
 
 
 def scale_consistency(m: Melody) -> float:
@@ -119,7 +122,7 @@ class CopyIndex:
 
     def _grams(self, n: int) -> set[tuple]:
         if n not in self._sets:
-            self._sets[n] = {tuple(s[i: i + n]) for s in self.shapes for i in range(len(s) - n + 1)}
+            self._sets[n] = {tuple(s[i : i + n]) for s in self.shapes for i in range(len(s) - n + 1)}
         return self._sets[n]
 
     def longest_copied(self, m: Melody) -> int:
@@ -129,7 +132,7 @@ class CopyIndex:
         while lo < hi:
             mid = (lo + hi + 1) // 2
             grams = self._grams(mid)
-            if any(tuple(shapes[i: i + mid]) in grams for i in range(len(shapes) - mid + 1)):
+            if any(tuple(shapes[i : i + mid]) in grams for i in range(len(shapes) - mid + 1)):
                 lo = mid
             else:
                 hi = mid - 1
@@ -156,8 +159,7 @@ def overlap_area(intra: np.ndarray, inter: np.ndarray) -> float:
 def relative_overlap(generated: Sequence[Melody], reference: Sequence[Melody]) -> dict[str, float]:
     """Yang & Lerch overlapped areas for the (key-normalised) pitch-class histogram, mean IOI and note-length
     histogram."""
-    feats = {"pch": key_normalized_pch, "ioi": lambda m: np.array([mean_ioi(m)]),
-             "note_length": note_length_histogram}
+    feats = {"pch": key_normalized_pch, "ioi": lambda m: np.array([mean_ioi(m)]), "note_length": note_length_histogram}
     out = {}
     for name, fn in feats.items():
         ref = np.stack([fn(m) for m in reference])

@@ -29,7 +29,7 @@ class NGram:
                 for k in range(1, self.n):
                     if i - k < 0:
                         break
-                    ctx = tuple(seq[i - k: i])
+                    ctx = tuple(seq[i - k : i])
                     if self.counts[k][(ctx, w)] == 0:
                         self.context_types[k][ctx] += 1
                     self.counts[k][(ctx, w)] += 1
@@ -57,13 +57,17 @@ class NGram:
         total, count = 0.0, 0
         for seq in seqs:
             for i in range(1, len(seq)):
-                total -= math.log(self.prob(seq[max(0, i - self.n + 1): i], seq[i]))
+                total -= math.log(self.prob(seq[max(0, i - self.n + 1) : i], seq[i]))
                 count += 1
         return total / max(count, 1)
 
 
-def best_ngram(train: Sequence[Sequence[int]], valid: Sequence[Sequence[int]], vocab_size: int,
-               orders: Sequence[int] = (2, 3, 4, 5, 6)) -> tuple[NGram, dict[int, float]]:
+def best_ngram(
+    train: Sequence[Sequence[int]],
+    valid: Sequence[Sequence[int]],
+    vocab_size: int,
+    orders: Sequence[int] = (2, 3, 4, 5, 6),
+) -> tuple[NGram, dict[int, float]]:
     """Fit each order on ``train`` and keep the one with the lowest NLL on ``valid``."""
     scores, models = {}, {}
     for n in orders:

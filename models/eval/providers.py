@@ -20,8 +20,12 @@ def abc_nll(style: Style, composer) -> dict:
     seqs = {part: _encode_all(composer.vocab, [corpus[i] for i in ids])[0] for part, ids in split.items()}
     nll = heldout_nll(composer.model, seqs["test"], composer.device)
     ngram, _ = best_ngram(seqs["train"], seqs["valid"], len(composer.vocab))
-    return {"nll": round(nll, 4), "ngram_nll": round(ngram.nll(seqs["test"]), 4), "ngram_order": ngram.n,
-            "abc_vocab": len(composer.vocab)}
+    return {
+        "nll": round(nll, 4),
+        "ngram_nll": round(ngram.nll(seqs["test"]), 4),
+        "ngram_order": ngram.n,
+        "abc_vocab": len(composer.vocab),
+    }
 
 
 def coconet_nll(style: Style, composer) -> dict:
@@ -36,9 +40,11 @@ def coconet_nll(style: Style, composer) -> dict:
                 out[f"{prefix}{key}_nll"] = total.get("mean")
                 out[f"{prefix}{key}_sem"] = total.get("sem")
     pieces = "chorales" if style.name == "bach" else "pieces"
-    out["protocol"] = f"{test.get('pieces')} test {pieces}, {test.get('crop')}-step crops, " \
-                      f"{test.get('orderings')} orderings, held+onset cells (models.coconet.eval)" + \
-                      ("; middle_*: the crops from each piece's middle" if "middle_notewise_nll" in out else "")
+    out["protocol"] = (
+        f"{test.get('pieces')} test {pieces}, {test.get('crop')}-step crops, "
+        f"{test.get('orderings')} orderings, held+onset cells (models.coconet.eval)"
+        + ("; middle_*: the crops from each piece's middle" if "middle_notewise_nll" in out else "")
+    )
     if "test_masked" in held:
         out["masked_nll_per_cell"] = round(held["test_masked"].get("total", 0.0), 4)
     if style.name == "bach":  # the ICLR-2017 draft's figures are for the chorales only

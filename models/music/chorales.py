@@ -44,14 +44,31 @@ class Chorale:
     title: str = ""
 
     def to_json(self) -> dict:
-        return {"id": self.chorale_id, "numbers": self.numbers, "meter": self.meter, "sharps": self.key_sharps,
-                "mode": self.key_mode, "bars": self.bar_starts, "title": self.title,
-                "pitch": self.pitch.tolist(), "onset": self.onset.astype(int).tolist()}
+        return {
+            "id": self.chorale_id,
+            "numbers": self.numbers,
+            "meter": self.meter,
+            "sharps": self.key_sharps,
+            "mode": self.key_mode,
+            "bars": self.bar_starts,
+            "title": self.title,
+            "pitch": self.pitch.tolist(),
+            "onset": self.onset.astype(int).tolist(),
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> Chorale:
-        return cls(d["id"], d["numbers"], d["meter"], d["sharps"], d["mode"], d["bars"],
-                   np.array(d["pitch"], dtype=np.int64), np.array(d["onset"], dtype=bool), d.get("title", ""))
+        return cls(
+            d["id"],
+            d["numbers"],
+            d["meter"],
+            d["sharps"],
+            d["mode"],
+            d["bars"],
+            np.array(d["pitch"], dtype=np.int64),
+            np.array(d["onset"], dtype=bool),
+            d.get("title", ""),
+        )
 
 
 def fix_onsets(pitch: np.ndarray, onset: np.ndarray) -> np.ndarray:
@@ -89,11 +106,14 @@ def notes_to_voice(notes: list[Note], qpm: float, steps: int) -> tuple[np.ndarra
     return pitch, onset
 
 
-def grid_to_parts(grid: np.ndarray, onsets: np.ndarray, qpm: float, *,
-                  program: int = PROGRAM) -> list[tuple[str, int, list[Note]]]:
+def grid_to_parts(
+    grid: np.ndarray, onsets: np.ndarray, qpm: float, *, program: int = PROGRAM
+) -> list[tuple[str, int, list[Note]]]:
     """A 4-voice grid [4, T] → (voice name, GM program, notes) per voice, Soprano first."""
-    return [(name, program, voice_to_notes(grid[v], onsets[v], qpm, velocity=86 if v == 0 else 76))
-            for v, name in enumerate(VOICES)]
+    return [
+        (name, program, voice_to_notes(grid[v], onsets[v], qpm, velocity=86 if v == 0 else 76))
+        for v, name in enumerate(VOICES)
+    ]
 
 
 def riemenschneider_numbers() -> dict[str, list[int]]:
@@ -111,8 +131,11 @@ def corpus_paths(folder: str, suffixes: tuple[str, ...] = (".mxl", ".xml", ".mus
     """Corpus path without extension (``folder/name``) → file, for the scores in one music21 corpus folder."""
     from music21 import corpus
 
-    return {os.path.splitext("/".join(p.parts[-2:]))[0]: Path(p) for p in corpus.getComposer(folder)
-            if p.suffix in suffixes and p.parts[-2] == folder}
+    return {
+        os.path.splitext("/".join(p.parts[-2:]))[0]: Path(p)
+        for p in corpus.getComposer(folder)
+        if p.suffix in suffixes and p.parts[-2] == folder
+    }
 
 
 def chorale_files() -> list[str]:
@@ -120,8 +143,9 @@ def chorale_files() -> list[str]:
     return sorted(corpus_paths("bach"))
 
 
-def parse_chorale(rel: str, numbers: list[int] | None = None, *, scale: float = 1.0,
-                  sort_voices: bool = False) -> Chorale | str:
+def parse_chorale(
+    rel: str, numbers: list[int] | None = None, *, scale: float = 1.0, sort_voices: bool = False
+) -> Chorale | str:
     """Parse one score into a Chorale, or return why it was dropped ("parts", "grid", "overlap", "order").
 
     Durations and offsets are multiplied by ``scale`` (0.5 turns a Renaissance half note into a quarter, and
@@ -163,9 +187,17 @@ def parse_chorale(rel: str, numbers: list[int] | None = None, *, scale: float = 
         return "order"
     bars = sorted({int(m.offset * grid) for m in parts[0].getElementsByClass("Measure")})
     title = str(score.metadata.title) if score.metadata and score.metadata.title else ""
-    return Chorale(rel, numbers or [], f"{sigs[0].numerator}/{int(sigs[0].denominator / scale)}",
-                   keys[0].sharps if keys else 0, str(getattr(keys[0], "mode", "") or "") if keys else "",
-                   bars, pitch, onset, title)
+    return Chorale(
+        rel,
+        numbers or [],
+        f"{sigs[0].numerator}/{int(sigs[0].denominator / scale)}",
+        keys[0].sharps if keys else 0,
+        str(getattr(keys[0], "mode", "") or "") if keys else "",
+        bars,
+        pitch,
+        onset,
+        title,
+    )
 
 
 def melody_key(ch: Chorale) -> str:
@@ -176,9 +208,14 @@ def melody_key(ch: Chorale) -> str:
     return hashlib.sha1(rel.tobytes() + on.tobytes()).hexdigest()[:16]
 
 
-def freeze_split(chorales: list[Chorale], path: Path = SPLIT_PATH, *, seed: int = 0,
-                 key: Callable[[Chorale], str] = melody_key, grouped: str = "chorales grouped by soprano line"
-                 ) -> dict[str, list[str]]:
+def freeze_split(
+    chorales: list[Chorale],
+    path: Path = SPLIT_PATH,
+    *,
+    seed: int = 0,
+    key: Callable[[Chorale], str] = melody_key,
+    grouped: str = "chorales grouped by soprano line",
+) -> dict[str, list[str]]:
     """Shuffle groups of pieces (same ``key``, by default the same soprano line) with ``seed`` and cut 60/20/20
     by pieces; ``grouped`` says how in the file."""
     groups: dict[str, list[str]] = {}

@@ -34,7 +34,7 @@ def corpus_files(style: Style) -> list[str]:
         parts = Path(path).parts
         for d in style.corpus_dirs:
             if d in parts:
-                out.append("/".join(parts[parts.index(d):]))
+                out.append("/".join(parts[parts.index(d) :]))
     out = sorted(out)
     return out[: style.max_files] if style.max_files else out
 
@@ -76,8 +76,14 @@ def score_to_tune(score, tune_id: str, *, normalize_key: bool = True) -> Tune | 
                 pitch = max(p.midi for p in el.pitches) + shift
             else:
                 pitch = el.pitch.midi + shift
-            if events and ticks and el.isNote and el.tie is not None and el.tie.type in ("stop", "continue") \
-                    and events[-1].pitch == pitch:
+            if (
+                events
+                and ticks
+                and el.isNote
+                and el.tie is not None
+                and el.tie.type in ("stop", "continue")
+                and events[-1].pitch == pitch
+            ):
                 events[-1] = Event(pitch, events[-1].ticks + ticks)
                 continue
             events.append(Event(pitch, ticks))

@@ -50,9 +50,15 @@ class GridCorpus:
 
 CORPORA: dict[str, GridCorpus] = {
     "bach": GridCorpus("bach", chorale_files, "bach-chorales", numbers=riemenschneider_numbers),
-    "palestrina": GridCorpus("palestrina", palestrina.palestrina_files, "palestrina-grids", scale=palestrina.SCALE,
-                             sort_voices=True, group=palestrina.mass_of,
-                             grouped="four-voice mass movements grouped by mass (!!!OPR)"),
+    "palestrina": GridCorpus(
+        "palestrina",
+        palestrina.palestrina_files,
+        "palestrina-grids",
+        scale=palestrina.SCALE,
+        sort_voices=True,
+        group=palestrina.mass_of,
+        grouped="four-voice mass movements grouped by mass (!!!OPR)",
+    ),
 }
 
 
@@ -85,8 +91,9 @@ def cache_path(name: str) -> Path:
     return cache_dir() / f"{grid_corpus(name).cache_stem}-m21-{music21.__version__}.json.gz"
 
 
-def load_grids(name: str, *, refresh: bool = False, processes: int = 2, files: list[str] | None = None
-               ) -> list[Chorale]:
+def load_grids(
+    name: str, *, refresh: bool = False, processes: int = 2, files: list[str] | None = None
+) -> list[Chorale]:
     """Every usable four-voice piece of corpus ``name``, sorted by id, parsed once and then read from the cache.
 
     ``files`` parses just those corpus paths, uncached (tests).
@@ -134,8 +141,9 @@ def corpus_split(name: str, pieces: list[Chorale] | None = None) -> dict[str, li
     spec = grid_corpus(name)
     if spec.split_path.exists():
         return load_split(path=spec.split_path)
-    return freeze_split(pieces if pieces is not None else load_grids(name), spec.split_path, key=spec.group,
-                        grouped=spec.grouped)
+    return freeze_split(
+        pieces if pieces is not None else load_grids(name), spec.split_path, key=spec.group, grouped=spec.grouped
+    )
 
 
 def load_chorales(*, refresh: bool = False, processes: int = 2) -> list[Chorale]:

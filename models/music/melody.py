@@ -83,8 +83,12 @@ def tune_to_notes(tune: Tune, qpm: float, *, velocity: int = 90) -> list[Note]:
             if event.pitch is not None:
                 accent = 12 if tick == bar_start else 0
                 notes.append(
-                    Note(event.pitch, tick * sec_per_tick, (tick + event.ticks) * sec_per_tick,
-                         min(127, velocity + accent))
+                    Note(
+                        event.pitch,
+                        tick * sec_per_tick,
+                        (tick + event.ticks) * sec_per_tick,
+                        min(127, velocity + accent),
+                    )
                 )
             tick += event.ticks
     return notes

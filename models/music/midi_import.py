@@ -130,8 +130,9 @@ def estimate_key(notes: list[NoteSpan]) -> tuple[int, str]:
         norm = math.sqrt(sum((w - mw) ** 2 for w in weights) * sum((p - mp) ** 2 for p in rotated))
         return cov / norm if norm else 0.0
 
-    _, tonic, mode = max((corr(prof, t), t, mode) for t in range(12)
-                             for prof, mode in ((_MAJOR, "major"), (_MINOR, "minor")))
+    _, tonic, mode = max(
+        (corr(prof, t), t, mode) for t in range(12) for prof, mode in ((_MAJOR, "major"), (_MINOR, "minor"))
+    )
     return tonic, mode
 
 
@@ -221,7 +222,7 @@ def _tunes(bars: list[list[Event] | None], meter: str, name: str) -> list[Tune]:
     for run in runs:
         pieces = math.ceil(len(run) / MAX_BARS)
         for k in range(pieces):  # near-equal pieces: 40 bars make two tunes of 20, not 32 and 8
-            chunk = run[k * len(run) // pieces:(k + 1) * len(run) // pieces]
+            chunk = run[k * len(run) // pieces : (k + 1) * len(run) // pieces]
             if len(chunk) >= 2:
                 tunes.append(Tune(f"{name}#{len(tunes) + 1}", meter, chunk, name))
     return tunes
@@ -237,8 +238,10 @@ def _fold(pitch: int) -> int:
 
 def _octave_fit(line: list[NoteSpan], shift: int) -> int:
     """The shift plus the octaves that put most of the melody inside the vocabulary's pitch range."""
-    return max((shift + 12 * k for k in range(-5, 6)),
-               key=lambda s: (sum(PITCH_MIN <= p + s <= PITCH_MAX for _, _, p in line), -abs(s - shift)))
+    return max(
+        (shift + 12 * k for k in range(-5, 6)),
+        key=lambda s: (sum(PITCH_MIN <= p + s <= PITCH_MAX for _, _, p in line), -abs(s - shift)),
+    )
 
 
 def midi_to_tunes(data: bytes, name: str = "upload") -> ImportedMidi:
@@ -286,11 +289,13 @@ def midi_to_tunes(data: bytes, name: str = "upload") -> ImportedMidi:
     meter, sigs = _meter_map([(snap(t), f"{n}/{d}") for t, n, d in parsed.signatures], end)
     tonic, mode = estimate_key([n for v in voices.values() for n in v])
     shift = key_shift(tonic, mode)
-    tunes = _tunes(_bars(line, _bar_starts(sigs, meter, end), meter_ticks(meter), _octave_fit(line, shift)),
-                   meter, name)
+    tunes = _tunes(
+        _bars(line, _bar_starts(sigs, meter, end), meter_ticks(meter), _octave_fit(line, shift)), meter, name
+    )
     if not tunes:
         raise MidiImportError(f"no usable melody: no stretch of 2 or more whole {meter} bars with notes")
-    program = parsed.programs.get((track, channel), next(
-        (p for (t, c), p in sorted(parsed.programs.items()) if c == channel), 0))
+    program = parsed.programs.get(
+        (track, channel), next((p for (t, c), p in sorted(parsed.programs.items()) if c == channel), 0)
+    )
     end_ticks = max((e for v in parsed.voices.values() for _, e, _ in v), default=0)  # in file ticks, as tempos are
     return ImportedMidi(tunes, _main_tempo(parsed.tempos, end_ticks), program, meter, shift)

@@ -59,7 +59,7 @@ STYLES: dict[str, Style] = {
     "piano": Style(
         name="piano",
         description="Polyphonic piano (melody, harmony and bass) learned from keyboard reductions of chorales, "
-                    "madrigals, string quartets and keyboard pieces; the base of /finetune for piano collections",
+        "madrigals, string quartets and keyboard pieces; the base of /finetune for piano collections",
         corpus_dirs=(),  # models.poly.corpus reads its own sources
         tempo_range=(84.0, 112.0),
         program=0,  # acoustic grand piano

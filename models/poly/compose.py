@@ -92,8 +92,10 @@ class PolyComposer:
             device=self.device,
         )
         return [
-            dataclasses.replace(self._finish(ids, meter, qpm, shift, a.seed),
-                                seconds=planned_seconds(a.seconds, getattr(a, "tempo", None), bars, meter, qpm))
+            dataclasses.replace(
+                self._finish(ids, meter, qpm, shift, a.seed),
+                seconds=planned_seconds(a.seconds, getattr(a, "tempo", None), bars, meter, qpm),
+            )
             for ids, (meter, shift, bars, qpm), a in zip(rows, plans, asks, strict=True)
         ]
 

@@ -168,7 +168,8 @@ def finetune_poly(
     before = round(_nll(model, held, config.device), 4) if held else None
     chunks = lm_chunks(train, config.seq_len, vocab.pad)
     trainer = Trainer(  # the one training step every family uses (models.core.trainer): AdamW, clip 1.0
-        model, TrainerConfig(max_steps=config.steps, lr=config.lr, weight_decay=1e-5, grad_clip=1.0),
+        model,
+        TrainerConfig(max_steps=config.steps, lr=config.lr, weight_decay=1e-5, grad_clip=1.0),
         lambda m, batch: lm_loss(m, batch, vocab.pad),
         scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
     )

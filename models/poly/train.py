@@ -100,7 +100,8 @@ def train(
     params = sum(p.numel() for p in model.parameters())
     chunks = lm_chunks(seqs["train"], seq_len, vocab.pad)
     trainer = Trainer(  # the one training step every family uses (models.core.trainer): AdamW, clip 1.0
-        model, TrainerConfig(max_steps=steps, lr=lr, weight_decay=1e-5, grad_clip=1.0),
+        model,
+        TrainerConfig(max_steps=steps, lr=lr, weight_decay=1e-5, grad_clip=1.0),
         lambda m, batch: lm_loss(m, batch, vocab.pad),
         scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: min(1.0, (s + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))

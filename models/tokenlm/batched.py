@@ -55,9 +55,17 @@ class RowGrammar(BatchGrammar):
 
 
 @torch.no_grad()
-def sample_rows(model: StepModel, vocab: Vocab, meters: list[str], bars: list[int], asks: Sequence[Ask],
-                ranges: Sequence[tuple[int, int]], *, prefix: list[str] | None = None,
-                device: str = "cpu") -> list[list[int]]:
+def sample_rows(
+    model: StepModel,
+    vocab: Vocab,
+    meters: list[str],
+    bars: list[int],
+    asks: Sequence[Ask],
+    ranges: Sequence[tuple[int, int]],
+    *,
+    prefix: list[str] | None = None,
+    device: str = "cpu",
+) -> list[list[int]]:
     """``models.tokenlm.sampling.sample_bars`` with a seed, length, pitch range, temperature, top-k and progress per
     stream: each stream draws from its own generator, so its notes do not depend on the others'."""
     gens = [torch.Generator().manual_seed(ask.seed) for ask in asks]
@@ -107,8 +115,20 @@ def compose_batch(composer: Composer, asks: Sequence[Ask]) -> list[Composition]:
         raise ValueError(f"{type(composer).__name__} ({composer.arch}) cannot sample several pieces in one batch")
     plans = [composer.plan(ask.seconds, ask.seed, ask.tempo) for ask in asks]
     ranges = [(PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)) for _, shift, _, _ in plans]
-    rows = sample_rows(composer.model, composer.vocab, [p[0] for p in plans], [p[2] for p in plans], asks, ranges,
-                       prefix=composer.style_meta.get("prefix", []), device=composer.device)
-    return [dataclasses.replace(composer._finish(ids, meter, qpm, shift, ask.seed),
-                                seconds=planned_seconds(ask.seconds, ask.tempo, bars, meter, qpm))
-            for ids, (meter, shift, bars, qpm), ask in zip(rows, plans, asks, strict=True)]
+    rows = sample_rows(
+        composer.model,
+        composer.vocab,
+        [p[0] for p in plans],
+        [p[2] for p in plans],
+        asks,
+        ranges,
+        prefix=composer.style_meta.get("prefix", []),
+        device=composer.device,
+    )
+    return [
+        dataclasses.replace(
+            composer._finish(ids, meter, qpm, shift, ask.seed),
+            seconds=planned_seconds(ask.seconds, ask.tempo, bars, meter, qpm),
+        )
+        for ids, (meter, shift, bars, qpm), ask in zip(rows, plans, asks, strict=True)
+    ]

@@ -24,8 +24,7 @@ class TokenComposer:
     can_vary = True
     can_harmonize = False
 
-    def __init__(self, style: str, arch: str = "lstm", device: str = "cpu",
-                 checkpoint_dir: Path | None = None) -> None:
+    def __init__(self, style: str, arch: str = "lstm", device: str = "cpu", checkpoint_dir: Path | None = None) -> None:
         self.style = resolve_style(style, checkpoint_dir)
         entry = catalog.find(self.style.name, arch, checkpoint_dir)
         self.arch = arch
@@ -47,8 +46,9 @@ class TokenComposer:
         meters = self.style_meta.get("meters") or {"4/4": 1.0}
         return rng.choices(list(meters), weights=list(meters.values()))[0]
 
-    def plan(self, seconds: float, seed: int, tempo: float | None = None, *, meter: str | None = None,
-             key: str | None = None) -> tuple[str, int, int, float]:
+    def plan(
+        self, seconds: float, seed: int, tempo: float | None = None, *, meter: str | None = None, key: str | None = None
+    ) -> tuple[str, int, int, float]:
         """What ``seed`` decides before sampling: meter, transposition (semitones), whole bars and tempo; a
         chosen ``meter`` or ``key`` ("D dorian") replaces the seed's choice."""
         from models.music.keys import parse_key
@@ -63,9 +63,19 @@ class TokenComposer:
         bars, qpm = plan_length(seconds, meter, self.style.tempo_range, tempo)
         return meter, shift, bars, qpm
 
-    def compose(self, seconds: float, *, seed: int, temperature: float = 1.0, top_k: int = 0,
-                tempo: float | None = None, on_progress: ProgressFn | None = None, key: str | None = None,
-                meter: str | None = None, loop: bool = False) -> Composition:
+    def compose(
+        self,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        tempo: float | None = None,
+        on_progress: ProgressFn | None = None,
+        key: str | None = None,
+        meter: str | None = None,
+        loop: bool = False,
+    ) -> Composition:
         """Sample a piece that ends on a bar line, lasting exactly ``seconds`` (or whole bars at exactly
         ``tempo``, see ``plan_length``); same seed, same notes.
 
@@ -76,15 +86,42 @@ class TokenComposer:
         low, high = PITCH_MIN - min(shift, 0), PITCH_MAX - max(shift, 0)
         if isinstance(self.model, MelodyGAN):  # the one token model that draws noise of its own
             self.model.reseed(seed)
-        ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
-                          device=self.device, pitch_range=(low, high), on_progress=on_progress,
-                          prefix=self.style_meta.get("prefix", []), constraints=[constraints_for(key, loop)])[0]
-        return dataclasses.replace(self._finish(ids, meter, qpm, shift, seed),
-                                   seconds=planned_seconds(seconds, tempo, bars, meter, qpm), key=key or "", loop=loop)
+        ids = sample_bars(
+            self.model,
+            self.vocab,
+            [meter],
+            bars,
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+            device=self.device,
+            pitch_range=(low, high),
+            on_progress=on_progress,
+            prefix=self.style_meta.get("prefix", []),
+            constraints=[constraints_for(key, loop)],
+        )[0]
+        return dataclasses.replace(
+            self._finish(ids, meter, qpm, shift, seed),
+            seconds=planned_seconds(seconds, tempo, bars, meter, qpm),
+            key=key or "",
+            loop=loop,
+        )
 
-    def vary(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, bars: list[int], *, seed: int,
-             temperature: float = 1.0, top_k: int = 0, key: str | None = None, loop: bool = False,
-             on_progress: ProgressFn | None = None) -> Composition:
+    def vary(
+        self,
+        tokens: list[int],
+        meter: str,
+        tempo_qpm: float,
+        transpose: int,
+        bars: list[int],
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        key: str | None = None,
+        loop: bool = False,
+        on_progress: ProgressFn | None = None,
+    ) -> Composition:
         """The piece ``tokens`` with the 0-based ``bars`` re-sampled and every other bar kept token for token;
         each new bar is conditioned on all that comes before it (kept or new), and the grammar still holds the
         key and loop ending when the piece had them."""
@@ -94,15 +131,37 @@ class TokenComposer:
         low, high = PITCH_MIN - min(transpose, 0), PITCH_MAX - max(transpose, 0)
         if isinstance(self.model, MelodyGAN):
             self.model.reseed(seed)
-        ids = sample_bars(self.model, self.vocab, [meter], len(body), seed=seed, temperature=temperature,
-                          top_k=top_k, device=self.device, pitch_range=(low, high), on_progress=on_progress,
-                          prime=[head], constraints=[constraints_for(key, loop)], keep=[keep])[0]
+        ids = sample_bars(
+            self.model,
+            self.vocab,
+            [meter],
+            len(body),
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+            device=self.device,
+            pitch_range=(low, high),
+            on_progress=on_progress,
+            prime=[head],
+            constraints=[constraints_for(key, loop)],
+            keep=[keep],
+        )[0]
         piece = self._finish(ids, meter, tempo_qpm, transpose, seed)
         return dataclasses.replace(piece, key=key or "", loop=loop)
 
-    def extend(self, tokens: list[int], meter: str, tempo_qpm: float, transpose: int, seconds: float, *,
-               seed: int, temperature: float = 1.0, top_k: int = 0,
-               on_progress: ProgressFn | None = None) -> Composition:
+    def extend(
+        self,
+        tokens: list[int],
+        meter: str,
+        tempo_qpm: float,
+        transpose: int,
+        seconds: float,
+        *,
+        seed: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        on_progress: ProgressFn | None = None,
+    ) -> Composition:
         """Continue a piece (its tokens, meter, tempo, transposition) by about ``seconds`` of whole bars.
 
         The model reads the whole piece first, so the continuation follows on from it; the result holds the
@@ -116,16 +175,37 @@ class TokenComposer:
         if isinstance(self.model, MelodyGAN):
             self.model.reseed(seed)
         low, high = PITCH_MIN - min(transpose, 0), PITCH_MAX - max(transpose, 0)
-        ids = sample_bars(self.model, self.vocab, [meter], bars, seed=seed, temperature=temperature, top_k=top_k,
-                          device=self.device, pitch_range=(low, high), on_progress=on_progress, prime=[head])[0]
+        ids = sample_bars(
+            self.model,
+            self.vocab,
+            [meter],
+            bars,
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+            device=self.device,
+            pitch_range=(low, high),
+            on_progress=on_progress,
+            prime=[head],
+        )[0]
         return self._finish(ids, meter, tempo_qpm, transpose, seed)
 
     def _finish(self, ids: list[int], meter: str, qpm: float, shift: int, seed: int) -> Composition:
         tune = decode(ids, self.vocab).transposed(shift)
         bar_s = tune.bar_ticks / TICKS_PER_QUARTER * 60.0 / qpm
-        return Composition(notes=tune_to_notes(tune, qpm), seconds=len(tune.bars) * bar_s, tempo_qpm=qpm,
-                           bars=len(tune.bars), meter=meter, program=self.style.program, style=self.style.name,
-                           arch=self.arch, seed=seed, tokens=ids, transpose=shift)
+        return Composition(
+            notes=tune_to_notes(tune, qpm),
+            seconds=len(tune.bars) * bar_s,
+            tempo_qpm=qpm,
+            bars=len(tune.bars),
+            meter=meter,
+            program=self.style.program,
+            style=self.style.name,
+            arch=self.arch,
+            seed=seed,
+            tokens=ids,
+            transpose=shift,
+        )
 
 
 def constraints_for(key: str | None, loop: bool) -> Constraints | None:

@@ -94,9 +94,15 @@ def style_definition(style: str, sources: list[Source], arch: str, base: str, by
     lo, hi = max(40.0, qpm * 0.88), min(240.0, qpm * 1.12)
     programs = Counter(s.program for s in sources)
     keys = [k for k, _ in Counter(s.key for s in sources).most_common(3)] or [0]
-    return {"name": style, "description": f"Fine-tuned from {base} on {len(sources)} file(s) uploaded by {by or '?'}",
-            "corpus_dirs": [], "tempo_range": [round(lo, 1), round(hi, 1)],
-            "program": programs.most_common(1)[0][0] if programs else 0, "default_arch": arch, "keys": keys}
+    return {
+        "name": style,
+        "description": f"Fine-tuned from {base} on {len(sources)} file(s) uploaded by {by or '?'}",
+        "corpus_dirs": [],
+        "tempo_range": [round(lo, 1), round(hi, 1)],
+        "program": programs.most_common(1)[0][0] if programs else 0,
+        "default_arch": arch,
+        "keys": keys,
+    }
 
 
 def main_meters(counts: Counter, share: float = 0.25) -> dict[str, float]:
@@ -115,9 +121,18 @@ def _schedule(step: int, config: FinetuneConfig) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
 
 
-def finetune(style: str, arch: str, base: str, sources: list[Source], config: FinetuneConfig | None = None, *,
-             by: str = "", root: Path | None = None, on_step: StepFn | None = None,
-             should_stop: Callable[[], bool] | None = None) -> dict:
+def finetune(
+    style: str,
+    arch: str,
+    base: str,
+    sources: list[Source],
+    config: FinetuneConfig | None = None,
+    *,
+    by: str = "",
+    root: Path | None = None,
+    on_step: StepFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
     """Train ``base``'s ``arch`` checkpoint further on ``sources`` and write it as the next version of
     ``style``/``arch`` (not activated: the caller activates). Returns the metadata, with ``version``.
 
@@ -166,12 +181,24 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
 
     # scored every eval_every steps and at the last (not when the time budget cuts it short), rounded as reported;
     # the best state is kept only if it beats the base model's held-out NLL
-    budget = TrainerConfig(max_steps=config.steps, max_seconds=config.max_minutes * 60, lr=config.lr,
-                           weight_decay=1e-5, grad_clip=1.0, eval_every=config.eval_every, eval_at_timeout=False)
-    trainer = Trainer(model, budget, lambda m, b: lm_loss(m, b, vocab.pad), batch,
-                      eval_fn=(lambda m: round(heldout_nll(m, held, config.device), 4)) if held else None,
-                      scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
-                      baseline=before if before is not None else math.inf)
+    budget = TrainerConfig(
+        max_steps=config.steps,
+        max_seconds=config.max_minutes * 60,
+        lr=config.lr,
+        weight_decay=1e-5,
+        grad_clip=1.0,
+        eval_every=config.eval_every,
+        eval_at_timeout=False,
+    )
+    trainer = Trainer(
+        model,
+        budget,
+        lambda m, b: lm_loss(m, b, vocab.pad),
+        batch,
+        eval_fn=(lambda m: round(heldout_nll(m, held, config.device), 4)) if held else None,
+        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
+        baseline=before if before is not None else math.inf,
+    )
     trainer.add_callback("on_batch_start", cancel)
     trainer.add_callback("on_batch_end", record)
     trainer.fit()
@@ -180,20 +207,34 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
     after = round(heldout_nll(model, held, config.device), 4) if held else None
     meters = Counter(t.meter for t in train_tunes)
     meta = {k: v for k, v in meta_base.items() if k in ("arch", "args", "vocab")}
-    meta.update({
-        "name": style, "style": style,
-        "styles": {style: {"prefix": prefix, "meters": main_meters(meters)}},
-        "corpus": {"uploads": [s.name for s in sources], "base_corpus": meta_base.get("corpus")},
-        "split": {"train_tunes": len(train_tunes), "heldout_tunes": len(held_tunes),
-                  "method": "one file in five held out, by a hash of its name"},
-        "heldout_nll": {"heldout_uploads": after, "unit": "nats/token"},
-        "finetune": {"base": f"{entry.name}-{arch}", "base_style": base, "by": by, "steps_run": step,
-                     "config": asdict(config), "files": [s.name for s in sources if s.heldout_ok],
-                     "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
-                     "heldout_nll_before": before, "heldout_nll_after": after,
-                     "minutes": round(trainer.elapsed / 60, 2), "history": history},
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    meta.update(
+        {
+            "name": style,
+            "style": style,
+            "styles": {style: {"prefix": prefix, "meters": main_meters(meters)}},
+            "corpus": {"uploads": [s.name for s in sources], "base_corpus": meta_base.get("corpus")},
+            "split": {
+                "train_tunes": len(train_tunes),
+                "heldout_tunes": len(held_tunes),
+                "method": "one file in five held out, by a hash of its name",
+            },
+            "heldout_nll": {"heldout_uploads": after, "unit": "nats/token"},
+            "finetune": {
+                "base": f"{entry.name}-{arch}",
+                "base_style": base,
+                "by": by,
+                "steps_run": step,
+                "config": asdict(config),
+                "files": [s.name for s in sources if s.heldout_ok],
+                "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
+                "heldout_nll_before": before,
+                "heldout_nll_after": after,
+                "minutes": round(trainer.elapsed / 60, 2),
+                "history": history,
+            },
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     if style not in STYLES:  # a new style: its tempo, instrument and keys come from the uploads
         meta["style_def"] = style_definition(style, [s for s in sources if s.heldout_ok] or sources, arch, base, by)
     version, path = versions.new_version(style, arch, root)
@@ -203,6 +244,14 @@ def finetune(style: str, arch: str, base: str, sources: list[Source], config: Fi
     except BaseException:
         versions.discard(path)
         raise
-    log.info("fine-tuned %s-%s v%d from %s: %d steps, held-out %s → %s nats/token", style, arch, version,
-             entry.name, step, before, after)
+    log.info(
+        "fine-tuned %s-%s v%d from %s: %d steps, held-out %s → %s nats/token",
+        style,
+        arch,
+        version,
+        entry.name,
+        step,
+        before,
+        after,
+    )
     return meta

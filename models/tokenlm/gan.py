@@ -41,8 +41,9 @@ class Generator(nn.Module):
         super().__init__()
         self.noise_dim = c.noise
         self.embed = nn.Embedding(c.vocab_size, c.embed)
-        self.lstm = nn.LSTM(c.embed + c.noise, c.hidden, c.layers, batch_first=True,
-                            dropout=c.dropout if c.layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            c.embed + c.noise, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0
+        )
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, c.vocab_size)
 
@@ -111,8 +112,9 @@ def discriminator_loss(model: MelodyGAN, real: torch.Tensor, fake: torch.Tensor)
     (0.9) — and its accuracy on them (share of real scored > 0 and fake < 0)."""
     d_real, _ = model.discriminator(real)
     d_fake, _ = model.discriminator(fake.detach())
-    loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9)) + \
-        F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    loss = F.binary_cross_entropy_with_logits(
+        d_real, torch.full_like(d_real, 0.9)
+    ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
     acc = 0.5 * (float((d_real > 0).float().mean()) + float((d_fake < 0).float().mean()))
     return loss, acc
 

@@ -22,8 +22,9 @@ from models.tokenlm.sampling import BatchGrammar
 log = logging.getLogger(__name__)
 
 
-def rollout(model: MelodyGAN, heads: torch.Tensor, meters: list[str], steps: int, vocab: Vocab,
-            tau: float = 1.0) -> torch.Tensor:
+def rollout(
+    model: MelodyGAN, heads: torch.Tensor, meters: list[str], steps: int, vocab: Vocab, tau: float = 1.0
+) -> torch.Tensor:
     """Free-running generation from heads [B, P] → straight-through one-hot tokens [B, steps, V]."""
     grammar = BatchGrammar(vocab, meters)
     logits, state = model.forward(heads)
@@ -38,10 +39,22 @@ def rollout(model: MelodyGAN, heads: torch.Tensor, meters: list[str], steps: int
     return torch.stack(outs, dim=1)
 
 
-def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, steps: int = 300,
-                      batch: int = 32, length: int = 64, head: int | None = None, lr: float = 2e-4,
-                      mle_weight: float = 1.0, max_minutes: float = 10.0, device: str = "cpu",
-                      seed: int = 0, d_lr: float | None = None) -> list[dict]:
+def adversarial_train(
+    model: MelodyGAN,
+    seqs: list[list[int]],
+    vocab: Vocab,
+    *,
+    steps: int = 300,
+    batch: int = 32,
+    length: int = 64,
+    head: int | None = None,
+    lr: float = 2e-4,
+    mle_weight: float = 1.0,
+    max_minutes: float = 10.0,
+    device: str = "cpu",
+    seed: int = 0,
+    d_lr: float | None = None,
+) -> list[dict]:
     """Train generator and discriminator against each other; returns the loss history.
 
     ``head`` tokens of each real tune (``<bos>``, style, meter) prime the generator; the next ``length``
@@ -72,8 +85,12 @@ def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, 
 
     # Two trainers in turn: the generator's drives the loop, and each of its batches (real tunes and a rollout)
     # first gives the discriminator its step, so the generator then plays against the updated discriminator.
-    d_trainer = Trainer(model, TrainerConfig(lr=d_lr or 5 * lr, optimizer="adam", betas=(0.5, 0.999), grad_clip=0.0),
-                        d_loss_fn, params=model.discriminator.parameters())
+    d_trainer = Trainer(
+        model,
+        TrainerConfig(lr=d_lr or 5 * lr, optimizer="adam", betas=(0.5, 0.999), grad_clip=0.0),
+        d_loss_fn,
+        params=model.discriminator.parameters(),
+    )
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rows = torch.tensor([rng.choice(usable)[: head + length] for _ in range(batch)], device=device)
@@ -84,15 +101,34 @@ def adversarial_train(model: MelodyGAN, seqs: list[list[int]], vocab: Vocab, *, 
         return rows, real, fake
 
     def record(t: Trainer) -> None:
-        history.append({"step": t.step, "d_loss": stats["d_loss"], "g_loss": stats["g_loss"], "mle": stats["mle"],
-                        "d_acc": stats["d_acc"]})
+        history.append(
+            {
+                "step": t.step,
+                "d_loss": stats["d_loss"],
+                "g_loss": stats["g_loss"],
+                "mle": stats["mle"],
+                "d_acc": stats["d_acc"],
+            }
+        )
         if t.step % 25 == 0:
-            log.info("gan step %d d %.3f g %.3f mle %.3f d_acc %.2f", t.step, stats["d_loss"], stats["g_loss"],
-                     stats["mle"], stats["d_acc"])
+            log.info(
+                "gan step %d d %.3f g %.3f mle %.3f d_acc %.2f",
+                t.step,
+                stats["d_loss"],
+                stats["g_loss"],
+                stats["mle"],
+                stats["d_acc"],
+            )
 
-    g_trainer = Trainer(model, TrainerConfig(max_steps=steps, max_seconds=max_minutes * 60, lr=lr, optimizer="adam",
-                                             betas=(0.5, 0.999), grad_clip=1.0),
-                        g_loss_fn, next_batch, params=model.generator.parameters())
+    g_trainer = Trainer(
+        model,
+        TrainerConfig(
+            max_steps=steps, max_seconds=max_minutes * 60, lr=lr, optimizer="adam", betas=(0.5, 0.999), grad_clip=1.0
+        ),
+        g_loss_fn,
+        next_batch,
+        params=model.generator.parameters(),
+    )
     g_trainer.add_callback("on_batch_end", record)
     g_trainer.fit()
     return history

@@ -38,8 +38,9 @@ def lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: State | None) -> tuple[torc
     hs, cs = [], []
     for k in range(layers):
         b_ih, b_hh = (getattr(lstm, f"bias_ih_l{k}"), getattr(lstm, f"bias_hh_l{k}")) if lstm.bias else (None, None)
-        gates = F.linear(x, getattr(lstm, f"weight_ih_l{k}"), b_ih) + \
-            F.linear(state[0][k], getattr(lstm, f"weight_hh_l{k}"), b_hh)  # [B, 4H]
+        gates = F.linear(x, getattr(lstm, f"weight_ih_l{k}"), b_ih) + F.linear(
+            state[0][k], getattr(lstm, f"weight_hh_l{k}"), b_hh
+        )  # [B, 4H]
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * state[1][k] + torch.sigmoid(i) * torch.tanh(g)  # [B, H]
         x = torch.sigmoid(o) * torch.tanh(c)
@@ -56,7 +57,10 @@ class MelodyLSTM(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed)
         self.lstm = nn.LSTM(
-            config.embed, config.hidden, config.layers, batch_first=True,
+            config.embed,
+            config.hidden,
+            config.layers,
+            batch_first=True,
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         self.drop = nn.Dropout(config.dropout)

@@ -90,9 +90,15 @@ class BatchGrammar:
     Every bar must be exactly full; a pitch is masked after sounding ``max_repeat`` times in a row.
     """
 
-    def __init__(self, vocab: Vocab, meters: list[str], pitch_range: tuple[int, int] = (PITCH_MIN, PITCH_MAX),
-                 max_repeat: int = 8, n_bars: int | None = None,
-                 constraints: list[Constraints | None] | None = None) -> None:
+    def __init__(
+        self,
+        vocab: Vocab,
+        meters: list[str],
+        pitch_range: tuple[int, int] = (PITCH_MIN, PITCH_MAX),
+        max_repeat: int = 8,
+        n_bars: int | None = None,
+        constraints: list[Constraints | None] | None = None,
+    ) -> None:
         self.vocab, self.masks, self.table = vocab, Masks(vocab, pitch_range), TokenTable(vocab)
         self.max_repeat = max_repeat
         batch = len(meters)
@@ -157,8 +163,11 @@ class BatchGrammar:
         is_pitch, is_rest, is_bar = t.is_pitch[nxt], t.is_rest[nxt], t.is_bar[nxt]
         self.remaining = torch.where(is_bar, self.bar_ticks, self.remaining - t.dur[nxt])
         self.want_dur = is_pitch | is_rest
-        self.run = torch.where(is_pitch, torch.where(nxt == self.last, self.run + 1, torch.ones_like(self.run)),
-                               torch.where(is_rest, torch.zeros_like(self.run), self.run))
+        self.run = torch.where(
+            is_pitch,
+            torch.where(nxt == self.last, self.run + 1, torch.ones_like(self.run)),
+            torch.where(is_rest, torch.zeros_like(self.run), self.run),
+        )
         self.last = torch.where(is_pitch, nxt, torch.where(is_rest, torch.full_like(self.last, -1), self.last))
         if self.constrained:
             first = is_pitch & ~self.started & self.loop  # a loop must end on its first note's pitch class

@@ -85,26 +85,46 @@ def train_tokens(
             "corpus": list(style.corpus_dirs),
             "split": {"file": f"models/splits/{style_name}.json", **{k: len(v) for k, v in split.items()}},
             "encoded": {k: len(v) for k, v in encoded.items()},
-            "_valid": encoded["valid"], "_test": encoded["test"],
+            "_valid": encoded["valid"],
+            "_test": encoded["test"],
         }
     model = build_model(arch, {"vocab_size": len(vocab), **args}).to(config.device)
     params = sum(p.numel() for p in model.parameters())
     chunks = lm_chunks(seqs["train"], config.seq_len, vocab.pad)  # [N, L+1]
-    log.info("%s-%s: %d params, %d train tunes, %d chunks of %d", name, arch, params, len(seqs["train"]),
-             len(chunks), config.seq_len)
+    log.info(
+        "%s-%s: %d params, %d train tunes, %d chunks of %d",
+        name,
+        arch,
+        params,
+        len(seqs["train"]),
+        len(chunks),
+        config.seq_len,
+    )
     history = fit_lm(model, chunks, seqs["valid"], vocab, config)
     if arch == "gan" and gan_steps > 0:
         from models.tokenlm.gan import MelodyGAN
         from models.tokenlm.gan_train import adversarial_train
 
         assert isinstance(model, MelodyGAN)  # build_model("gan", ...)
-        history.append({"adversarial": adversarial_train(
-            model, seqs["train"], vocab, steps=gan_steps, device=config.device, seed=config.seed,
-            max_minutes=max(1.0, config.max_minutes / 3))[-5:]})
+        history.append(
+            {
+                "adversarial": adversarial_train(
+                    model,
+                    seqs["train"],
+                    vocab,
+                    steps=gan_steps,
+                    device=config.device,
+                    seed=config.seed,
+                    max_minutes=max(1.0, config.max_minutes / 3),
+                )[-5:]
+            }
+        )
     model.eval()
     for info in per_style.values():
-        info["heldout_nll"] = {"valid": round(heldout_nll(model, info.pop("_valid"), config.device), 4),
-                               "test": round(heldout_nll(model, info.pop("_test"), config.device), 4)}
+        info["heldout_nll"] = {
+            "valid": round(heldout_nll(model, info.pop("_valid"), config.device), 4),
+            "test": round(heldout_nll(model, info.pop("_test"), config.device), 4),
+        }
     meta = {
         "arch": arch,
         "name": name,
@@ -112,11 +132,16 @@ def train_tokens(
         "styles": per_style,
         "args": {"vocab_size": len(vocab), **args},
         "vocab": vocab.tokens,
-        "corpus": {"music21_dirs": sorted({d for s, _ in datasets.values() for d in s.corpus_dirs}),
-                   "tunes": sum(len(t) for _, t in datasets.values())},
+        "corpus": {
+            "music21_dirs": sorted({d for s, _ in datasets.values() for d in s.corpus_dirs}),
+            "tunes": sum(len(t) for _, t in datasets.values()),
+        },
         "split": {k: len(v) for k, v in seqs.items()},
-        "heldout_nll": {"valid": round(heldout_nll(model, seqs["valid"], config.device), 4),
-                        "test": round(heldout_nll(model, seqs["test"], config.device), 4), "unit": "nats/token"},
+        "heldout_nll": {
+            "valid": round(heldout_nll(model, seqs["valid"], config.device), 4),
+            "test": round(heldout_nll(model, seqs["test"], config.device), 4),
+            "unit": "nats/token",
+        },
         "train": {**config.__dict__, "params": params, "history": history},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -127,12 +152,12 @@ def train_tokens(
 def lm_loss(model: nn.Module, batch: torch.Tensor, pad: int) -> torch.Tensor:
     """Next-token cross-entropy of batch [B, L+1]: the loss over its targets, padding ignored."""
     logits, _ = model(batch[:, :-1])  # [B, L, V]
-    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1),
-                                       ignore_index=pad)
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), ignore_index=pad)
 
 
-def fit_lm(model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab: Vocab,
-           config: TrainConfig) -> list[dict]:
+def fit_lm(
+    model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab: Vocab, config: TrainConfig
+) -> list[dict]:
     """Maximum-likelihood training on chunks [N, L+1] with AdamW and one-cycle LR, shuffled each epoch, scored
     after each; stops after the epoch that spends the time budget and keeps the best epoch."""
     per_epoch = math.ceil(len(chunks) / config.batch)
@@ -144,23 +169,34 @@ def fit_lm(model: nn.Module, chunks: torch.Tensor, valid: list[list[int]], vocab
         if step % per_epoch == 0:
             order = torch.randperm(len(chunks))
         i = step % per_epoch * config.batch
-        return chunks[order[i: i + config.batch]].to(config.device)  # [B, L+1]
+        return chunks[order[i : i + config.batch]].to(config.device)  # [B, L+1]
 
     def end_epoch(t: Trainer) -> bool:
         epoch, train, valid_nll = t.step // per_epoch, sum(t.losses[-per_epoch:]) / per_epoch, t.evals[-1][1]
-        history.append({"epoch": epoch, "train": round(train, 4), "valid": round(valid_nll, 4),
-                        "minutes": round(t.elapsed / 60, 2)})
+        history.append(
+            {
+                "epoch": epoch,
+                "train": round(train, 4),
+                "valid": round(valid_nll, 4),
+                "minutes": round(t.elapsed / 60, 2),
+            }
+        )
         log.info("epoch %d train %.4f valid %.4f nats/token", epoch, train, valid_nll)
         if t.elapsed / 60 > config.max_minutes:
             log.info("stopping after %d epochs: time budget of %.1f min spent", epoch, config.max_minutes)
             return True
         return False
 
-    trainer = Trainer(model, TrainerConfig(max_steps=total, lr=config.lr, weight_decay=config.weight_decay,
-                                           grad_clip=config.clip, eval_every=per_epoch),
-                      lambda m, b: lm_loss(m, b, vocab.pad), batch,
-                      eval_fn=lambda m: heldout_nll(m, valid, config.device),
-                      scheduler=lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=total))
+    trainer = Trainer(
+        model,
+        TrainerConfig(
+            max_steps=total, lr=config.lr, weight_decay=config.weight_decay, grad_clip=config.clip, eval_every=per_epoch
+        ),
+        lambda m, b: lm_loss(m, b, vocab.pad),
+        batch,
+        eval_fn=lambda m: heldout_nll(m, valid, config.device),
+        scheduler=lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=total),
+    )
     trainer.add_callback("on_eval", end_epoch)
     trainer.fit()
     return history

@@ -129,7 +129,7 @@ class MelodyWaveNet(nn.Module):
     @torch.no_grad()
     def naive_step(self, history: torch.Tensor) -> torch.Tensor:
         """Generation without the cache: recompute the receptive field for each token, history [B, T] → [B, V]."""
-        logits, _ = self.forward(history[:, -self.receptive_field:])
+        logits, _ = self.forward(history[:, -self.receptive_field :])
         return logits[:, -1]
 
 
@@ -140,8 +140,12 @@ def _taps(conv: nn.Conv1d, one_a: nn.Conv1d, one_b: nn.Conv1d) -> tuple[torch.Te
     cached = conv.__dict__.get("_step_taps")
     if cached is None or cached[0] != key:
         w = conv.weight.detach()  # [C_out, C_in, 2]
-        mats = (w[:, :, 0].T.contiguous(), w[:, :, 1].T.contiguous(), one_a.weight.detach()[:, :, 0].contiguous(),
-                one_b.weight.detach()[:, :, 0].contiguous())
+        mats = (
+            w[:, :, 0].T.contiguous(),
+            w[:, :, 1].T.contiguous(),
+            one_a.weight.detach()[:, :, 0].contiguous(),
+            one_b.weight.detach()[:, :, 0].contiguous(),
+        )
         cached = conv.__dict__["_step_taps"] = (key, mats)
     return cached[1]
 

@@ -45,8 +45,13 @@ def _models_dir(directory: Path) -> Path:
     for path in SHIPPED_DIR.glob("irish-lstm.*"):
         (directory / path.name).symlink_to(path)
     model = Coconet(CoconetConfig(layers=2, channels=4))
-    save_checkpoint(model, {"arch": "coconet", "style": "bach", "args": model.config.to_dict(),
-                            "meters": {"4/4": 1.0}}, directory, "bach", "coconet")
+    save_checkpoint(
+        model,
+        {"arch": "coconet", "style": "bach", "args": model.config.to_dict(), "meters": {"4/4": 1.0}},
+        directory,
+        "bach",
+        "coconet",
+    )
     return directory
 
 
@@ -55,8 +60,12 @@ def real_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The real `tunesmith worker` (shipped Irish model, FluidSynth) and `tunesmith bot`, shared by the
     end-to-end modules; tests that restart the bot leave a fresh one behind."""
     tmp = tmp_path_factory.mktemp("real")
-    stack = Stack(tmp, [TUNESMITH, "worker", "--queues", "compose"],
-                  TUNESMITH_CHECKPOINT_DIR=str(_models_dir(tmp / "checkpoints")), TUNESMITH_TORCH_THREADS="1")
+    stack = Stack(
+        tmp,
+        [TUNESMITH, "worker", "--queues", "compose"],
+        TUNESMITH_CHECKPOINT_DIR=str(_models_dir(tmp / "checkpoints")),
+        TUNESMITH_TORCH_THREADS="1",
+    )
     try:
         yield stack.start(timeout=120)
     finally:

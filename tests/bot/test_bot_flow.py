@@ -60,8 +60,9 @@ def test_progress_then_files(stack) -> None:
 def test_failed_job_is_explained_without_traceback(stack) -> None:
     fake, bot, worker, _ = stack
     inter = fake.inject_slash("compose", {"style": "broken", "length": "30s"})
-    edit = driver.wait_alive(fake, lambda r: driver.is_edit(inter)(r) and "failed" in r.json["content"], 20,
-                             [bot, worker])
+    edit = driver.wait_alive(
+        fake, lambda r: driver.is_edit(inter)(r) and "failed" in r.json["content"], 20, [bot, worker]
+    )
     text = edit.json["content"]
     assert "❌" in text and "worker error: RuntimeError" in text
     assert "Traceback" not in text and "/secret" not in text
@@ -92,8 +93,9 @@ def test_slow_job_times_out_and_is_cancelled(stack) -> None:
     edit = driver.wait_alive(fake, lambda r: driver.is_edit(queued)(r) and "Queued" in r.json["content"], 10, [bot])
     assert "position 1 in the queue" in edit.json["content"]
     for inter in (blocker, queued):
-        edit = driver.wait_alive(fake, lambda r, i=inter: driver.is_edit(i)(r) and "⌛" in r.json["content"], 15,
-                                 [bot, worker])
+        edit = driver.wait_alive(
+            fake, lambda r, i=inter: driver.is_edit(i)(r) and "⌛" in r.json["content"], 15, [bot, worker]
+        )
         assert "stopped waiting" in edit.json["content"]
     track = edit.json["content"].split("`")[1]
     status = Redis.from_url(redis_url).hget(f"rq:job:{track}", "status")

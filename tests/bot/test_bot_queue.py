@@ -21,8 +21,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("queue")
-    stack = Stack(tmp, [sys.executable, "-m", "tests.fakes.stand_in_worker"], STAND_IN_STEP_S="0.2",
-                  TUNESMITH_USER_INFLIGHT="3", TUNESMITH_EDIT_INTERVAL_S="0.5")
+    stack = Stack(
+        tmp,
+        [sys.executable, "-m", "tests.fakes.stand_in_worker"],
+        STAND_IN_STEP_S="0.2",
+        TUNESMITH_USER_INFLIGHT="3",
+        TUNESMITH_EDIT_INTERVAL_S="0.5",
+    )
     try:
         yield stack.start(style="slow", timeout=30)
     finally:
@@ -63,10 +68,10 @@ def test_fair_order_queue_positions_and_a_quota_refusal(stack: Stack) -> None:
     queued = stack.wait(lambda r: driver.is_edit(alice[2])(r) and "Queued" in r.json["content"], 10).json["content"]
     assert "position" in queued and "Ready <t:" in queued, queued
 
-    posts = [stack.wait(lambda r, i=i: driver.is_followup(i)(r) and r.status == 200, 30)
-             for i in (blocker, *alice, bob)]
-    order = [name for _, name in sorted(zip([p.time for p in posts], ["carol", "a1", "a2", "a3", "bob"],
-                                            strict=True))]
+    posts = [
+        stack.wait(lambda r, i=i: driver.is_followup(i)(r) and r.status == 200, 30) for i in (blocker, *alice, bob)
+    ]
+    order = [name for _, name in sorted(zip([p.time for p in posts], ["carol", "a1", "a2", "a3", "bob"], strict=True))]
     assert order == ["carol", "a1", "bob", "a2", "a3"], order
     again, answer = _ask(stack, "alice")  # all posted: allowed again
     assert answer.json == {"type": 5}
@@ -76,8 +81,12 @@ def test_fair_order_queue_positions_and_a_quota_refusal(stack: Stack) -> None:
 def test_rate_limited_edit_waits_for_retry_after(stack: Stack) -> None:
     fake = stack.fake
     older = {i.token for i in fake.interactions.values()}  # only this test's edit is limited
-    fake.rate_limit(lambda method, path: method == "PATCH" and path.endswith("/messages/@original")
-                    and path.split("/")[3] not in older, 1.0)
+    fake.rate_limit(
+        lambda method, path: (
+            method == "PATCH" and path.endswith("/messages/@original") and path.split("/")[3] not in older
+        ),
+        1.0,
+    )
     inter, _ = _ask(stack, "lena")
     stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200, 30)
     edits = fake.find(driver.is_edit(inter))

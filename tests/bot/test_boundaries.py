@@ -10,9 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BOT_DIR = ROOT / "bot"
 FORBIDDEN = ("torch", "models", "worker.jobs", "worker.output", "worker.cli", "worker.bench")
-_LOADED = ("bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or "
-           "any(m == f or m.startswith(f + '.') for f in ('worker.jobs', 'worker.output', 'worker.cli'))]; "
-           "assert not bad, bad")
+_LOADED = (
+    "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'models') or "
+    "any(m == f or m.startswith(f + '.') for f in ('worker.jobs', 'worker.output', 'worker.cli'))]; "
+    "assert not bad, bad"
+)
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -20,9 +22,11 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_every_bot_module_loads_neither_torch_nor_models() -> None:
-    code = ("import importlib, pkgutil, sys, bot; "
-            "[importlib.import_module(i.name) for i in pkgutil.walk_packages(bot.__path__, 'bot.') "
-            "if not i.name.endswith('__main__')]; " + _LOADED)
+    code = (
+        "import importlib, pkgutil, sys, bot; "
+        "[importlib.import_module(i.name) for i in pkgutil.walk_packages(bot.__path__, 'bot.') "
+        "if not i.name.endswith('__main__')]; " + _LOADED
+    )
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr
 
@@ -41,8 +45,12 @@ def _imports(path: Path) -> list[str]:
 def test_no_bot_module_imports_forbidden_packages() -> None:
     files = sorted(BOT_DIR.rglob("*.py"))
     assert files
-    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in files for name in _imports(path)
-                 if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in _imports(path)
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+    ]
     assert not offenders, offenders
 
 
@@ -53,8 +61,9 @@ def test_bot_uses_only_the_worker_contract() -> None:
 
 def test_the_contract_is_torch_free() -> None:
     """worker.contract is all of the worker the bot loads: it must load neither torch, models nor rq's jobs."""
-    code = ("import importlib, pkgutil, sys, worker.contract as c; "
-            "[importlib.import_module(i.name) for i in pkgutil.walk_packages(c.__path__, 'worker.contract.')]; "
-            + _LOADED)
+    code = (
+        "import importlib, pkgutil, sys, worker.contract as c; "
+        "[importlib.import_module(i.name) for i in pkgutil.walk_packages(c.__path__, 'worker.contract.')]; " + _LOADED
+    )
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr

@@ -17,17 +17,41 @@ TRACK = "0123456789abcdef0123456789abcdef"
 STYLES = {"irish": StyleInfo("irish", ["lstm", "gan"], "lstm", "jigs")}
 
 
-@pytest.mark.parametrize("state", [ButtonState("u", TRACK), ButtonState("d", TRACK), ButtonState("r", TRACK),
-                                   ButtonState("x", TRACK, 30), ButtonState("h", TRACK), ButtonState("s", TRACK),
-                                   ButtonState("f", TRACK), ButtonState("t", TRACK), ButtonState("v", TRACK),
-                                   ButtonState("w", TRACK)])
+@pytest.mark.parametrize(
+    "state",
+    [
+        ButtonState("u", TRACK),
+        ButtonState("d", TRACK),
+        ButtonState("r", TRACK),
+        ButtonState("x", TRACK, 30),
+        ButtonState("h", TRACK),
+        ButtonState("s", TRACK),
+        ButtonState("f", TRACK),
+        ButtonState("t", TRACK),
+        ButtonState("v", TRACK),
+        ButtonState("w", TRACK),
+    ],
+)
 def test_custom_ids_round_trip_and_fit(state: ButtonState) -> None:
     assert parse_custom_id(state.custom_id) == state and len(state.custom_id) <= 100
 
 
-@pytest.mark.parametrize("custom_id", ["ts:u:xyz", f"ts:q:{TRACK}", f"ts:x:{TRACK}", f"ts:u:{TRACK}:30",
-                                       f"ts:x:{TRACK}:9999", f"ts:u:{TRACK.upper()}", "", "other:thing",
-                                       f"ts:u:{TRACK}/../../x", f"ts:s:{TRACK}:30", f"ts:v:{TRACK}:1"])
+@pytest.mark.parametrize(
+    "custom_id",
+    [
+        "ts:u:xyz",
+        f"ts:q:{TRACK}",
+        f"ts:x:{TRACK}",
+        f"ts:u:{TRACK}:30",
+        f"ts:x:{TRACK}:9999",
+        f"ts:u:{TRACK.upper()}",
+        "",
+        "other:thing",
+        f"ts:u:{TRACK}/../../x",
+        f"ts:s:{TRACK}:30",
+        f"ts:v:{TRACK}:1",
+    ],
+)
 def test_tampered_custom_ids_are_refused(custom_id: str) -> None:
     assert parse_custom_id(custom_id) is None
 
@@ -39,12 +63,23 @@ def test_track_view_rows_and_labels() -> None:
     first = [(b.get("emoji", {}).get("name"), b.get("label")) for b in rows[0]["components"]]
     assert first == [("👍", "A · 3"), ("👎", "A · 1"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize")]
     second = [(b.get("emoji", {}).get("name"), b.get("label")) for b in rows[1]["components"]]
-    assert second == [("📄", "A · Score"), ("📦", "Files"), ("🎚️", "Stems"), ("🎲", "Vary (subtle)"),
-                      ("🌀", "Vary (strong)")]
-    assert [b["custom_id"] for b in rows[2]["components"]] == [f"ts:u:{'f' * 32}", f"ts:d:{'f' * 32}",
-                                                               f"ts:r:{'f' * 32}"]
-    assert [b["custom_id"] for b in rows[3]["components"]] == [f"ts:s:{'f' * 32}", f"ts:f:{'f' * 32}",
-                                                               f"ts:t:{'f' * 32}"]
+    assert second == [
+        ("📄", "A · Score"),
+        ("📦", "Files"),
+        ("🎚️", "Stems"),
+        ("🎲", "Vary (subtle)"),
+        ("🌀", "Vary (strong)"),
+    ]
+    assert [b["custom_id"] for b in rows[2]["components"]] == [
+        f"ts:u:{'f' * 32}",
+        f"ts:d:{'f' * 32}",
+        f"ts:r:{'f' * 32}",
+    ]
+    assert [b["custom_id"] for b in rows[3]["components"]] == [
+        f"ts:s:{'f' * 32}",
+        f"ts:f:{'f' * 32}",
+        f"ts:t:{'f' * 32}",
+    ]
 
 
 def test_card_for_offers_what_the_track_can_do() -> None:
@@ -63,8 +98,20 @@ def test_card_for_offers_what_the_track_can_do() -> None:
 def _track(**result) -> Track:
     res = ComposeResult(TRACK, "irish", "lstm", 1, 30.0, 120.0, 15, {}, {}, extendable=True)
     req = ComposeRequest("irish", 30.0, arch="lstm", seed=5, temperature=0.8, track_id=TRACK, tempo=100.0)
-    return Track(TRACK, "d", 0, "u1", "g", "compose", None, "irish", req, "done", 0.0,
-                 ComposeResult(**{**res.to_dict(), **result}))
+    return Track(
+        TRACK,
+        "d",
+        0,
+        "u1",
+        "g",
+        "compose",
+        None,
+        "irish",
+        req,
+        "done",
+        0.0,
+        ComposeResult(**{**res.to_dict(), **result}),
+    )
 
 
 def test_button_requests() -> None:
@@ -81,7 +128,13 @@ def test_button_requests() -> None:
         harmonize_request(_track(voices=4))
     subtle = vary_request(_track(loop=True), "subtle")
     assert (subtle.kind, subtle.parent_id, subtle.parent, subtle.vary, subtle.arch, subtle.loop) == (
-        "vary", TRACK, TRACK, "subtle", "lstm", True)
+        "vary",
+        TRACK,
+        TRACK,
+        "subtle",
+        "lstm",
+        True,
+    )
     assert validate_request(subtle, STYLES).kind == "vary"
     with pytest.raises(BadRequest, match="cannot make variations"):
         vary_request(_track(arch="abc"), "strong")
@@ -92,8 +145,9 @@ def test_message_track_ids_reads_the_buttons() -> None:
         def __init__(self, ids: list[str]) -> None:
             self.children = [type("B", (), {"custom_id": i})() for i in ids]
 
-    message = type("M", (), {"components": [Row([f"ts:u:{TRACK}", f"ts:r:{TRACK}"]), Row([f"ts:u:{'e' * 32}"]),
-                                            Row(["junk"])]})()
+    message = type(
+        "M", (), {"components": [Row([f"ts:u:{TRACK}", f"ts:r:{TRACK}"]), Row([f"ts:u:{'e' * 32}"]), Row(["junk"])]}
+    )()
     assert message_track_ids(message) == [TRACK, "e" * 32]
 
 
@@ -115,27 +169,42 @@ def test_compose_options() -> None:
     assert (first.seed, second.seed) == (7, 8) and first.track_id != second.track_id
     assert first.instrument == second.instrument == 73 and first.tempo == 90.0 and second.arch == "lstm"
     assert len(build_requests("irish", "30s", STYLES, "42")) == 1
-    for kwargs, match in [({"takes": 3}, "1 or 2"), ({"instrument": "kazoo"}, "Unknown instrument"),
-                          ({"tempo": 500}, "tempo"), ({"temperature": 9.0}, "Temperature"),
-                          ({"arch": "gpt"}, "no `gpt` model"), ({"seed": -1}, "seed")]:
+    for kwargs, match in [
+        ({"takes": 3}, "1 or 2"),
+        ({"instrument": "kazoo"}, "Unknown instrument"),
+        ({"tempo": 500}, "tempo"),
+        ({"temperature": 9.0}, "Temperature"),
+        ({"arch": "gpt"}, "no `gpt` model"),
+        ({"seed": -1}, "seed"),
+    ]:
         with pytest.raises(BadRequest, match=match):
             build_requests("irish", "30s", STYLES, "42", **kwargs)
     assert instrument_program(None) is None and instrument_program(" violin ") == 40
 
 
 def test_exact_controls_are_checked_against_the_style() -> None:
-    styles = {"irish": StyleInfo("irish", ["lstm", "abc"], "lstm", "jigs", meters=["6/8", "2/2"],
-                                 modes=["major", "minor", "dorian", "mixolydian"]),
-              "bach": StyleInfo("bach", ["lstm", "coconet"], "lstm", meters=["4/4", "3/4"], modes=["major", "minor"])}
+    styles = {
+        "irish": StyleInfo(
+            "irish",
+            ["lstm", "abc"],
+            "lstm",
+            "jigs",
+            meters=["6/8", "2/2"],
+            modes=["major", "minor", "dorian", "mixolydian"],
+        ),
+        "bach": StyleInfo("bach", ["lstm", "coconet"], "lstm", meters=["4/4", "3/4"], modes=["major", "minor"]),
+    }
     (req,) = build_requests("irish", "30s", styles, "42", key="d DOR", meter="6/8", tempo=132, loop=True)
     assert (req.key, req.meter, req.tempo, req.loop) == ("D dorian", "6/8", 132.0, True)
     assert build_requests("irish", "30s", styles, "42", key="  ", meter="")[0].key is None
     for style, kwargs, match in [
-            ("irish", {"key": "H major"}, "Can't read the key"), ("irish", {"meter": "7/8"}, "meters 6/8, 2/2"),
-            ("bach", {"key": "D dorian"}, "no dorian tunes: modes major, minor"),
-            ("irish", {"arch": "abc", "key": "D"}, "can't follow a chosen key"),
-            ("irish", {"arch": "abc", "loop": True}, "can't write a seamless loop"),
-            ("bach", {"arch": "coconet", "meter": "4/4"}, "can't follow a chosen meter")]:
+        ("irish", {"key": "H major"}, "Can't read the key"),
+        ("irish", {"meter": "7/8"}, "meters 6/8, 2/2"),
+        ("bach", {"key": "D dorian"}, "no dorian tunes: modes major, minor"),
+        ("irish", {"arch": "abc", "key": "D"}, "can't follow a chosen key"),
+        ("irish", {"arch": "abc", "loop": True}, "can't write a seamless loop"),
+        ("bach", {"arch": "coconet", "meter": "4/4"}, "can't follow a chosen meter"),
+    ]:
         with pytest.raises(BadRequest, match=match):
             build_requests(style, "30s", styles, "42", **kwargs)
 

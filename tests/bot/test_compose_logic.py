@@ -20,12 +20,15 @@ def test_valid_request_gets_defaults() -> None:
     assert request.user_id == "42" and len(request.track_id) == 32
 
 
-@pytest.mark.parametrize(("style", "length", "match"), [
-    ("irish", "30h", "Can't read the length `30h`"),
-    ("irish", "2s", "out of range"),
-    ("irish", "10m", "out of range"),
-    ("nosuchstyle", "30s", "Unknown style `nosuchstyle`. Styles: baroque, irish, scottish"),
-])
+@pytest.mark.parametrize(
+    ("style", "length", "match"),
+    [
+        ("irish", "30h", "Can't read the length `30h`"),
+        ("irish", "2s", "out of range"),
+        ("irish", "10m", "out of range"),
+        ("nosuchstyle", "30s", "Unknown style `nosuchstyle`. Styles: baroque, irish, scottish"),
+    ],
+)
 def test_bad_requests_say_what_is_allowed(style: str, length: str, match: str) -> None:
     with pytest.raises(BadRequest, match=match):
         build_request(style, length, STYLES, "42")

@@ -26,12 +26,18 @@ def test_defaults() -> None:
 
 
 def test_all_variables() -> None:
-    settings = Settings.from_env({
-        "DISCORD_TOKEN": "sekrit", "REDIS_URL": "redis://127.0.0.1:7000/1",
-        "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10/", "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/",
-        "DISCORD_GUILD_ID": "123456789", "TUNESMITH_DATA_DIR": "/tmp/ts", "TUNESMITH_GUILD_READY_TIMEOUT": "0.1",
-        "TUNESMITH_STYLES_REFRESH_S": "1",
-    })
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": "sekrit",
+            "REDIS_URL": "redis://127.0.0.1:7000/1",
+            "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10/",
+            "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/",
+            "DISCORD_GUILD_ID": "123456789",
+            "TUNESMITH_DATA_DIR": "/tmp/ts",
+            "TUNESMITH_GUILD_READY_TIMEOUT": "0.1",
+            "TUNESMITH_STYLES_REFRESH_S": "1",
+        }
+    )
     assert settings.api_base == "http://127.0.0.1:9/api/v10"
     assert settings.gateway_url == "ws://127.0.0.1:9"
     assert settings.guild_id == 123456789 and settings.data_dir == Path("/tmp/ts")
@@ -43,14 +49,17 @@ def test_token_is_not_in_repr() -> None:
     assert "sekrit" not in repr(settings) and "sekrit" not in str(settings)
 
 
-@pytest.mark.parametrize(("key", "value", "match"), [
-    ("DISCORD_GUILD_ID", "my-server", "numeric"),
-    ("DISCORD_API_BASE", "127.0.0.1:9/api", "http"),
-    ("DISCORD_GATEWAY_URL", "http://127.0.0.1:9", "ws://"),
-    ("REDIS_URL", "localhost:6379", "redis://"),
-    ("TUNESMITH_GUILD_READY_TIMEOUT", "soon", "number"),
-    ("TUNESMITH_STYLES_REFRESH_S", "0", "at least"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("DISCORD_GUILD_ID", "my-server", "numeric"),
+        ("DISCORD_API_BASE", "127.0.0.1:9/api", "http"),
+        ("DISCORD_GATEWAY_URL", "http://127.0.0.1:9", "ws://"),
+        ("REDIS_URL", "localhost:6379", "redis://"),
+        ("TUNESMITH_GUILD_READY_TIMEOUT", "soon", "number"),
+        ("TUNESMITH_STYLES_REFRESH_S", "0", "at least"),
+    ],
+)
 def test_bad_values(key: str, value: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         Settings.from_env({"DISCORD_TOKEN": "t", key: value})
@@ -64,15 +73,20 @@ def test_shards_and_metrics_port() -> None:
     auto = Settings.from_env({**base, "TUNESMITH_SHARDS": "Auto", "TUNESMITH_METRICS_PORT": "9100"})
     assert (auto.sharded, auto.shard_count, auto.metrics_port) == (True, None, 9100)
     assert Settings.from_env({**base, "TUNESMITH_SHARDS": "4"}).shard_count == 4
-    for key, value in (("TUNESMITH_SHARDS", "0"), ("TUNESMITH_SHARDS", "lots"), ("TUNESMITH_METRICS_PORT", "70000"),
-                       ("TUNESMITH_METRICS_PORT", "http")):
+    for key, value in (
+        ("TUNESMITH_SHARDS", "0"),
+        ("TUNESMITH_SHARDS", "lots"),
+        ("TUNESMITH_METRICS_PORT", "70000"),
+        ("TUNESMITH_METRICS_PORT", "http"),
+    ):
         with pytest.raises(ConfigError, match=key):
             Settings.from_env({**base, key: value})
 
 
 def test_log_settings_and_redacted_errors() -> None:
-    log = Settings.from_env({"DISCORD_TOKEN": "sekrit-token-value", "TUNESMITH_LOG_LEVEL": "debug",
-                             "TUNESMITH_LOG_FORMAT": " JSON "}).log
+    log = Settings.from_env(
+        {"DISCORD_TOKEN": "sekrit-token-value", "TUNESMITH_LOG_LEVEL": "debug", "TUNESMITH_LOG_FORMAT": " JSON "}
+    ).log
     assert (log.level, log.fmt, log.secrets) == ("DEBUG", "json", ("sekrit-token-value",))
     assert LogSettings.from_env({}) == LogSettings() and "sekrit" not in repr(log)
     with pytest.raises(ConfigError) as info:
@@ -81,8 +95,14 @@ def test_log_settings_and_redacted_errors() -> None:
 
 
 def test_web_settings() -> None:
-    web = WebSettings.from_env({"REDIS_URL": "redis://:pw@h/0", "TUNESMITH_DATA_DIR": "/tmp/ts",
-                                "TUNESMITH_WEB_HOSTS": "A.example, ,b.example", "TUNESMITH_USER_DAILY": "3"})
+    web = WebSettings.from_env(
+        {
+            "REDIS_URL": "redis://:pw@h/0",
+            "TUNESMITH_DATA_DIR": "/tmp/ts",
+            "TUNESMITH_WEB_HOSTS": "A.example, ,b.example",
+            "TUNESMITH_USER_DAILY": "3",
+        }
+    )
     assert web.redis_url == "redis://:pw@h/0" and "pw" not in repr(web)
     assert web.data_path == Path("/tmp/ts") and web.web_hosts == ("a.example", "b.example")
     assert web.limits.user_daily == 3 and WebSettings.from_env({}).redis_url == ""

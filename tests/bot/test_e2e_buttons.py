@@ -41,8 +41,13 @@ def test_votes_survive_a_restart_and_old_buttons_still_work(real_stack: Stack) -
     assert callback.json["type"] == 7 and _labels(callback.json["data"]["components"])["👍"] == "1"
     stack.click(message, up, user("carol"))
     _, callback = stack.click(message, down, user("carol"))  # carol changes her mind
-    assert _labels(callback.json["data"]["components"]) == {"👍": "1", "👎": "1", "🔁": "Reroll", "➕": "30s",
-                                                            "🎼": "Harmonize"}
+    assert _labels(callback.json["data"]["components"]) == {
+        "👍": "1",
+        "👎": "1",
+        "🔁": "Reroll",
+        "➕": "30s",
+        "🎼": "Harmonize",
+    }
     _, own = stack.click(message, up, user("alice"))
     assert own.json["type"] == 4 and own.json["data"]["flags"] == 64 and "own track" in own.json["data"]["content"]
     assert sorted(stack.db_rows("SELECT value FROM votes WHERE track_id = ?", (track,))) == [(-1,), (1,)]
@@ -72,8 +77,9 @@ def test_votes_survive_a_restart_and_old_buttons_still_work(real_stack: Stack) -
     assert len(pretty_midi.PrettyMIDI(io.BytesIO(midi.data)).instruments) == 4
     assert f"track `{track}`" in harmonized.json["embeds"][0]["description"]
     emojis = [e for e, _, _ in driver.buttons(driver.message_of(fake, harmonized))]
-    assert emojis == ["👍", "👎", "🔁", "📄", "📦", "🎚️", "🎲", "🌀"], \
+    assert emojis == ["👍", "👎", "🔁", "📄", "📦", "🎚️", "🎲", "🌀"], (
         "four voices: neither extend nor harmonize again, but a score, files, stems and Gibbs variations"
+    )
     print(f"\nvote round trip {vote_ms:.1f} ms; reroll+extend+harmonize {time.monotonic() - started:.1f} s")
 
 
@@ -90,8 +96,11 @@ def test_bad_clicks_are_answered_ephemerally(real_stack: Stack) -> None:
     new += [("ts:t:../../etc", "damaged"), (f"ts:w:{'a' * 31}", "damaged"), (f"ts:f:{'0' * 32}:9", "damaged")]
     message["components"].append({"type": 1, "components": [{**damaged, "custom_id": c} for c, _ in new[:5]]})
     message["components"].append({"type": 1, "components": [{**damaged, "custom_id": c} for c, _ in new[5:]]})
-    for custom_id, needle in (("ts:u:not-a-track", "damaged or from an older version"),
-                              ("ts:u:" + "0" * 32, "no finished track"), *new):
+    for custom_id, needle in (
+        ("ts:u:not-a-track", "damaged or from an older version"),
+        ("ts:u:" + "0" * 32, "no finished track"),
+        *new,
+    ):
         _, callback = stack.click(message, custom_id, user("grace"))
         assert callback.json["type"] == 4 and callback.json["data"]["flags"] == 64
         assert needle in callback.json["data"]["content"]
@@ -123,8 +132,10 @@ def test_exact_controls_score_exports_stems_variations_and_lineage(real_stack: S
     meters = [c["value"] for c in stack.wait(driver.is_callback(choices), 5).json["data"]["choices"]]
     assert "6/8" in meters and "7/8" not in meters
 
-    _, post = stack.compose({"style": "irish", "length": "12s", "key": "e DOR", "meter": "6/8", "tempo": 132,
-                             "loop": True, "seed": 3}, user("musician"))
+    _, post = stack.compose(
+        {"style": "irish", "length": "12s", "key": "e DOR", "meter": "6/8", "tempo": 132, "loop": True, "seed": 3},
+        user("musician"),
+    )
     fields = driver.embed_fields(post)
     assert (fields["Key"], fields["Meter"], fields["Tempo"]) == ("E dorian", "6/8", "132 BPM")
     assert "(loop)" in post.json["embeds"][0]["title"] and "seamless loop" in post.json["embeds"][0]["description"]
@@ -162,7 +173,8 @@ def test_exact_controls_score_exports_stems_variations_and_lineage(real_stack: S
     _, strong = _new_track(stack, message, "🌀", "fan2", row=1)
     assert "strong variation" in strong.json["embeds"][0]["description"]
     assert stack.db_rows("SELECT parent_id, vary, kind FROM tracks WHERE id = ?", (child_id,)) == [
-        (track, "subtle", "vary")]
+        (track, "subtle", "vary")
+    ]
 
     child_message = driver.message_of(fake, subtle)
     stack.click(child_message, driver.button(child_message, "👍"), user("critic"))  # votes are per track
@@ -175,4 +187,3 @@ def test_exact_controls_score_exports_stems_variations_and_lineage(real_stack: S
     shown = stack.wait(lambda r: driver.is_followup(looked)(r) and r.status == 200, 60)
     assert f"subtle variation of track `{track}`" in shown.json["content"]
     print(f"\nscore posted {score_s:.1f} s after the click")
-

@@ -36,11 +36,17 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     _assert_refused(stack, {"style": "nosuchstyle", "length": "30s"}, "Unknown style `nosuchstyle`", "irish")
     _assert_refused(stack, {"style": "irish", "length": "30s", "instrument": "kazoo"}, "Unknown instrument", "flute")
     _assert_refused(stack, {"style": "irish", "length": "30s", "tempo": 500}, "tempo must lie between 40 and 240")
-    _assert_refused(stack, {"style": "irish", "length": "30s", "arrangement": "orchestra"},
-                    "Unknown arrangement `orchestra`", "band", "melody")
+    _assert_refused(
+        stack,
+        {"style": "irish", "length": "30s", "arrangement": "orchestra"},
+        "Unknown arrangement `orchestra`",
+        "band",
+        "melody",
+    )
     _assert_refused(stack, {"style": "irish", "length": "30s", "instrument": "drums"}, "drum kit can't play")
-    _assert_refused(stack, {"style": "irish", "length": "30s", "key": "H lydian"}, "Can't read the key `H lydian`",
-                    "D dorian")
+    _assert_refused(
+        stack, {"style": "irish", "length": "30s", "key": "H lydian"}, "Can't read the key `H lydian`", "D dorian"
+    )
     _assert_refused(stack, {"style": "irish", "length": "30s", "meter": "7/8"}, "has no `7/8` tunes", "6/8")
     assert compose_queue(stack.redis).count == 0
     assert not stack.db_rows("SELECT id FROM tracks WHERE user_id = ?", (user("refused")["id"],))
@@ -71,20 +77,36 @@ def test_compose_irish_30s_end_to_end(real_stack: Stack) -> None:
     # The band arrangement (the default): one named MIDI track per part, drums on channel 10, and the embed says so.
     midi = pretty_midi.PrettyMIDI(io.BytesIO(by_suffix[".mid"].data))
     assert [(i.name, i.is_drum) for i in midi.instruments] == [
-        ("melody", False), ("chords", False), ("bass", False), ("percussion", True)]
+        ("melody", False),
+        ("chords", False),
+        ("bass", False),
+        ("percussion", True),
+    ]
     assert all(i.notes for i in midi.instruments)
     assert fields["Arrangement"].startswith("band · ") and "percussion" in fields["Arrangement"]
     assert [(e, label) for e, label, _ in driver.buttons(driver.message_of(fake, post))] == [
-        ("👍", "0"), ("👎", "0"), ("🔁", "Reroll"), ("➕", "30s"), ("🎼", "Harmonize"),
-        ("📄", "Score"), ("📦", "Files"), ("🎚️", "Stems"), ("🎲", "Vary (subtle)"), ("🌀", "Vary (strong)")]
+        ("👍", "0"),
+        ("👎", "0"),
+        ("🔁", "Reroll"),
+        ("➕", "30s"),
+        ("🎼", "Harmonize"),
+        ("📄", "Score"),
+        ("📦", "Files"),
+        ("🎚️", "Stems"),
+        ("🎲", "Vary (subtle)"),
+        ("🌀", "Vary (strong)"),
+    ]
     stack.wait(lambda r: driver.is_edit(inter)(r) and "is ready" in r.json["content"], 5)
     assert stack.db_rows("SELECT status, message_id FROM tracks WHERE id = ?", (track,)) == [
-        ("done", post.response["id"])]
+        ("done", post.response["id"])
+    ]
     edits = [r.json["content"] for r in fake.find(driver.is_edit(inter))]
     assert edits and edits[-1] == f"✅ Track `{track}` is ready.", edits
     assert not fake.find(lambda r: r.status == 404 and r.method != "WS"), "the bot made an unmodelled call"
-    print(f"\ndefer latency {latency * 1000:.1f} ms; follow-up {post.time - inter.time:.1f} s after the "
-          f"command; whole test {time.monotonic() - started:.1f} s; edits: {len(edits)}")
+    print(
+        f"\ndefer latency {latency * 1000:.1f} ms; follow-up {post.time - inter.time:.1f} s after the "
+        f"command; whole test {time.monotonic() - started:.1f} s; edits: {len(edits)}"
+    )
 
 
 def test_two_takes_side_by_side(real_stack: Stack) -> None:
@@ -99,18 +121,21 @@ def test_two_takes_side_by_side(real_stack: Stack) -> None:
     midi = next(f for f in post.files if f.filename.endswith(".mid"))
     assert pretty_midi.PrettyMIDI(__import__("io").BytesIO(midi.data)).instruments[0].program == 73
     rows = driver.message_of(real_stack.fake, post)["components"]
-    assert len(rows) == 4 and rows[0]["components"][0]["label"] == "A · 0" and rows[2]["components"][0]["label"] == \
-        "B · 0"  # two rows a take: votes and new tracks, then score, files, stems and variations
+    assert (
+        len(rows) == 4 and rows[0]["components"][0]["label"] == "A · 0" and rows[2]["components"][0]["label"] == "B · 0"
+    )  # two rows a take: votes and new tracks, then score, files, stems and variations
     assert rows[1]["components"][0]["label"] == "A · Score" and rows[3]["components"][0]["label"] == "B · Score"
     tracks = [driver.embed_fields(post, i)["Track"].strip("`") for i in (0, 1)]
-    assert {r[0] for r in real_stack.db_rows("SELECT delivery_id FROM tracks WHERE id IN (?, ?)", tuple(tracks))} \
-        and len(set(tracks)) == 2
+    assert {
+        r[0] for r in real_stack.db_rows("SELECT delivery_id FROM tracks WHERE id IN (?, ?)", tuple(tracks))
+    } and len(set(tracks)) == 2
 
 
 def test_audio_over_the_size_limit_is_reencoded_smaller(real_stack: Stack) -> None:
     limit = 100_000
-    inter = real_stack.fake.inject_slash("compose", {"style": "irish", "length": "30s"}, user=user("tight"),
-                                         size_limit=limit)
+    inter = real_stack.fake.inject_slash(
+        "compose", {"style": "irish", "length": "30s"}, user=user("tight"), size_limit=limit
+    )
     post = real_stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200, 60)
     audio = [f for f in post.files if f.filename.endswith(".ogg")]
     assert len(audio) == 1 and audio[0].filename.endswith("k.ogg"), [f.filename for f in post.files]

@@ -42,15 +42,20 @@ def test_killed_mid_job_then_delivered_once_even_after_the_token_expired(real_st
 
     post = stack.wait(lambda r: driver.is_followup(fresh)(r) and r.status == 200, 30, since=killed)
     assert driver.embed_fields(post)["Track"] == f"`{first}`" and len(post.files) == 3
-    channel = stack.wait(lambda r: driver.is_channel_post(P.CHANNEL_ID)(r) and r.status == 200 and
-                         second in str(r.json), 30, since=killed)
+    channel = stack.wait(
+        lambda r: driver.is_channel_post(P.CHANNEL_ID)(r) and r.status == 200 and second in str(r.json),
+        30,
+        since=killed,
+    )
     assert str(channel.json["message_reference"]["message_id"]) == defer.response["interaction"]["response_message_id"]
     assert channel.json["content"].startswith(f"<@{user('iris')['id']}>") and len(channel.files) == 3
     assert channel.json["components"], "the buttons come with the channel message too"
-    assert not fake.find(lambda r: r.path.startswith("/webhooks/") and stale.token in r.path and r.time > killed), \
+    assert not fake.find(lambda r: r.path.startswith("/webhooks/") and stale.token in r.path and r.time > killed), (
         "an expired token must not be used"
-    assert stack.db_rows("SELECT state, posted_via, token FROM deliveries WHERE user_id = ?",
-                         (user("iris")["id"],)) == [("posted", "channel", None)]
+    )
+    assert stack.db_rows(
+        "SELECT state, posted_via, token FROM deliveries WHERE user_id = ?", (user("iris")["id"],)
+    ) == [("posted", "channel", None)]
 
     stack.restart_bot()  # nothing is pending any more: nothing is posted again
     time.sleep(1.0)
@@ -64,8 +69,10 @@ def test_webhook_401_falls_back_to_a_channel_reply(real_stack: Stack) -> None:
     try:
         inter = fake.inject_slash("compose", {"style": "irish", "length": "8s"}, user=user("jack"))
         defer = stack.wait(driver.is_callback(inter), 5)
-        post = stack.wait(lambda r: driver.is_channel_post(P.CHANNEL_ID)(r) and r.status == 200 and r.files and
-                          r.time > inter.time, 60)
+        post = stack.wait(
+            lambda r: driver.is_channel_post(P.CHANNEL_ID)(r) and r.status == 200 and r.files and r.time > inter.time,
+            60,
+        )
     finally:
         fake.heal_webhooks()
     refused = fake.find(lambda r: r.path.startswith("/webhooks/") and inter.token in r.path)
@@ -97,8 +104,9 @@ def test_with_no_worker_online_compose_is_queued_and_starts_once_one_is_up(real_
     stack.restart_bot(before_start=everything_down)
     inter = fake.inject_slash("compose", {"style": "irish", "length": "6s", "key": "G major"}, user=user("early"))
     assert stack.wait(driver.is_callback(inter), 5).json == {"type": 5}
-    said = stack.wait(lambda r: driver.is_edit(inter)(r) and "No worker is online right now" in
-                      (r.json or {}).get("content", ""), 10)
+    said = stack.wait(
+        lambda r: driver.is_edit(inter)(r) and "No worker is online right now" in (r.json or {}).get("content", ""), 10
+    )
     assert "will start as soon as a worker is up" in said.json["content"]
     track = stack.queued_track(user("early"))
     assert compose_queue(stack.redis).count == 1 and not fake.find(driver.is_followup(inter))

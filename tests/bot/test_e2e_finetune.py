@@ -50,8 +50,12 @@ def ft_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     for path in SHIPPED_DIR.glob("irish-lstm.*"):
         (models / path.name).symlink_to(path)
-    stack = Stack(tmp, [TUNESMITH, "worker", "--queues", "compose"], TUNESMITH_CHECKPOINT_DIR=str(models),
-                  TUNESMITH_TORCH_THREADS="1")
+    stack = Stack(
+        tmp,
+        [TUNESMITH, "worker", "--queues", "compose"],
+        TUNESMITH_CHECKPOINT_DIR=str(models),
+        TUNESMITH_TORCH_THREADS="1",
+    )
     try:
         stack.start(timeout=120)
         stack.trainer = processes.spawn([TUNESMITH, "worker", "--queues", "train"], stack.env, tmp / "trainer.log")
@@ -62,16 +66,21 @@ def ft_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.stop()
 
 
-def finetune(stack: Stack, options: dict, files: dict[str, tuple[str, bytes]], who: str = "ada",
-             permissions: str = ADMIN) -> tuple[object, Recorded]:
+def finetune(
+    stack: Stack, options: dict, files: dict[str, tuple[str, bytes]], who: str = "ada", permissions: str = ADMIN
+) -> tuple[object, Recorded]:
     inter = stack.fake.inject_slash("finetune", options, user=user(who), files=files, permissions=permissions)
     return inter, stack.wait(driver.is_callback(inter), 10)
 
 
 def wait_summary(stack: Stack, inter: object, timeout: float = 240.0) -> Recorded:
     procs = [*stack.procs, stack.trainer]
-    return driver.wait_alive(stack.fake, lambda r: driver.is_followup(inter)(r) and r.status == 200
-                             and "is live" in (r.json or {}).get("content", ""), timeout, procs)
+    return driver.wait_alive(
+        stack.fake,
+        lambda r: driver.is_followup(inter)(r) and r.status == 200 and "is live" in (r.json or {}).get("content", ""),
+        timeout,
+        procs,
+    )
 
 
 def served_checkpoint(stack: Stack, style: str, who: str) -> tuple[str, Recorded]:
@@ -121,8 +130,15 @@ def test_admin_creates_a_style_from_uploads_and_everyone_can_compose_it(ft_stack
     assert [f.filename for f in summary.files] == ["loss.png"] and summary.files[0].data[:4] == b"\x89PNG"
     assert stack.worker.poll() is None and stack.trainer.poll() is None  # the bomb hurt nobody
 
-    sample = stack.wait(lambda r: driver.is_followup(inter)(r) and r.status == 200 and r.files
-                        and any(f.filename.endswith(".mid") for f in r.files), 90)
+    sample = stack.wait(
+        lambda r: (
+            driver.is_followup(inter)(r)
+            and r.status == 200
+            and r.files
+            and any(f.filename.endswith(".mid") for f in r.files)
+        ),
+        90,
+    )
     assert driver.embed_fields(sample)["Style"] == "chorale"
     assert "chorale" in driver.style_choices(fake, stack.bot, "cho")  # autocomplete knows it at once
 
@@ -152,11 +168,11 @@ def test_rollback_and_a_fine_tune_from_votes(ft_stack: Stack, chorale_v1: dict) 
     bad = fake.inject_slash("rollback", {"style": "chorale", "version": 1}, user=user("mallory"))
     assert "Manage Server" in stack.wait(driver.is_callback(bad), 5).json["data"]["content"]
     assert "v2" in served_checkpoint(stack, "chorale", "erin")[0]
-    back = fake.inject_slash("rollback", {"style": "chorale", "version": 1}, user=user("ada"),
-                             permissions=ADMIN)
+    back = fake.inject_slash("rollback", {"style": "chorale", "version": 1}, user=user("ada"), permissions=ADMIN)
     assert stack.wait(driver.is_callback(back), 5).json == {"type": 5}
-    done = stack.wait(lambda r: driver.is_edit(back)(r) and "now serves version 1" in (r.json or {}).get(
-        "content", ""), 30)
+    done = stack.wait(
+        lambda r: driver.is_edit(back)(r) and "now serves version 1" in (r.json or {}).get("content", ""), 30
+    )
     assert done.status == 200
     assert "model chorale-lstm v1" in served_checkpoint(stack, "chorale", "erin")[0]
     nothing = fake.inject_slash("rollback", {"style": "chorale", "version": 0}, user=user("ada"), permissions=ADMIN)
@@ -167,31 +183,53 @@ def test_rollback_and_a_fine_tune_from_votes(ft_stack: Stack, chorale_v1: dict) 
 
 def test_an_upload_of_nothing_usable_is_refused_and_changes_nothing(ft_stack: Stack) -> None:
     stack = ft_stack
-    before = sorted(p.name for p in (stack.data_dir / "models").rglob("*")) if (stack.data_dir / "models").exists() \
-        else []
-    inter, defer = finetune(stack, {"style": "junk", "steps": 10, "base": "irish"},
-                            {"file1": ("bomb.zip", zip_bomb()), "file2": ("x.mid", b"MThd\0\0\0\6\0\1\0\1")})
+    before = (
+        sorted(p.name for p in (stack.data_dir / "models").rglob("*")) if (stack.data_dir / "models").exists() else []
+    )
+    inter, defer = finetune(
+        stack,
+        {"style": "junk", "steps": 10, "base": "irish"},
+        {"file1": ("bomb.zip", zip_bomb()), "file2": ("x.mid", b"MThd\0\0\0\6\0\1\0\1")},
+    )
     assert defer.json == {"type": 5}
-    failed = driver.wait_alive(stack.fake, lambda r: driver.is_edit(inter)(r) and "failed" in (r.json or {}).get(
-        "content", ""), 120, [*stack.procs, stack.trainer])
+    failed = driver.wait_alive(
+        stack.fake,
+        lambda r: driver.is_edit(inter)(r) and "failed" in (r.json or {}).get("content", ""),
+        120,
+        [*stack.procs, stack.trainer],
+    )
     content = failed.json["content"]
     assert "bomb.zip" in content and "x.mid" in content, content
-    after = sorted(p.name for p in (stack.data_dir / "models").rglob("*")) if (stack.data_dir / "models").exists() \
-        else []
+    after = (
+        sorted(p.name for p in (stack.data_dir / "models").rglob("*")) if (stack.data_dir / "models").exists() else []
+    )
     assert after == before and stack.trainer.poll() is None
 
 
 def test_only_an_admin_can_cancel_and_a_cancelled_run_keeps_nothing(ft_stack: Stack) -> None:
     stack, fake = ft_stack, ft_stack.fake
     midis = chorale_midis()
-    inter, defer = finetune(stack, {"style": "slowpoke", "steps": 3000, "base": "irish"},
-                            {"file1": ("a.mid", midis["bwv66.6.mid"]), "file2": ("b.mid", midis["bwv1.6.mid"])})
+    inter, defer = finetune(
+        stack,
+        {"style": "slowpoke", "steps": 3000, "base": "irish"},
+        {"file1": ("a.mid", midis["bwv66.6.mid"]), "file2": ("b.mid", midis["bwv1.6.mid"])},
+    )
     assert defer.json == {"type": 5}
-    training = stack.wait(lambda r: driver.is_edit(inter)(r) and "step" in (r.json or {}).get("content", "")
-                          and (r.json or {}).get("components"), 120)
+    training = stack.wait(
+        lambda r: (
+            driver.is_edit(inter)(r)
+            and "step" in (r.json or {}).get("content", "")
+            and (r.json or {}).get("components")
+        ),
+        120,
+    )
     message = driver.message_of(fake, training)
-    cancel = next(c["custom_id"] for row in message["components"] for c in row["components"]
-                  if c["custom_id"].startswith("ts:ftcancel:"))
+    cancel = next(
+        c["custom_id"]
+        for row in message["components"]
+        for c in row["components"]
+        if c["custom_id"].startswith("ts:ftcancel:")
+    )
     click = fake.inject_click(message, cancel, user=user("mallory"))
     assert "Manage Server" in stack.wait(driver.is_callback(click), 5).json["data"]["content"]
     click = fake.inject_click(message, cancel, user=user("ada"), permissions=ADMIN)

@@ -9,21 +9,40 @@ from worker.contract.tracks import ComposeResult
 
 
 def _result(**kw: object) -> ComposeResult:
-    base = dict(track_id="abc123", style="irish", arch="lstm", seed=42, seconds=30.04, tempo_qpm=112.4, bars=14,
-                files={}, timings={"sample_s": 0.5, "render_s": 1.0, "total_s": 1.8}, device="cpu")
+    base = dict(
+        track_id="abc123",
+        style="irish",
+        arch="lstm",
+        seed=42,
+        seconds=30.04,
+        tempo_qpm=112.4,
+        bars=14,
+        files={},
+        timings={"sample_s": 0.5, "render_s": 1.0, "total_s": 1.8},
+        device="cpu",
+    )
     return ComposeResult(**{**base, **kw})
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(30, "30s"), (90, "1m30s"), (60, "1m"), (12.5, "12.5s"),
-                                               (0, "0s"), (29.99, "30s")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(30, "30s"), (90, "1m30s"), (60, "1m"), (12.5, "12.5s"), (0, "0s"), (29.99, "30s")]
+)
 def test_format_seconds(seconds: float, text: str) -> None:
     assert embeds.format_seconds(seconds) == text
 
 
-@pytest.mark.parametrize(("progress", "pct"), [
-    ({"fraction": 0.5}, 50.0), ({"percent": 30}, 30.0), ({"step": 3, "total": 4}, 75.0),
-    ({"fraction": 1.7}, 100.0), ({"stage": "loading"}, None), ({"step": 1, "total": 0}, None), ({}, None),
-])
+@pytest.mark.parametrize(
+    ("progress", "pct"),
+    [
+        ({"fraction": 0.5}, 50.0),
+        ({"percent": 30}, 30.0),
+        ({"step": 3, "total": 4}, 75.0),
+        ({"fraction": 1.7}, 100.0),
+        ({"stage": "loading"}, None),
+        ({"step": 1, "total": 0}, None),
+        ({}, None),
+    ],
+)
 def test_progress_percent(progress: dict, pct: float | None) -> None:
     assert embeds.progress_percent(progress) == pct
 
@@ -34,8 +53,9 @@ def test_progress_text_queued_shows_position() -> None:
 
 
 def test_progress_text_running_shows_stage_and_bar() -> None:
-    text = embeds.progress_text("t1", "irish", 30, status="started",
-                                progress={"stage": "sampling", "fraction": 0.4, "stage_fraction": 0.5})
+    text = embeds.progress_text(
+        "t1", "irish", 30, status="started", progress={"stage": "sampling", "fraction": 0.4, "stage_fraction": 0.5}
+    )
     assert "Composing notes" in text and "40%" in text and "▰▰▰▰▱" in text
 
 

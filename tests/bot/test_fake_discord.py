@@ -65,8 +65,9 @@ async def _session(fake: FakeDiscord) -> None:
 def test_fake_discord_protocol() -> None:
     with FakeDiscord() as fake:
         asyncio.run(_session(fake))
-        followup = fake.wait_for(lambda r: r.method == "POST" and r.path.startswith("/webhooks/") and r.files,
-                                 timeout=1)
+        followup = fake.wait_for(
+            lambda r: r.method == "POST" and r.path.startswith("/webhooks/") and r.files, timeout=1
+        )
         assert [(f.filename, f.data) for f in followup.files] == [("a.ogg", b"OggS1234"), ("a.mid", b"MThd")]
         assert followup.json["content"] == "done" and followup.query == {"wait": "1"}
         assert fake.find(lambda r: r.path == "/nothing/here")[0].status == 404

@@ -26,14 +26,22 @@ pytestmark = pytest.mark.slow
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample at http://127.0.0.1:port/metrics: (name, sorted labels) → value."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_metrics_and_json_logs_of_a_real_bot(tmp_path: Path) -> None:
     port = free_port()
-    stack = Stack(tmp_path, [sys.executable, "-m", "tests.fakes.stand_in_worker"], STAND_IN_STEP_S="0.05",
-                  TUNESMITH_METRICS_PORT=str(port), TUNESMITH_LOG_FORMAT="json")
+    stack = Stack(
+        tmp_path,
+        [sys.executable, "-m", "tests.fakes.stand_in_worker"],
+        STAND_IN_STEP_S="0.05",
+        TUNESMITH_METRICS_PORT=str(port),
+        TUNESMITH_LOG_FORMAT="json",
+    )
     try:
         stack.start()
         help_ = stack.fake.inject_slash("help", {}, user=user("reader"))

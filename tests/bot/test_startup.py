@@ -18,8 +18,7 @@ from worker.cli.redis_server import free_port
 
 def test_missing_token_exits_with_a_clear_message() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
-    proc = subprocess.run([sys.executable, "-m", "bot"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "bot"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "DISCORD_TOKEN is not set" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -24,8 +24,17 @@ def _store(path: Path) -> Store:
 
 
 def _delivery(n: int, user: str = "u1", guild: str = "g1", at: float = NOW) -> Delivery:
-    return Delivery(id=f"d{n}", user_id=user, guild_id=guild, channel_id="c1", application_id="app",
-                    token=f"secret-token-{n}", interaction_id=f"i{n}", size_limit=10 << 20, created_at=at)
+    return Delivery(
+        id=f"d{n}",
+        user_id=user,
+        guild_id=guild,
+        channel_id="c1",
+        application_id="app",
+        token=f"secret-token-{n}",
+        interaction_id=f"i{n}",
+        size_limit=10 << 20,
+        created_at=at,
+    )
 
 
 def _req(n: int, style: str = "irish") -> ComposeRequest:
@@ -33,8 +42,19 @@ def _req(n: int, style: str = "irish") -> ComposeRequest:
 
 
 def _result(n: int, style: str = "irish") -> ComposeResult:
-    return ComposeResult(f"{n:032x}", style, "lstm", 1, 30.0, 120.0, 15, {"audio": "x.ogg"}, {"total_s": 2.0},
-                         tokens=[1, 2, 3], extendable=True)
+    return ComposeResult(
+        f"{n:032x}",
+        style,
+        "lstm",
+        1,
+        30.0,
+        120.0,
+        15,
+        {"audio": "x.ogg"},
+        {"total_s": 2.0},
+        tokens=[1, 2, 3],
+        extendable=True,
+    )
 
 
 def _posted(store: Store, n: int, user: str = "u1", style: str = "irish", at: float = NOW) -> str:
@@ -85,8 +105,14 @@ def test_claim_is_exactly_once_and_finish_forgets_the_token(tmp_path: Path) -> N
     assert "secret-token" not in repr(store.delivery("d1"))
     assert store.claim("d1") and not store.claim("d1")
     assert [d.state for d in store.open_deliveries()] == ["posting"]
-    store.finish("d1", "posted", results={_req(1).track_id: _result(1)}, reasons={_req(2).track_id: "boom"},
-                 message_id="888", via="channel")
+    store.finish(
+        "d1",
+        "posted",
+        results={_req(1).track_id: _result(1)},
+        reasons={_req(2).track_id: "boom"},
+        message_id="888",
+        via="channel",
+    )
     assert store.open_deliveries() == [] and store.delivery("d1").token is None
     done, failed = store.delivery_tracks("d1")
     assert done.status == "done" and done.result.extendable and done.result.tokens == [] and done.message_id == "888"
@@ -150,19 +176,24 @@ def test_a_version_1_database_gains_variations_and_known_styles(tmp_path: Path) 
 
     db = Database(None, tmp_path)
     statements = MIGRATIONS[0][2]
-    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-               " applied_at DOUBLE PRECISION NOT NULL)")
+    db.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at DOUBLE PRECISION NOT NULL)"
+    )
     for statement in statements:
         db.execute(statement)
     db.execute("INSERT INTO schema_migrations VALUES (1, 'old', 0)")
-    db.execute("INSERT INTO tracks (id, delivery_id, user_id, kind, style, seconds, request_json, status,"
-               " created_at) VALUES ('old', 'd0', 'u0', 'compose', 'irish', 30, '{}', 'failed', 0)")
+    db.execute(
+        "INSERT INTO tracks (id, delivery_id, user_id, kind, style, seconds, request_json, status,"
+        " created_at) VALUES ('old', 'd0', 'u0', 'compose', 'irish', 30, '{}', 'failed', 0)"
+    )
     assert db.migrate() == [v for v, _, _ in MIGRATIONS][1:]
     assert db.one("SELECT id, vary FROM tracks WHERE id = 'old'") == {"id": "old", "vary": None}
     store = Store(db)
     parent = _posted(store, 1)
-    child = ComposeRequest("irish", 30.0, arch="lstm", track_id=f"{2:032x}", kind="vary", parent_id=parent,
-                           vary="strong")
+    child = ComposeRequest(
+        "irish", 30.0, arch="lstm", track_id=f"{2:032x}", kind="vary", parent_id=parent, vary="strong"
+    )
     assert store.reserve(_delivery(2), [child], Limits(), now=NOW) is None
     (found,) = store.variations(parent)
     assert found.id == child.track_id and found.request.vary == "strong" and store.variations(child.track_id) == []

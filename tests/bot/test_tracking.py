@@ -26,7 +26,8 @@ def _enqueue(redis_conn, style: str):
 
 def _work(redis_conn) -> None:
     SimpleWorker([compose_queue(redis_conn)], connection=redis_conn, serializer=SERIALIZER).work(
-        burst=True, logging_level="WARNING")
+        burst=True, logging_level="WARNING"
+    )
 
 
 def test_snapshot_queued_then_finished(redis_conn, quick: Path) -> None:
@@ -56,14 +57,20 @@ def test_snapshot_missing_job(redis_conn, quick: Path) -> None:
     assert snapshot(job).status == "missing" and snapshot(job).failed
 
 
-@pytest.mark.parametrize(("exc", "reason"), [
-    ("Traceback ...\n  File x\nrq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (600 s)",
-     "the worker ran out of time"),
-    ("rq.exceptions.AbandonedJobError: gone", "the worker stopped unexpectedly"),
-    ("Traceback\nworker.contract.BadRequest: Unknown style `x`.", "Unknown style `x`."),
-    ("Traceback\nFileNotFoundError: [Errno 2] /data/secret", "worker error: FileNotFoundError"),
-    ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (
+            "Traceback ...\n  File x\nrq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (600 s)",
+            "the worker ran out of time",
+        ),
+        ("rq.exceptions.AbandonedJobError: gone", "the worker stopped unexpectedly"),
+        ("Traceback\nworker.contract.BadRequest: Unknown style `x`.", "Unknown style `x`."),
+        ("Traceback\nFileNotFoundError: [Errno 2] /data/secret", "worker error: FileNotFoundError"),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_failure_reason(exc: str | None, reason: str | None) -> None:
     assert failure_reason(exc) == reason
 
@@ -74,8 +81,14 @@ def test_pick_attachments_orders_and_filters(tmp_path: Path) -> None:
     (tmp_path / "t.ogg").write_bytes(b"x" * 100)
     (tmp_path / "t.abc").write_text("X:1")
     (tmp_path / "empty.wav").write_bytes(b"")
-    files = {"image": "t.png", "abc": str(tmp_path / "t.abc"), "midi": "t.mid", "audio": "t.ogg",
-             "gone": "nope.mp3", "wav": "empty.wav"}
+    files = {
+        "image": "t.png",
+        "abc": str(tmp_path / "t.abc"),
+        "midi": "t.mid",
+        "audio": "t.ogg",
+        "gone": "nope.mp3",
+        "wav": "empty.wav",
+    }
     paths, skipped = pick_attachments(files, data_dir=tmp_path)
     assert [p.name for p in paths] == ["t.ogg", "t.mid", "t.png", "t.abc"]
     assert sorted(skipped) == ["empty.wav (empty)", "nope.mp3 (missing)"]

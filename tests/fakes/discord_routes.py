@@ -67,9 +67,16 @@ class RestRoutes:
         app.router.add_get(api + "/users/@me", self._static(lambda: P.BOT_USER))
         app.router.add_get(api + "/oauth2/applications/@me", self._static(P.application))
         app.router.add_get(api + "/gateway", self._static(lambda: {"url": self.gateway_url}))  # type: ignore[attr-defined]
-        app.router.add_get(api + "/gateway/bot", self._static(lambda: {  # AutoShardedClient asks it how many shards
-            "url": self.gateway_url, "shards": self.shards,  # type: ignore[attr-defined]
-            "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}))
+        app.router.add_get(
+            api + "/gateway/bot",
+            self._static(
+                lambda: {  # AutoShardedClient asks it how many shards
+                    "url": self.gateway_url,
+                    "shards": self.shards,  # type: ignore[attr-defined]
+                    "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+                }
+            ),
+        )
         app.router.add_put(api + "/applications/{app}/commands", self._sync_commands)
         app.router.add_put(api + "/applications/{app}/guilds/{guild}/commands", self._sync_commands)
         app.router.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)
@@ -112,10 +119,16 @@ class RestRoutes:
                     limit.times -= 1
                     after = limit.retry_after
                     body = {"message": "You are being rate limited.", "retry_after": after, "global": False}
-                    headers = {"Content-Type": "application/json", "Retry-After": f"{after:g}", "Via": "1.1 google",
-                               "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                               "X-RateLimit-Reset-After": f"{after:g}", "X-RateLimit-Bucket": "fake",
-                               "X-RateLimit-Scope": "user"}
+                    headers = {
+                        "Content-Type": "application/json",
+                        "Retry-After": f"{after:g}",
+                        "Via": "1.1 google",
+                        "X-RateLimit-Limit": "5",
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset-After": f"{after:g}",
+                        "X-RateLimit-Bucket": "fake",
+                        "X-RateLimit-Scope": "user",
+                    }
                     return web.Response(body=json.dumps(body).encode(), status=429, headers=headers)
         return None
 
@@ -140,15 +153,26 @@ class RestRoutes:
         synced = {}
         for cmd in rec.json or []:
             old = self.commands.get(guild, {}).get(cmd["name"], {})
-            synced[cmd["name"]] = {**cmd, "id": old.get("id", P.snowflake()), "application_id": P.APP_ID,
-                                   "version": P.snowflake(), **({"guild_id": guild} if guild else {})}
+            synced[cmd["name"]] = {
+                **cmd,
+                "id": old.get("id", P.snowflake()),
+                "application_id": P.APP_ID,
+                "version": P.snowflake(),
+                **({"guild_id": guild} if guild else {}),
+            }
         self.commands[guild] = synced
         return await self._reply(rec, json_response(list(synced.values())))
 
     def _message(self, body: dict, files: list[Upload], inter: Interaction | None, **kw: Any) -> dict[str, Any]:
         atts = [P.attachment(f.filename, len(f.data), f.content_type) for f in files]
-        msg = P.message(body.get("content") or "", embeds=body.get("embeds"), attachments=atts,
-                        components=body.get("components"), interaction_id=inter.id if inter else None, **kw)
+        msg = P.message(
+            body.get("content") or "",
+            embeds=body.get("embeds"),
+            attachments=atts,
+            components=body.get("components"),
+            interaction_id=inter.id if inter else None,
+            **kw,
+        )
         self.messages[msg["id"]] = msg
         return msg
 
@@ -171,8 +195,12 @@ class RestRoutes:
         if (bad := check_message(data, rec.files, inter)) is not None:
             return await self._reply(rec, bad)
         inter.responded = body.get("type")
-        info = {"id": inter.id, "type": inter.payload["type"], "response_message_ephemeral": bool(flags & 64),
-                "response_message_loading": inter.responded == 5}
+        info = {
+            "id": inter.id,
+            "type": inter.payload["type"],
+            "response_message_ephemeral": bool(flags & 64),
+            "response_message_loading": inter.responded == 5,
+        }
         resource: dict[str, Any] = {"type": inter.responded}
         if inter.responded in (4, 5):
             inter.original = self._message(data, rec.files, inter, flags=flags | (128 if inter.responded == 5 else 0))

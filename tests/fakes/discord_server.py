@@ -89,10 +89,17 @@ class FakeDiscord(RestRoutes):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def inject_slash(self, name: str, options: dict[str, Any] | list[dict[str, Any]], *,
-                     user: dict[str, Any] | None = None, size_limit: int = P.ATTACHMENT_SIZE_LIMIT,
-                     files: dict[str, tuple[str, bytes]] | None = None, permissions: str | None = None,
-                     reported_sizes: dict[str, int] | None = None) -> Interaction:
+    def inject_slash(
+        self,
+        name: str,
+        options: dict[str, Any] | list[dict[str, Any]],
+        *,
+        user: dict[str, Any] | None = None,
+        size_limit: int = P.ATTACHMENT_SIZE_LIMIT,
+        files: dict[str, tuple[str, bytes]] | None = None,
+        permissions: str | None = None,
+        reported_sizes: dict[str, int] | None = None,
+    ) -> Interaction:
         """Send INTERACTION_CREATE for ``/name options`` from ``user`` in the test guild's channel.
 
         ``files`` maps an attachment option to (filename, bytes): the bytes are served on the fake's CDN route
@@ -107,23 +114,39 @@ class FakeDiscord(RestRoutes):
             self.cdn[att["id"]] = data
             resolved[att["id"]] = att
             opts.append({"name": option, "type": 11, "value": att["id"]})
-        return self._inject(2, name, opts, user, size_limit, resolved={"attachments": resolved} if resolved else None,
-                            permissions=permissions)
+        return self._inject(
+            2,
+            name,
+            opts,
+            user,
+            size_limit,
+            resolved={"attachments": resolved} if resolved else None,
+            permissions=permissions,
+        )
 
-    def inject_autocomplete(self, name: str, options: dict[str, Any], focused: str, *,
-                            user: dict[str, Any] | None = None) -> Interaction:
+    def inject_autocomplete(
+        self, name: str, options: dict[str, Any], focused: str, *, user: dict[str, Any] | None = None
+    ) -> Interaction:
         """Send an autocomplete interaction (type 4) with ``focused`` being typed."""
         return self._inject(4, name, P.options(options, focused), user, P.ATTACHMENT_SIZE_LIMIT)
 
-    def inject_click(self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any] | None = None,
-                     size_limit: int = P.ATTACHMENT_SIZE_LIMIT, permissions: str | None = None) -> Interaction:
+    def inject_click(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        user: dict[str, Any] | None = None,
+        size_limit: int = P.ATTACHMENT_SIZE_LIMIT,
+        permissions: str | None = None,
+    ) -> Interaction:
         """Click the button ``custom_id`` on ``message`` (as the fake last stored it): INTERACTION_CREATE type 3."""
         current = self.messages.get(message["id"], message)
         buttons = [c for row in current.get("components") or [] for c in row.get("components", [])]
         if not any(b.get("custom_id") == custom_id for b in buttons):
             raise AssertionError(f"message {message['id']} has no button {custom_id!r}")
-        payload = P.interaction(3, {"custom_id": custom_id, "component_type": 2}, user or P.user(username="alice"),
-                                size_limit=size_limit)
+        payload = P.interaction(
+            3, {"custom_id": custom_id, "component_type": 2}, user or P.user(username="alice"), size_limit=size_limit
+        )
         payload["message"] = current
         if permissions is not None:
             payload["member"]["permissions"] = permissions
@@ -135,8 +158,17 @@ class FakeDiscord(RestRoutes):
         asyncio.run_coroutine_threadsafe(self._dispatch("INTERACTION_CREATE", payload), self._loop).result(5)
         return inter
 
-    def _inject(self, kind: int, name: str, opts: list, user: dict | None, size_limit: int, *,
-                resolved: dict[str, Any] | None = None, permissions: str | None = None) -> Interaction:
+    def _inject(
+        self,
+        kind: int,
+        name: str,
+        opts: list,
+        user: dict | None,
+        size_limit: int,
+        *,
+        resolved: dict[str, Any] | None = None,
+        permissions: str | None = None,
+    ) -> Interaction:
         command = self.commands.get(P.GUILD_ID, {}).get(name) or self.commands.get(None, {}).get(name) or {}
         data = {"id": command.get("id", P.snowflake()), "name": name, "type": 1, "options": opts}
         if resolved:
@@ -148,8 +180,7 @@ class FakeDiscord(RestRoutes):
             payload["member"]["permissions"] = permissions
         return self._dispatch_interaction(payload)
 
-    def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 10.0,
-                 since: float = 0.0) -> Recorded:
+    def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 10.0, since: float = 0.0) -> Recorded:
         """The first recorded request at or after ``since`` matching ``predicate``; TimeoutError if none."""
         deadline = time.monotonic() + timeout
         with self._cond:

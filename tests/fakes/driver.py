@@ -11,8 +11,13 @@ from tests.fakes.discord_server import FakeDiscord, Interaction, Recorded
 from tests.fakes.processes import tail
 
 
-def wait_alive(fake: FakeDiscord, predicate: Callable[[Recorded], bool], timeout: float,
-               procs: list[subprocess.Popen], since: float = 0.0) -> Recorded:
+def wait_alive(
+    fake: FakeDiscord,
+    predicate: Callable[[Recorded], bool],
+    timeout: float,
+    procs: list[subprocess.Popen],
+    since: float = 0.0,
+) -> Recorded:
     """``fake.wait_for`` in 1 s slices, failing at once (with its log) if one of ``procs`` dies."""
     deadline = time.monotonic() + timeout
     while True:
@@ -77,8 +82,11 @@ def message_of(fake: FakeDiscord, rec: Recorded) -> dict[str, Any]:
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(emoji, label, custom_id) of every button on ``message``, row by row."""
-    return [((b.get("emoji") or {}).get("name", ""), b.get("label", ""), b["custom_id"])
-            for row in message.get("components") or [] for b in row.get("components", [])]
+    return [
+        ((b.get("emoji") or {}).get("name", ""), b.get("label", ""), b["custom_id"])
+        for row in message.get("components") or []
+        for b in row.get("components", [])
+    ]
 
 
 def button(message: dict[str, Any], emoji: str, row: int = 0) -> str:

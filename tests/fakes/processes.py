@@ -39,8 +39,7 @@ def bot_env(fake: FakeDiscord, redis_url: str, data_dir: Path, **extra: str) -> 
 def spawn(args: list[str], env: Mapping[str, str], log_path: Path) -> subprocess.Popen:
     """Start ``args`` in the repo root in its own process group, output to ``log_path``."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-    proc = subprocess.Popen(args, cwd=REPO, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(args, cwd=REPO, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     proc.log_file = log  # type: ignore[attr-defined]
     proc.log_path = log_path  # type: ignore[attr-defined]
     return proc

@@ -81,8 +81,9 @@ class Stack:
     def wait(self, predicate: Callable[[Recorded], bool], timeout: float = 30.0, since: float = 0.0) -> Recorded:
         return driver.wait_alive(self.fake, predicate, timeout, self.procs, since=since)
 
-    def compose(self, options: dict[str, Any], user: dict[str, Any], timeout: float = 60.0
-                ) -> tuple[Interaction, Recorded]:
+    def compose(
+        self, options: dict[str, Any], user: dict[str, Any], timeout: float = 60.0
+    ) -> tuple[Interaction, Recorded]:
         """Run /compose as ``user``; returns the interaction and the follow-up that posted the track(s)."""
         inter = self.fake.inject_slash("compose", options, user=user)
         defer = self.wait(driver.is_callback(inter), 5)
@@ -98,8 +99,11 @@ class Stack:
         """The id of ``who``'s newest track once its job is in Redis and its reply's message id is recorded."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            rows = self.db_rows("SELECT t.id FROM tracks t JOIN deliveries d ON d.id = t.delivery_id WHERE"
-                                " t.user_id = ? AND d.message_id IS NOT NULL ORDER BY t.created_at DESC", (who["id"],))
+            rows = self.db_rows(
+                "SELECT t.id FROM tracks t JOIN deliveries d ON d.id = t.delivery_id WHERE"
+                " t.user_id = ? AND d.message_id IS NOT NULL ORDER BY t.created_at DESC",
+                (who["id"],),
+            )
             if rows and self.redis.exists(f"rq:job:{rows[0][0]}"):
                 return rows[0][0]
             time.sleep(0.02)

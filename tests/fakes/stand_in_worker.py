@@ -24,8 +24,10 @@ STYLES = {
     "broken": StyleInfo("broken", ["lstm"], "lstm", "always fails"),
     "slow": StyleInfo("slow", ["lstm"], "lstm", "takes its time"),
 }
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-       b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 MIDI = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0MTrk\x00\x00\x00\x04\x00\xff\x2f\x00"
 
 
@@ -44,16 +46,27 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("stand-in failure /secret/path/should/not/leak")
     out = Path(os.environ["TUNESMITH_DATA_DIR"]) / "tracks" / req.track_id
     out.mkdir(parents=True, exist_ok=True)
-    files = {"audio": out / f"{req.track_id}.ogg", "midi": out / f"{req.track_id}.mid",
-             "image": out / f"{req.track_id}.png"}
+    files = {
+        "audio": out / f"{req.track_id}.ogg",
+        "midi": out / f"{req.track_id}.mid",
+        "image": out / f"{req.track_id}.png",
+    }
     files["audio"].write_bytes(b"OggS" + bytes(2000))
     files["midi"].write_bytes(MIDI)
     files["image"].write_bytes(PNG)
     point("after_files")
     return ComposeResult(
-        track_id=req.track_id, style=req.style, arch=req.arch or "lstm", seed=req.seed or 1234,
-        seconds=req.seconds, tempo_qpm=120.0, bars=int(req.seconds / 2), files={k: str(v) for k, v in files.items()},
-        timings={"sample_s": 0.1, "render_s": 0.1, "total_s": 0.2}, device="cpu", checkpoint="stand-in",
+        track_id=req.track_id,
+        style=req.style,
+        arch=req.arch or "lstm",
+        seed=req.seed or 1234,
+        seconds=req.seconds,
+        tempo_qpm=120.0,
+        bars=int(req.seconds / 2),
+        files={k: str(v) for k, v in files.items()},
+        timings={"sample_s": 0.1, "render_s": 0.1, "total_s": 0.2},
+        device="cpu",
+        checkpoint="stand-in",
     ).to_dict()
 
 

@@ -33,8 +33,16 @@ class Fleet(Stack):
     """A Stack with ``workers`` worker processes and, with ``password``, a Redis that requires one (set at run
     time, so lost on a restart); ``stop()`` checks that no log holds a secret."""
 
-    def __init__(self, tmp: Path, worker_args: list[str], *, workers: int = 1, aof: bool = False,
-                 password: str | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        worker_args: list[str],
+        *,
+        workers: int = 1,
+        aof: bool = False,
+        password: str | None = None,
+        **env: str,
+    ) -> None:
         super().__init__(tmp, worker_args, **{"TUNESMITH_JOB_LEASE_S": str(LEASE_S), **env})
         self.password = password
         if aof:
@@ -81,8 +89,14 @@ class Fleet(Stack):
         """Until worker ``proc`` has registered with RQ (it is about to listen)."""
         from rq import Worker
 
-        until(lambda: any(w.name.endswith(f"-{proc.pid}") for w in Worker.all(connection=self.redis))
-              or proc.poll() is not None, timeout, "the new worker to register")
+        until(
+            lambda: (
+                any(w.name.endswith(f"-{proc.pid}") for w in Worker.all(connection=self.redis))
+                or proc.poll() is not None
+            ),
+            timeout,
+            "the new worker to register",
+        )
         assert proc.poll() is None, processes.tail(proc)
 
     def reap_dead(self, proc: subprocess.Popen, timeout: float = 30.0) -> int:
@@ -144,8 +158,13 @@ class Fleet(Stack):
         if self.env.get("TUNESMITH_LOG_LEVEL", "INFO").upper() != "DEBUG":
             secrets.update({f"interaction token {i.token}": i.token for i in self.fake.interactions.values()})
         logs = {p.name: p.read_text(errors="replace") for p in self.tmp.glob("*.log")}
-        leaked = [f"{what} in {name}" for what, secret in secrets.items() if secret
-                  for name, text in logs.items() if secret in text]
+        leaked = [
+            f"{what} in {name}"
+            for what, secret in secrets.items()
+            if secret
+            for name, text in logs.items()
+            if secret in text
+        ]
         assert not leaked, f"secrets in the logs: {leaked[:5]}"
 
     # --- looking at jobs ----------------------------------------------------------------------------------
@@ -165,6 +184,7 @@ class Fleet(Stack):
 
     def worker_running(self, track_id: str, timeout: float = 60.0) -> subprocess.Popen:
         """The live worker process running ``track_id`` (worker names end in the pid), once one is."""
+
         def live() -> subprocess.Popen | None:
             if self.job_status(track_id) != "started":
                 return None
@@ -175,6 +195,7 @@ class Fleet(Stack):
 
     def outcome(self, inter: Any, timeout: float = 60.0) -> Any:
         """The bot's last word on a /compose: the follow-up with the files, or the edit saying it failed."""
+
         def final(rec: Any) -> bool:
             if driver.is_followup(inter)(rec) and rec.status == 200:
                 return True
@@ -219,8 +240,7 @@ def stand_in_worker() -> int:
 
     runner.announce_styles = announce
     queues = os.environ.get("STAND_IN_QUEUES", "compose,train").split(",")  # as `tunesmith worker` by default
-    return runner.run_worker(os.environ["REDIS_URL"], queues,
-                             log_level=os.environ.get("STAND_IN_LOG_LEVEL", "WARNING"))
+    return runner.run_worker(os.environ["REDIS_URL"], queues, log_level=os.environ.get("STAND_IN_LOG_LEVEL", "WARNING"))
 
 
 if __name__ == "__main__":

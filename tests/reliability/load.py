@@ -50,8 +50,14 @@ LIGHT = Profile("light (CI)", commands=60, users=15, seconds=3.0, workers=2, rea
 FULL = Profile("full", commands=200, users=50, seconds=10.0, workers=2, real=True, settle_s=600.0)
 # Production timings for the bot; the guild caps are off because the fake has a single server, which stands
 # in for the many servers 50 users would come from (the per-user caps, 2 at once and 30 a day, stay on).
-ENV = {"TUNESMITH_POLL_INTERVAL_S": "0.75", "TUNESMITH_EDIT_INTERVAL_S": "3", "TUNESMITH_GUILD_INFLIGHT": "0",
-       "TUNESMITH_GUILD_DAILY": "0", "STAND_IN_STEP_S": "0.05", "TUNESMITH_TORCH_THREADS": "1"}
+ENV = {
+    "TUNESMITH_POLL_INTERVAL_S": "0.75",
+    "TUNESMITH_EDIT_INTERVAL_S": "3",
+    "TUNESMITH_GUILD_INFLIGHT": "0",
+    "TUNESMITH_GUILD_DAILY": "0",
+    "STAND_IN_STEP_S": "0.05",
+    "TUNESMITH_TORCH_THREADS": "1",
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,8 +91,11 @@ def outcomes(fleet: Fleet, sent: list[Any], settle_s: float) -> dict[str, dict[s
             elif rec.path.startswith("/webhooks/") and rec.files and rec.status == 200:
                 posts.setdefault(rec.path.rsplit("/", 1)[1], []).append(rec)
         result = {i.id: {"inter": i, "callback": callbacks.get(i.id), "posts": posts.get(i.token, [])} for i in sent}
-        pending = [r for r in result.values() if r["callback"] is None or
-                   (r["callback"].json.get("type") == 5 and not r["posts"])]
+        pending = [
+            r
+            for r in result.values()
+            if r["callback"] is None or (r["callback"].json.get("type") == 5 and not r["posts"])
+        ]
         if not pending or time.monotonic() > deadline:
             return result
         for proc in fleet.procs:
@@ -99,9 +108,13 @@ def check(fleet: Fleet, result: dict[str, dict[str, Any]]) -> tuple[dict[str, An
     figures, problems = judge(result)
     queue = compose_queue(fleet.redis)
     states = dict(fleet.db_rows("SELECT state, COUNT(*) FROM deliveries GROUP BY state"))
-    lost = {"queued": queue.count, "started": StartedJobRegistry(queue=queue).count,
-            "failed": FailedJobRegistry(queue=queue).count, "claimed": len(claims.claimed(fleet.redis)),
-            "not posted": sum(n for state, n in states.items() if state != "posted")}
+    lost = {
+        "queued": queue.count,
+        "started": StartedJobRegistry(queue=queue).count,
+        "failed": FailedJobRegistry(queue=queue).count,
+        "claimed": len(claims.claimed(fleet.redis)),
+        "not posted": sum(n for state, n in states.items() if state != "posted"),
+    }
     return figures, problems + [f"{n} job(s) {what} at the end" for what, n in lost.items() if n]
 
 
@@ -127,11 +140,17 @@ def judge(result: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]
         problems.append(f"{len(missing)} user(s) got no track at all")
     if slow := [a for a in acks if a >= DEADLINE_S]:
         problems.append(f"{len(slow)} acknowledgement(s) took 3 s or more")
-    figures = {"commands": len(result), "tracks": len(latencies), "quota_refusals": refused,
-               "ack_p50_ms": round(1000 * percentile(acks, 50)), "ack_p95_ms": round(1000 * percentile(acks, 95)),
-               "ack_max_ms": round(1000 * max(acks, default=float("nan"))),
-               "files_p50_s": round(percentile(latencies, 50), 2), "files_p95_s": round(percentile(latencies, 95), 2),
-               "files_max_s": round(max(latencies, default=float("nan")), 2)}
+    figures = {
+        "commands": len(result),
+        "tracks": len(latencies),
+        "quota_refusals": refused,
+        "ack_p50_ms": round(1000 * percentile(acks, 50)),
+        "ack_p95_ms": round(1000 * percentile(acks, 95)),
+        "ack_max_ms": round(1000 * max(acks, default=float("nan"))),
+        "files_p50_s": round(percentile(latencies, 50), 2),
+        "files_p95_s": round(percentile(latencies, 95), 2),
+        "files_max_s": round(max(latencies, default=float("nan")), 2),
+    }
     return figures, problems
 
 
@@ -148,26 +167,36 @@ def run(profile: Profile, tmp: Path) -> tuple[dict[str, Any], list[str]]:
         figures, problems = check(fleet, result)
     finally:
         fleet.stop()
-    return {"profile": asdict(profile), "fired_in_s": round(fired, 2), "loadavg_before": round(busy, 2),
-            **figures}, problems
+    return {
+        "profile": asdict(profile),
+        "fired_in_s": round(fired, 2),
+        "loadavg_before": round(busy, 2),
+        **figures,
+    }, problems
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
     """The BENCHMARKS.md section for a run."""
     p = report["profile"]
     workers = f"{p['workers']} {'real `tunesmith worker`' if p['real'] else 'stand-in'} workers"
-    rows = [("commands / users / seconds", f"{p['commands']} / {p['users']} / {report['fired_in_s']}"),
-            ("tracks posted / quota refusals", f"{report['tracks']} / {report['quota_refusals']}"),
-            ("ack p50 / p95 / max", f"{report['ack_p50_ms']} / {report['ack_p95_ms']} / {report['ack_max_ms']} ms"),
-            ("command → files p50 / p95 / max",
-             f"{report['files_p50_s']} / {report['files_p95_s']} / {report['files_max_s']} s")]
+    rows = [
+        ("commands / users / seconds", f"{p['commands']} / {p['users']} / {report['fired_in_s']}"),
+        ("tracks posted / quota refusals", f"{report['tracks']} / {report['quota_refusals']}"),
+        ("ack p50 / p95 / max", f"{report['ack_p50_ms']} / {report['ack_p95_ms']} / {report['ack_max_ms']} ms"),
+        (
+            "command → files p50 / p95 / max",
+            f"{report['files_p50_s']} / {report['files_p95_s']} / {report['files_max_s']} s",
+        ),
+    ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return (f"{MARK_START}\n## Load: `{command}`\n\n{platform.machine()} {os.cpu_count()} cores (1-minute load "
-            f"average {report.get('loadavg_before', '?')} before the run); {workers}, the real bot, the loopback "
-            f"fake Discord; lengths {', '.join(p['lengths'])}; per-user caps on (2 at once), guild caps off."
-            f"\n\n| figure | value |\n|---|---|\n{table}\n\nEvery command was acknowledged within 3 s and ended "
-            f"in a track or a quota refusal; no job was lost (queue, started and failed registries empty, every "
-            f"delivery posted once).\n{MARK_END}")
+    return (
+        f"{MARK_START}\n## Load: `{command}`\n\n{platform.machine()} {os.cpu_count()} cores (1-minute load "
+        f"average {report.get('loadavg_before', '?')} before the run); {workers}, the real bot, the loopback "
+        f"fake Discord; lengths {', '.join(p['lengths'])}; per-user caps on (2 at once), guild caps off."
+        f"\n\n| figure | value |\n|---|---|\n{table}\n\nEvery command was acknowledged within 3 s and ended "
+        f"in a track or a quota refusal; no job was lost (queue, started and failed registries empty, every "
+        f"delivery posted once).\n{MARK_END}"
+    )
 
 
 def write_section(path: Path, section: str) -> None:
@@ -190,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     if args.write and not problems:
-        write_section(args.write, markdown(report, "python -m tests.reliability.load" + (" --full" if args.full
-                                                                                          else "")))
+        write_section(
+            args.write, markdown(report, "python -m tests.reliability.load" + (" --full" if args.full else ""))
+        )
     return 1 if problems else 0
 
 

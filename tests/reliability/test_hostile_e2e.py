@@ -28,8 +28,14 @@ GENERIC = "Something went wrong on my side"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path_factory.mktemp("hostile"), STAND_IN, password="redis-sekrit-pw", TUNESMITH_LOG_LEVEL="DEBUG",
-                  STAND_IN_STEP_S="0.05", STAND_IN_LOG_LEVEL="DEBUG")
+    fleet = Fleet(
+        tmp_path_factory.mktemp("hostile"),
+        STAND_IN,
+        password="redis-sekrit-pw",
+        TUNESMITH_LOG_LEVEL="DEBUG",
+        STAND_IN_STEP_S="0.05",
+        STAND_IN_LOG_LEVEL="DEBUG",
+    )
     try:
         yield fleet.start()
     finally:
@@ -46,10 +52,12 @@ class _State:
         self.ids = set(fleet.fake.messages)
 
     def _rows(self) -> tuple[Any, ...]:
-        return (self.fleet.db_rows("SELECT * FROM votes ORDER BY track_id, user_id"),
-                self.fleet.db_rows("SELECT id, user_id, status FROM tracks ORDER BY id"),
-                self.fleet.db_rows("SELECT id, state FROM deliveries ORDER BY id"),
-                self.fleet.redis.llen("rq:queue:compose"))
+        return (
+            self.fleet.db_rows("SELECT * FROM votes ORDER BY track_id, user_id"),
+            self.fleet.db_rows("SELECT id, user_id, status FROM tracks ORDER BY id"),
+            self.fleet.db_rows("SELECT id, state FROM deliveries ORDER BY id"),
+            self.fleet.redis.llen("rq:queue:compose"),
+        )
 
     def unchanged(self) -> bool:
         """The same rows and queue, every earlier message as it was, and only ephemeral replies added."""
@@ -67,18 +75,32 @@ def _ephemeral(fleet: Fleet, inter: Any) -> str:
     return data["content"]
 
 
-@pytest.mark.parametrize(("options", "needle"), [
-    ({"length": "30h"}, "Can't read the length"), ({"length": "-5s"}, "Can't read the length"),
-    ({"length": "10000s"}, "out of range"), ({"style": "../../etc/passwd"}, "Unknown style"),
-    ({"style": "@everyone"}, "Unknown style"), ({"arch": "gan"}, "has no `gan` model"),
-    ({"seed": -1}, "seed"), ({"seed": 2**40}, "seed"), ({"temperature": 99.0}, "emperature"),
-    ({"temperature": float("nan")}, "emperature"), ({"tempo": 1000}, "tempo"), ({"tempo": 1}, "tempo"),
-    ({"instrument": "kazoo"}, "Unknown instrument"), ({"takes": 3}, "takes"),
-    ({"length": "1" * 3000}, "out of range"),
-    ({"key": "H lydian"}, "Can't read the key"), ({"key": "D dorian; DROP TABLE tracks"}, "Can't read the key"),
-    ({"key": "\x00" * 50}, "Can't read the key"), ({"meter": "7/8"}, "has no `7/8` tunes"),
-    ({"meter": "../../x"}, "tunes: meters"), ({"meter": "6/8" * 400}, "tunes: meters"),
-])
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"length": "30h"}, "Can't read the length"),
+        ({"length": "-5s"}, "Can't read the length"),
+        ({"length": "10000s"}, "out of range"),
+        ({"style": "../../etc/passwd"}, "Unknown style"),
+        ({"style": "@everyone"}, "Unknown style"),
+        ({"arch": "gan"}, "has no `gan` model"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**40}, "seed"),
+        ({"temperature": 99.0}, "emperature"),
+        ({"temperature": float("nan")}, "emperature"),
+        ({"tempo": 1000}, "tempo"),
+        ({"tempo": 1}, "tempo"),
+        ({"instrument": "kazoo"}, "Unknown instrument"),
+        ({"takes": 3}, "takes"),
+        ({"length": "1" * 3000}, "out of range"),
+        ({"key": "H lydian"}, "Can't read the key"),
+        ({"key": "D dorian; DROP TABLE tracks"}, "Can't read the key"),
+        ({"key": "\x00" * 50}, "Can't read the key"),
+        ({"meter": "7/8"}, "has no `7/8` tunes"),
+        ({"meter": "../../x"}, "tunes: meters"),
+        ({"meter": "6/8" * 400}, "tunes: meters"),
+    ],
+)
 def test_bad_options_are_refused_ephemerally_and_queue_nothing(fleet: Fleet, options: dict, needle: str) -> None:
     before = _State(fleet)
     inter = fleet.fake.inject_slash("compose", {"style": "irish", "length": "30s", **options}, user=user("mallory"))
@@ -94,15 +116,27 @@ def test_tampered_buttons_answer_clearly_and_change_nothing(fleet: Fleet) -> Non
     alice_track = driver.embed_fields(mine)["Track"].strip("`")
     bob_track = driver.embed_fields(theirs)["Track"].strip("`")
     template = driver.message_of(fleet.fake, theirs)["components"][0]["components"][0]
-    tampered = {f"ts:u:{alice_track}": "own track", f"ts:d:{alice_track}": "own track",
-                f"ts:x:{bob_track}:999": "cannot continue", f"ts:x:{bob_track}:0": "cannot continue",
-                f"ts:r:{'f' * 32}": "no finished track", f"ts:h:{bob_track}": "Harmonizing needs",
-                f"ts:u:{bob_track.upper()}": OUTDATED, f"ts:u:{bob_track}:5": OUTDATED, f"ts:q:{bob_track}": OUTDATED,
-                f"ts:u:{bob_track}\n": OUTDATED, f"ts:u:../../{bob_track[:20]}": OUTDATED, "ts:" + "€" * 97: OUTDATED,
-                f"ts:v:{'f' * 32}": "no finished track", f"ts:s:{'f' * 32}": "no finished track",
-                f"ts:w:{bob_track}:75": OUTDATED, f"ts:t:{bob_track[:31]}": OUTDATED, f"ts:f:{bob_track}:1": OUTDATED}
+    tampered = {
+        f"ts:u:{alice_track}": "own track",
+        f"ts:d:{alice_track}": "own track",
+        f"ts:x:{bob_track}:999": "cannot continue",
+        f"ts:x:{bob_track}:0": "cannot continue",
+        f"ts:r:{'f' * 32}": "no finished track",
+        f"ts:h:{bob_track}": "Harmonizing needs",
+        f"ts:u:{bob_track.upper()}": OUTDATED,
+        f"ts:u:{bob_track}:5": OUTDATED,
+        f"ts:q:{bob_track}": OUTDATED,
+        f"ts:u:{bob_track}\n": OUTDATED,
+        f"ts:u:../../{bob_track[:20]}": OUTDATED,
+        "ts:" + "€" * 97: OUTDATED,
+        f"ts:v:{'f' * 32}": "no finished track",
+        f"ts:s:{'f' * 32}": "no finished track",
+        f"ts:w:{bob_track}:75": OUTDATED,
+        f"ts:t:{bob_track[:31]}": OUTDATED,
+        f"ts:f:{bob_track}:1": OUTDATED,
+    }
     forged = dict(driver.message_of(fleet.fake, theirs), id=P.snowflake())
-    rows = [list(tampered)[i:i + 5] for i in range(0, len(tampered), 5)]
+    rows = [list(tampered)[i : i + 5] for i in range(0, len(tampered), 5)]
     forged["components"] = [{"type": 1, "components": [{**template, "custom_id": c} for c in row]} for row in rows]
     fleet.fake.messages[forged["id"]] = forged  # as if bob's message carried these buttons
     before = _State(fleet)
@@ -120,7 +154,8 @@ def test_tampered_buttons_answer_clearly_and_change_nothing(fleet: Fleet) -> Non
     new = driver.embed_fields(post)["Track"].strip("`")
     assert fleet.db_rows("SELECT user_id FROM tracks WHERE id = ?", (new,)) == [(user("bob")["id"],)]
     assert fleet.db_rows("SELECT user_id, status FROM tracks WHERE id = ?", (alice_track,)) == [
-        (user("alice")["id"], "done")]
+        (user("alice")["id"], "done")
+    ]
 
 
 class _Planted:
@@ -140,8 +175,9 @@ def test_a_pickled_job_is_never_unpickled_and_the_worker_goes_on(fleet: Fleet) -
     job = compose_queue(fleet.redis).enqueue("worker.jobs.compose", {"style": "irish", "seconds": 10.0})
     data = zlib.decompress(fleet.redis.hget(job.key, "data"))
     assert data.startswith(b'["worker.jobs.compose"'), "job arguments travel as JSON"
-    planted = compose_queue(fleet.redis).enqueue("worker.jobs.compose", {"style": "irish", "seconds": 10.0},
-                                                at_front=True)
+    planted = compose_queue(fleet.redis).enqueue(
+        "worker.jobs.compose", {"style": "irish", "seconds": 10.0}, at_front=True
+    )
     fleet.redis.hset(planted.key, "data", zlib.compress(pickle.dumps((_Planted(marker), None, (), {}))))
     until(lambda: fleet.job_status(planted.id) in ("failed", "finished"), 20, "the planted job to be handled")
     assert fleet.job_status(planted.id) == "failed" and not marker.exists()

@@ -30,16 +30,39 @@ from worker.contract.tracks import (
 )
 from worker.jobs.tracks import check_track_id
 
-STYLES = {"irish": StyleInfo("irish", ["lstm", "wavenet"], "lstm", meters=["6/8", "2/2"],
-                             modes=["major", "minor", "dorian", "mixolydian"]),
-          "bach": StyleInfo("bach", ["coconet"], "coconet", meters=["4/4"])}
+STYLES = {
+    "irish": StyleInfo(
+        "irish", ["lstm", "wavenet"], "lstm", meters=["6/8", "2/2"], modes=["major", "minor", "dorian", "mixolydian"]
+    ),
+    "bach": StyleInfo("bach", ["coconet"], "coconet", meters=["4/4"]),
+}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 RUN = settings(max_examples=300, deadline=None)
 
-texts = st.one_of(st.text(max_size=60),
-                  st.from_regex(r"\s*-?\d{0,6}(\.\d{0,3})?\s*(h|m|s|ms|min|sec|e3)?\s*", fullmatch=True),
-                  st.sampled_from(["30h", "-5s", "10000s", "1e3", "nan", "inf", "-inf", "0", "4.999s", "300.0001",
-                                   "1m30s", "５s", "30s; DROP TABLE tracks", "../../etc/passwd", "\x00", "@everyone"]))
+texts = st.one_of(
+    st.text(max_size=60),
+    st.from_regex(r"\s*-?\d{0,6}(\.\d{0,3})?\s*(h|m|s|ms|min|sec|e3)?\s*", fullmatch=True),
+    st.sampled_from(
+        [
+            "30h",
+            "-5s",
+            "10000s",
+            "1e3",
+            "nan",
+            "inf",
+            "-inf",
+            "0",
+            "4.999s",
+            "300.0001",
+            "1m30s",
+            "５s",
+            "30s; DROP TABLE tracks",
+            "../../etc/passwd",
+            "\x00",
+            "@everyone",
+        ]
+    ),
+)
 numbers = st.one_of(st.none(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True))
 small_ints = st.one_of(st.integers(-5, 5), st.integers(-(2**64), 2**64))
 
@@ -80,30 +103,69 @@ def test_any_length_number_is_in_range_or_refused(value: float) -> None:
 
 
 @RUN
-@given(style=st.one_of(texts, st.sampled_from(["irish", "IRISH ", " bach", "Irish"])),
-       length=st.one_of(texts, st.sampled_from(["30s", "5", "300", "2m"])),
-       arch=st.one_of(st.none(), texts, st.sampled_from(["lstm", "WaveNet", "coconet", "gan", ""])),
-       seed=numbers, temperature=numbers, tempo=numbers,
-       instrument=st.one_of(st.none(), texts, st.sampled_from([*INSTRUMENTS, "PIANO", " flute ", "drums"])),
-       takes=small_ints,
-       arrangement=st.one_of(st.none(), texts, st.sampled_from(["band", "melody", " Band ", "MELODY", ""])),
-       key=st.one_of(st.none(), texts, st.sampled_from(["D dorian", "f#m", "Bb mix", "C lydian", "H", "D dorian\n",
-                                                        "♭", "E♭ minor", "A" * 500])),
-       meter=st.one_of(st.none(), texts, st.sampled_from(["6/8", " 2/2 ", "4/4", "7/8", "6/0", "1e9/8"])),
-       loop=st.one_of(st.booleans(), st.sampled_from([0, 1, "yes", None])))
-@example(style="irish", length="30s", arch=None, seed=None, temperature=None, tempo=None, instrument=None, takes=1,
-         arrangement=None, key="D dorian", meter="6/8", loop=True)
-def test_every_compose_option_gives_a_valid_request_or_a_clear_refusal(style: str, length: str, arch: str | None,
-                                                                        seed: object, temperature: object,
-                                                                        tempo: object, instrument: str | None,
-                                                                        takes: int, arrangement: str | None,
-                                                                        key: str | None, meter: str | None,
-                                                                        loop: object) -> None:
+@given(
+    style=st.one_of(texts, st.sampled_from(["irish", "IRISH ", " bach", "Irish"])),
+    length=st.one_of(texts, st.sampled_from(["30s", "5", "300", "2m"])),
+    arch=st.one_of(st.none(), texts, st.sampled_from(["lstm", "WaveNet", "coconet", "gan", ""])),
+    seed=numbers,
+    temperature=numbers,
+    tempo=numbers,
+    instrument=st.one_of(st.none(), texts, st.sampled_from([*INSTRUMENTS, "PIANO", " flute ", "drums"])),
+    takes=small_ints,
+    arrangement=st.one_of(st.none(), texts, st.sampled_from(["band", "melody", " Band ", "MELODY", ""])),
+    key=st.one_of(
+        st.none(),
+        texts,
+        st.sampled_from(["D dorian", "f#m", "Bb mix", "C lydian", "H", "D dorian\n", "♭", "E♭ minor", "A" * 500]),
+    ),
+    meter=st.one_of(st.none(), texts, st.sampled_from(["6/8", " 2/2 ", "4/4", "7/8", "6/0", "1e9/8"])),
+    loop=st.one_of(st.booleans(), st.sampled_from([0, 1, "yes", None])),
+)
+@example(
+    style="irish",
+    length="30s",
+    arch=None,
+    seed=None,
+    temperature=None,
+    tempo=None,
+    instrument=None,
+    takes=1,
+    arrangement=None,
+    key="D dorian",
+    meter="6/8",
+    loop=True,
+)
+def test_every_compose_option_gives_a_valid_request_or_a_clear_refusal(
+    style: str,
+    length: str,
+    arch: str | None,
+    seed: object,
+    temperature: object,
+    tempo: object,
+    instrument: str | None,
+    takes: int,
+    arrangement: str | None,
+    key: str | None,
+    meter: str | None,
+    loop: object,
+) -> None:
     try:
-        requests = build_requests(style, length, STYLES, "42", arch=arch, seed=seed,  # type: ignore[arg-type]
-                                  temperature=temperature, tempo=tempo, instrument=instrument,  # type: ignore[arg-type]
-                                  takes=takes, arrangement=arrangement, key=key, meter=meter,
-                                  loop=loop)  # type: ignore[arg-type]
+        requests = build_requests(
+            style,
+            length,
+            STYLES,
+            "42",
+            arch=arch,
+            seed=seed,  # type: ignore[arg-type]
+            temperature=temperature,
+            tempo=tempo,
+            instrument=instrument,  # type: ignore[arg-type]
+            takes=takes,
+            arrangement=arrangement,
+            key=key,
+            meter=meter,
+            loop=loop,
+        )  # type: ignore[arg-type]
     except BadRequest as exc:
         _refusal_is_clear(exc)
         return
@@ -136,8 +198,11 @@ def test_instruments_are_a_fixed_list(name: str | None) -> None:
 
 
 @RUN
-@given(custom_id=st.one_of(st.text(max_size=110),
-                          st.from_regex(r"ts:[udrxhqsftvwz]:[0-9a-fA-F]{30,34}(:-?\d{0,5})?", fullmatch=True)))
+@given(
+    custom_id=st.one_of(
+        st.text(max_size=110), st.from_regex(r"ts:[udrxhqsftvwz]:[0-9a-fA-F]{30,34}(:-?\d{0,5})?", fullmatch=True)
+    )
+)
 @example("ts:s:" + "a" * 32)
 @example("ts:v:" + "a" * 32 + ":25")
 @example("ts:t:" + "a" * 32 + "\n")
@@ -158,8 +223,9 @@ def test_a_custom_id_is_ours_exactly_or_rejected(custom_id: str) -> None:
 
 
 @RUN
-@given(track_id=st.one_of(st.text(max_size=80),
-                          st.sampled_from(["../x", "..", "a/b", "x\x00", "a" * 65, "ok-_1", "ab\n"])))
+@given(
+    track_id=st.one_of(st.text(max_size=80), st.sampled_from(["../x", "..", "a/b", "x\x00", "a" * 65, "ok-_1", "ab\n"]))
+)
 def test_track_ids_are_safe_file_names_or_refused(track_id: str) -> None:
     try:
         safe = check_track_id(track_id)
@@ -172,18 +238,20 @@ def test_track_ids_are_safe_file_names_or_refused(track_id: str) -> None:
 @pytest.mark.parametrize("typed", ["abc123", "ABCDEF", "0" * 33, "../..", "12345", "`deadbeef`", ""])
 def test_track_command_ids(typed: str) -> None:
     cleaned = typed.strip().strip("`").lower()
-    assert is_track_id_prefix(cleaned) == (6 <= len(cleaned) <= 32 and all(c in "0123456789abcdef"
-                                                                             for c in cleaned))
+    assert is_track_id_prefix(cleaned) == (6 <= len(cleaned) <= 32 and all(c in "0123456789abcdef" for c in cleaned))
 
 
 @RUN
-@given(parent=st.one_of(st.none(), texts, st.sampled_from(["0" * 32, "../x", "a" * 65])),
-       vary=st.one_of(st.none(), texts, st.sampled_from(["subtle", "strong", "SUBTLE", ""])),
-       kind=st.sampled_from(["compose", "vary", "extend", "harmonize", "evil"]),
-       arch=st.sampled_from([None, "lstm", "coconet", "abc"]),
-       key=st.one_of(st.none(), st.sampled_from(["D dorian", "x"])))
-def test_variation_requests_are_valid_or_refused(parent: str | None, vary: str | None, kind: str, arch: str | None,
-                                                 key: str | None) -> None:
+@given(
+    parent=st.one_of(st.none(), texts, st.sampled_from(["0" * 32, "../x", "a" * 65])),
+    vary=st.one_of(st.none(), texts, st.sampled_from(["subtle", "strong", "SUBTLE", ""])),
+    kind=st.sampled_from(["compose", "vary", "extend", "harmonize", "evil"]),
+    arch=st.sampled_from([None, "lstm", "coconet", "abc"]),
+    key=st.one_of(st.none(), st.sampled_from(["D dorian", "x"])),
+)
+def test_variation_requests_are_valid_or_refused(
+    parent: str | None, vary: str | None, kind: str, arch: str | None, key: str | None
+) -> None:
     request = ComposeRequest("irish", 30.0, arch=arch, kind=kind, parent=parent, vary=vary, key=key)
     try:
         req = validate_request(request, STYLES)
@@ -201,11 +269,20 @@ HEX_OR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @RUN
-@given(request=st.one_of(
-    st.fixed_dictionaries({"track_id": st.one_of(texts, st.sampled_from(["../../etc/passwd", "a" * 32, ""])),
-                           "kind": st.one_of(texts, st.sampled_from(["score", "exports", "stems"])),
-                           "size_limit": st.one_of(numbers, texts, st.booleans())}),
-    st.lists(st.integers(), max_size=2), st.none(), st.text(max_size=10)))
+@given(
+    request=st.one_of(
+        st.fixed_dictionaries(
+            {
+                "track_id": st.one_of(texts, st.sampled_from(["../../etc/passwd", "a" * 32, ""])),
+                "kind": st.one_of(texts, st.sampled_from(["score", "exports", "stems"])),
+                "size_limit": st.one_of(numbers, texts, st.booleans()),
+            }
+        ),
+        st.lists(st.integers(), max_size=2),
+        st.none(),
+        st.text(max_size=10),
+    )
+)
 def test_the_outputs_job_refuses_or_answers_for_any_request(request: object, tmp_path_factory) -> None:
     """Whatever reaches the outputs job: a BadRequest, or an answer naming no file outside the track's folder."""
     import os

@@ -17,9 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "worker", "models")
 UNSAFE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal", "jsonpickle"}
 # RQ classes that deserialize job data: built without serializer=, they fall back to pickle.
-RQ_BUILDERS = {"Queue", "Worker", "SimpleWorker", "SpawnWorker", "ComposeWorker", "LeasedWorker",
-               "StartedJobRegistry", "FinishedJobRegistry", "FailedJobRegistry", "DeferredJobRegistry",
-               "ScheduledJobRegistry", "CanceledJobRegistry"}
+RQ_BUILDERS = {
+    "Queue",
+    "Worker",
+    "SimpleWorker",
+    "SpawnWorker",
+    "ComposeWorker",
+    "LeasedWorker",
+    "StartedJobRegistry",
+    "FinishedJobRegistry",
+    "FailedJobRegistry",
+    "DeferredJobRegistry",
+    "ScheduledJobRegistry",
+    "CanceledJobRegistry",
+}
 JOB_LOADERS = {"fetch", "fetch_many", "create"}
 
 
@@ -70,23 +81,36 @@ def test_the_product_code_never_unpickles() -> None:
     assert problems == []
 
 
-@pytest.mark.parametrize(("source", "caught"), [
-    ("import pickle", "imports pickle"), ("from joblib import load", "imports joblib"),
-    ("import torch\ntorch.load(p)", "weights_only"),
-    ("import torch\ntorch.load(p, weights_only=False)", "weights_only"),
-    ("import numpy as np\nnp.load(p, allow_pickle=True)", "allow_pickle"),
-    ("from rq import Queue\nQueue('compose', connection=r)", "without serializer"),
-    ("from rq.job import Job\nJob.fetch(i, connection=r)", "without serializer"),
-    ("from rq.registry import StartedJobRegistry\nStartedJobRegistry('compose', connection=r)", "without serializer"),
-])
+@pytest.mark.parametrize(
+    ("source", "caught"),
+    [
+        ("import pickle", "imports pickle"),
+        ("from joblib import load", "imports joblib"),
+        ("import torch\ntorch.load(p)", "weights_only"),
+        ("import torch\ntorch.load(p, weights_only=False)", "weights_only"),
+        ("import numpy as np\nnp.load(p, allow_pickle=True)", "allow_pickle"),
+        ("from rq import Queue\nQueue('compose', connection=r)", "without serializer"),
+        ("from rq.job import Job\nJob.fetch(i, connection=r)", "without serializer"),
+        (
+            "from rq.registry import StartedJobRegistry\nStartedJobRegistry('compose', connection=r)",
+            "without serializer",
+        ),
+    ],
+)
 def test_the_scan_catches_each_kind(source: str, caught: str) -> None:
     assert any(caught in f for f in findings(source, "x.py"))
 
 
-@pytest.mark.parametrize("source", [
-    "import torch\ntorch.load(p, weights_only=True)", "Queue('compose', connection=r, serializer=S)",
-    "StartedJobRegistry(queue=q)", "Worker.count(connection=r)", "Job.fetch(i, connection=r, serializer=S)",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ntorch.load(p, weights_only=True)",
+        "Queue('compose', connection=r, serializer=S)",
+        "StartedJobRegistry(queue=q)",
+        "Worker.count(connection=r)",
+        "Job.fetch(i, connection=r, serializer=S)",
+    ],
+)
 def test_the_scan_passes_safe_code(source: str) -> None:
     assert findings(source, "x.py") == []
 

@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow
 # A full disk: a 64 KiB tmpfs over the tracks directory in the worker's own mount namespace (a real ENOSPC);
 # where namespaces are not allowed, a file size limit of as much (EFBIG, which takes the same path).
 FULL_MOUNT = 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"'
-SET_FSIZE = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536));"
-             " os.execv(sys.argv[1], sys.argv[1:])")
+SET_FSIZE = (
+    "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536));"
+    " os.execv(sys.argv[1], sys.argv[1:])"
+)
 READ_ONLY_MOUNT = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
 
 

@@ -89,6 +89,12 @@ def test_a_job_that_kills_two_workers_is_reported_failed_with_none_left(fleet: F
     assert failed.time - killed < BOUND_S, f"reported {failed.time - killed:.1f}s after the second crash"
     assert fleet.job_status(track) == "failed"
     assert StartedJobRegistry(queue=compose_queue(fleet.redis)).get_job_ids(cleanup=False) == []
-    until(lambda: fleet.db_rows("SELECT status, reason FROM tracks WHERE id = ?", (track,)) == [
-        ("failed", "the worker stopped unexpectedly")], 10, "the failure recorded")  # just after the message
+    until(
+        lambda: (
+            fleet.db_rows("SELECT status, reason FROM tracks WHERE id = ?", (track,))
+            == [("failed", "the worker stopped unexpectedly")]
+        ),
+        10,
+        "the failure recorded",
+    )  # just after the message
     print(f"\nsecond crash → failure reported {failed.time - killed:.1f}s")

@@ -13,8 +13,15 @@ from models.compose.types import Composition
 from models.music.melody import Note
 
 
-def make_composition(seconds: float = 8.0, *, qpm: float = 120.0, meter: str = "4/4", seed: int = 1,
-                     program: int = 40, rest_at_end: bool = False) -> Composition:
+def make_composition(
+    seconds: float = 8.0,
+    *,
+    qpm: float = 120.0,
+    meter: str = "4/4",
+    seed: int = 1,
+    program: int = 40,
+    rest_at_end: bool = False,
+) -> Composition:
     """A plausible one-voice piece of eighth notes that fills whole bars of ``meter`` at ``qpm``."""
     num, den = (int(x) for x in meter.split("/"))
     bar_s = num * 4 / den * 60 / qpm
@@ -26,8 +33,17 @@ def make_composition(seconds: float = 8.0, *, qpm: float = 120.0, meter: str = "
     while t + eighth <= total - (bar_s if rest_at_end else 0) + 1e-9:
         notes.append(Note(rng.choice([62, 64, 66, 67, 69, 71, 74, 76]), t, t + eighth, rng.randint(70, 100)))
         t += eighth
-    return Composition(notes=notes, seconds=total, tempo_qpm=qpm, bars=bars, meter=meter, program=program,
-                       style="irish", arch="lstm", seed=seed)
+    return Composition(
+        notes=notes,
+        seconds=total,
+        tempo_qpm=qpm,
+        bars=bars,
+        meter=meter,
+        program=program,
+        style="irish",
+        arch="lstm",
+        seed=seed,
+    )
 
 
 @pytest.fixture

@@ -34,9 +34,11 @@ def bench_worker_batching(pieces: int = 32, seconds: float = 30.0) -> dict[str, 
     alone_s = time.perf_counter() - start
     assert [p.tokens for p in batched] == [p.tokens for p in alone], "a batch must give each seed's own notes"
     tokens = sum(len(p.tokens) for p in batched)
-    return {f"worker_batch{pieces}_tokens_s": round(tokens / batch_s, 1),
-            "worker_sequential_tokens_s": round(tokens / alone_s, 1),
-            f"worker_batch{pieces}_vs_sequential": round(alone_s / batch_s, 1)}
+    return {
+        f"worker_batch{pieces}_tokens_s": round(tokens / batch_s, 1),
+        "worker_sequential_tokens_s": round(tokens / alone_s, 1),
+        f"worker_batch{pieces}_vs_sequential": round(alone_s / batch_s, 1),
+    }
 
 
 def bench_worker_burst(jobs: int = 16, batch: int = 16, seconds: float = 30.0) -> dict[str, Any]:
@@ -51,17 +53,29 @@ def bench_worker_burst(jobs: int = 16, batch: int = 16, seconds: float = 30.0) -
     out: dict[str, Any] = {}
     for size in (1, batch):
         with RedisServer() as server, tempfile.TemporaryDirectory(prefix="tunesmith-bench-") as tmp:
-            env = {**os.environ, "REDIS_URL": server.url, "TUNESMITH_DATA_DIR": tmp, "TUNESMITH_TORCH_THREADS": "1",
-                   "TUNESMITH_BATCH": str(size)}
+            env = {
+                **os.environ,
+                "REDIS_URL": server.url,
+                "TUNESMITH_DATA_DIR": tmp,
+                "TUNESMITH_TORCH_THREADS": "1",
+                "TUNESMITH_BATCH": str(size),
+            }
             conn = Redis.from_url(server.url)
-            proc = subprocess.Popen([sys.executable, "-m", "worker", "--queues", "compose", "--log-level", "WARNING"],
-                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "worker", "--queues", "compose", "--log-level", "WARNING"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 _wait(lambda c=conn: Worker.count(connection=c, queue=compose_queue(c)) == 1, 180, "the worker")
                 _run_jobs(conn, [ComposeRequest("irish", 5.0, arch="lstm", seed=1, user_id="warm")], 300)
                 start = time.perf_counter()
-                done = _run_jobs(conn, [ComposeRequest("irish", seconds, arch="lstm", seed=200 + n, user_id=f"u{n}")
-                                        for n in range(jobs)], 900)
+                done = _run_jobs(
+                    conn,
+                    [ComposeRequest("irish", seconds, arch="lstm", seed=200 + n, user_id=f"u{n}") for n in range(jobs)],
+                    900,
+                )
                 makespan = time.perf_counter() - start
                 sample = sum(float(j.return_value()["timings"].get("sample_s", 0)) for j in done)
             finally:
@@ -70,8 +84,9 @@ def bench_worker_burst(jobs: int = 16, batch: int = 16, seconds: float = 30.0) -
                 conn.close()
         out[f"burst{jobs}_batch{size}_makespan_s"] = round(makespan, 2)
         out[f"burst{jobs}_batch{size}_sample_s_total"] = round(sample, 2)
-    out[f"burst{jobs}_batch{batch}_vs_batch1"] = round(out[f"burst{jobs}_batch1_makespan_s"]
-                                                       / out[f"burst{jobs}_batch{batch}_makespan_s"], 2)
+    out[f"burst{jobs}_batch{batch}_vs_batch1"] = round(
+        out[f"burst{jobs}_batch1_makespan_s"] / out[f"burst{jobs}_batch{batch}_makespan_s"], 2
+    )
     return out
 
 

@@ -18,11 +18,22 @@ from pathlib import Path
 
 from worker.bench.report import replace_section
 
-TARGETS = {"lstm_cached_vs_refeed": 20, "wavenet_cached_vs_naive": 10, "batched32_vs_sequential": 8,
-           "render_x_realtime": 30, "compose_p50_s": 2.0, "arrange_p50_s_30s": 0.3, "render_band_x_realtime": 30}
+TARGETS = {
+    "lstm_cached_vs_refeed": 20,
+    "wavenet_cached_vs_naive": 10,
+    "batched32_vs_sequential": 8,
+    "render_x_realtime": 30,
+    "compose_p50_s": 2.0,
+    "arrange_p50_s_30s": 0.3,
+    "render_band_x_realtime": 30,
+}
 LOWER_IS_BETTER = {"compose_p50_s", "arrange_p50_s_30s", "compose_band_p50_s"}
-ARRANGE_TARGETS = {"arrange_p50_s_30s": 0.3, "arrange_max_s_30s": 0.3, "compose_band_p50_s": 2.0,
-                   "render_band_x_realtime": 30}
+ARRANGE_TARGETS = {
+    "arrange_p50_s_30s": 0.3,
+    "arrange_max_s_30s": 0.3,
+    "compose_band_p50_s": 2.0,
+    "render_band_x_realtime": 30,
+}
 
 
 def _rate(fn, tokens: int) -> float:
@@ -63,12 +74,14 @@ def bench_decoding() -> dict[str, float | str]:
             _, state = model(ids[:, :1])
             for t in range(1, n):
                 _, state = model.step(ids[:, t], state)
+
         return run
 
     def naive(step_fn, n: int, start: int = 100):
         def run() -> None:
             for t in range(start, start + n):
                 step_fn(ids[:, : t + 1])
+
         return run
 
     lstm_cached = out["lstm_tokens_s_cached"] = round(_rate(cached(lstm, 300), 300), 1)
@@ -80,7 +93,8 @@ def bench_decoding() -> dict[str, float | str]:
     out["wavenet_receptive_field"] = wavenet.receptive_field
     wavenet_cached = out["wavenet_tokens_s_cached"] = round(_rate(cached(wavenet, 300), 300), 1)
     wavenet_naive = out["wavenet_tokens_s_naive"] = round(
-        _rate(naive(wavenet.naive_step, 40, wavenet.receptive_field), 40), 1)
+        _rate(naive(wavenet.naive_step, 40, wavenet.receptive_field), 40), 1
+    )
     out["wavenet_cached_vs_naive"] = round(wavenet_cached / wavenet_naive, 1)
     out["wavenet_weights"] = source
     return out
@@ -106,10 +120,12 @@ def bench_batching(streams: int = 32, bars: int = 8) -> dict[str, float]:
     single = [sample_bars(model, vocab, [m], bars, seed=1 + i)[0] for i, m in enumerate(meters)]
     sequential = sum(map(len, single)) / (time.perf_counter() - start)
     best = max(rates, key=rates.__getitem__)
-    return {**{f"batched32_tokens_s_{n}_threads": round(r, 1) for n, r in rates.items()},
-            f"sequential_tokens_s_{threads}_thread": round(sequential, 1),
-            "batched32_vs_sequential": round(rates[best] / sequential, 1),
-            "batched32_vs_sequential_same_threads": round(rates[threads] / sequential, 1)}
+    return {
+        **{f"batched32_tokens_s_{n}_threads": round(r, 1) for n, r in rates.items()},
+        f"sequential_tokens_s_{threads}_thread": round(sequential, 1),
+        "batched32_vs_sequential": round(rates[best] / sequential, 1),
+        "batched32_vs_sequential_same_threads": round(rates[threads] / sequential, 1),
+    }
 
 
 def bench_render_and_compose(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
@@ -135,12 +151,17 @@ def bench_render_and_compose(runs: int = 5, seconds: float = 30.0) -> dict[str, 
         latencies = []
         for seed in range(runs + 1):
             start = time.perf_counter()
-            jobs.compose({"style": "irish", "seconds": seconds, "arch": "lstm", "seed": seed,
-                          "track_id": f"bench{seed}"})
+            jobs.compose(
+                {"style": "irish", "seconds": seconds, "arch": "lstm", "seed": seed, "track_id": f"bench{seed}"}
+            )
             latencies.append(time.perf_counter() - start)
     latencies = latencies[1:]  # the first run warms caches
-    return {"render_s_30s": round(render_s, 3), "render_x_realtime": round(seconds / render_s, 1),
-            "compose_p50_s": round(statistics.median(latencies), 3), "compose_max_s": round(max(latencies), 3)}
+    return {
+        "render_s_30s": round(render_s, 3),
+        "render_x_realtime": round(seconds / render_s, 1),
+        "compose_p50_s": round(statistics.median(latencies), 3),
+        "compose_max_s": round(max(latencies), 3),
+    }
 
 
 def bench_arrangement(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
@@ -185,45 +206,71 @@ def bench_arrangement(runs: int = 5, seconds: float = 30.0) -> dict[str, float]:
         for seed in range(runs + 1):
             for arrangement in ("band", "melody"):
                 start = time.perf_counter()
-                jobs.compose({"style": "irish", "seconds": seconds, "arch": "lstm", "seed": seed,
-                              "track_id": f"bench{arrangement}{seed}", "arrangement": arrangement})
+                jobs.compose(
+                    {
+                        "style": "irish",
+                        "seconds": seconds,
+                        "arch": "lstm",
+                        "seed": seed,
+                        "track_id": f"bench{arrangement}{seed}",
+                        "arrangement": arrangement,
+                    }
+                )
                 latencies[arrangement].append(time.perf_counter() - start)
-    return {"arrange_p50_s_30s": round(statistics.median(arrange_s), 4), "arrange_max_s_30s": round(max(arrange_s), 4),
-            "arrange_pieces": len(arrange_s), "band_parts": parts,
-            "render_band_s_30s": round(min(times), 3), "render_band_x_realtime": round(seconds / min(times), 1),
-            "render_melody_x_realtime": round(seconds / min(bare_times), 1), "band_ogg_kb_30s": round(size_kb, 1),
-            "compose_band_p50_s": round(statistics.median(latencies["band"][1:]), 3),
-            "compose_melody_p50_s": round(statistics.median(latencies["melody"][1:]), 3)}
+    return {
+        "arrange_p50_s_30s": round(statistics.median(arrange_s), 4),
+        "arrange_max_s_30s": round(max(arrange_s), 4),
+        "arrange_pieces": len(arrange_s),
+        "band_parts": parts,
+        "render_band_s_30s": round(min(times), 3),
+        "render_band_x_realtime": round(seconds / min(times), 1),
+        "render_melody_x_realtime": round(seconds / min(bare_times), 1),
+        "band_ogg_kb_30s": round(size_kb, 1),
+        "compose_band_p50_s": round(statistics.median(latencies["band"][1:]), 3),
+        "compose_melody_p50_s": round(statistics.median(latencies["melody"][1:]), 3),
+    }
 
 
 def write_arrangement(results: dict, path: Path, command: str, machine: str) -> None:
     """The arrangement section of BENCHMARKS.md."""
     start, end = "<!-- bench:arrange:start -->", "<!-- bench:arrange:end -->"
+
     def met(k: str, v: float) -> bool:
         return v <= ARRANGE_TARGETS[k] if k.startswith(("arrange", "compose")) else v >= ARRANGE_TARGETS[k]
 
-    rows = "\n".join(f"| {k} | {v} | {'≤' if k.startswith(('arrange', 'compose')) else '≥'} {ARRANGE_TARGETS[k]} | "
-                     f"{'✅' if met(k, v) else '❌'} |" for k, v in results.items() if k in ARRANGE_TARGETS)
+    rows = "\n".join(
+        f"| {k} | {v} | {'≤' if k.startswith(('arrange', 'compose')) else '≥'} {ARRANGE_TARGETS[k]} | "
+        f"{'✅' if met(k, v) else '❌'} |"
+        for k, v in results.items()
+        if k in ARRANGE_TARGETS
+    )
     details = "\n".join(f"| {k} | {v} |" for k, v in results.items() if k not in ARRANGE_TARGETS)
-    section = (f"{start}\n## Arrangement: `{command}`\n\n{machine}. Arranging = key, form, Viterbi chords, bass, "
-               "chords and percussion for one 30 s LSTM piece (irish, folk, scottish; 5 seeds each), the model "
-               "already loaded; the band mix is melody, chords, bass and percussion rendered by the warm FluidSynth "
-               "with reverb and chorus; the compose jobs run in process, seeds 1…5 after a warm-up.\n\n"
-               f"| key | measured | target | met |\n|---|---|---|---|\n{rows}\n\n| detail | value |\n|---|---|\n"
-               f"{details}\n{end}")
+    section = (
+        f"{start}\n## Arrangement: `{command}`\n\n{machine}. Arranging = key, form, Viterbi chords, bass, "
+        "chords and percussion for one 30 s LSTM piece (irish, folk, scottish; 5 seeds each), the model "
+        "already loaded; the band mix is melody, chords, bass and percussion rendered by the warm FluidSynth "
+        "with reverb and chorus; the compose jobs run in process, seeds 1…5 after a warm-up.\n\n"
+        f"| key | measured | target | met |\n|---|---|---|---|\n{rows}\n\n| detail | value |\n|---|---|\n"
+        f"{details}\n{end}"
+    )
     replace_section(path, start, end, section)
 
 
 def write_markdown(results: dict, path: Path, command: str) -> None:
     """Append-free rewrite of the CPU section of BENCHMARKS.md, keeping other sections (e.g. GPU) intact."""
     marker_start, marker_end = "<!-- bench:cpu:start -->", "<!-- bench:cpu:end -->"
-    rows = "\n".join(f"| {k} | {v} | {'≥' if k not in LOWER_IS_BETTER else '≤'} {TARGETS[k]} | "
-                     f"{'✅' if (v >= TARGETS[k] if k not in LOWER_IS_BETTER else v <= TARGETS[k]) else '❌'} |"
-                     for k, v in results.items() if k in TARGETS)
+    rows = "\n".join(
+        f"| {k} | {v} | {'≥' if k not in LOWER_IS_BETTER else '≤'} {TARGETS[k]} | "
+        f"{'✅' if (v >= TARGETS[k] if k not in LOWER_IS_BETTER else v <= TARGETS[k]) else '❌'} |"
+        for k, v in results.items()
+        if k in TARGETS
+    )
     details = "\n".join(f"| {k} | {v} |" for k, v in results.items() if k not in TARGETS)
-    section = (f"{marker_start}\n## CPU: `{command}`\n\n{results['machine']}, torch threads "
-               f"{results['torch_threads']}.\n\n| key | measured | target | met |\n|---|---|---|---|\n{rows}\n\n"
-               f"| detail | value |\n|---|---|\n{details}\n{marker_end}")
+    section = (
+        f"{marker_start}\n## CPU: `{command}`\n\n{results['machine']}, torch threads "
+        f"{results['torch_threads']}.\n\n| key | measured | target | met |\n|---|---|---|---|\n{rows}\n\n"
+        f"| detail | value |\n|---|---|\n{details}\n{marker_end}"
+    )
     replace_section(path, marker_start, marker_end, section)
 
 
@@ -234,15 +281,25 @@ def bench_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--runs", type=int, default=5, help="compose runs for the p50")
     parser.add_argument("--finetune", action="store_true", help="only: a /finetune job on 20 MIDI files")
-    parser.add_argument("--arrangement", action="store_true",
-                        help="only: the arranger, the band mix's render and the compose job with a band")
-    parser.add_argument("--poly", action="store_true",
-                        help="with --finetune: a piano collection (--files, default 300) → piano style, evaluated")
+    parser.add_argument(
+        "--arrangement",
+        action="store_true",
+        help="only: the arranger, the band mix's render and the compose job with a band",
+    )
+    parser.add_argument(
+        "--poly",
+        action="store_true",
+        help="with --finetune: a piano collection (--files, default 300) → piano style, evaluated",
+    )
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--arch", default="lstm")
     parser.add_argument("--eval-out", type=Path, default=Path("EVALUATION.md"))
-    parser.add_argument("--keep-data", type=Path, default=None,
-                        help="with --poly: keep the collection and the fine-tuned version in this data directory")
+    parser.add_argument(
+        "--keep-data",
+        type=Path,
+        default=None,
+        help="with --poly: keep the collection and the fine-tuned version in this data directory",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -279,8 +336,10 @@ def bench_main(argv: list[str] | None = None) -> int:
     from worker.jobs.settings import settings
 
     torch.set_num_threads(settings().torch_threads)
-    results: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
-                     "torch_threads": torch.get_num_threads()}
+    results: dict = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
+        "torch_threads": torch.get_num_threads(),
+    }
     with torch.inference_mode():
         results.update(bench_decoding())
         results.update(bench_batching())

@@ -66,18 +66,33 @@ def burst(workers: int, jobs: int, seconds: float, style: str, timeout: float = 
         try:
             for n in range(workers):
                 log = open(Path(tmp) / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed with the process
-                procs.append((subprocess.Popen([sys.executable, "-m", "worker", "--queues", "compose"], env=env,
-                                               stdout=log, stderr=subprocess.STDOUT), log))
+                procs.append(
+                    (
+                        subprocess.Popen(
+                            [sys.executable, "-m", "worker", "--queues", "compose"],
+                            env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                        ),
+                        log,
+                    )
+                )
             from rq import Worker
 
             queue = compose_queue(conn)
             _wait(lambda: Worker.count(connection=conn, queue=queue) == workers, 180, f"{workers} workers")
-            warm = _run_jobs(conn, [ComposeRequest(style=style, seconds=5, seed=n, user_id=f"warm{n}")
-                                    for n in range(workers)], timeout)
+            warm = _run_jobs(
+                conn,
+                [ComposeRequest(style=style, seconds=5, seed=n, user_id=f"warm{n}") for n in range(workers)],
+                timeout,
+            )
             warmed = len({j.worker_name for j in warm})
             mem0 = _used_memory(conn)
-            done = _run_jobs(conn, [ComposeRequest(style=style, seconds=seconds, seed=100 + n, user_id=f"u{n}")
-                                    for n in range(jobs)], timeout)
+            done = _run_jobs(
+                conn,
+                [ComposeRequest(style=style, seconds=seconds, seed=100 + n, user_id=f"u{n}") for n in range(jobs)],
+                timeout,
+            )
             mem1 = _used_memory(conn)
             key_bytes = [sum(conn.memory_usage(k) or 0 for k in (j.key, f"rq:results:{j.id}")) for j in done]
         finally:
@@ -95,12 +110,20 @@ def burst(workers: int, jobs: int, seconds: float, style: str, timeout: float = 
     latency = [(j.ended_at - j.enqueued_at).total_seconds() for j in done]
     service = [(j.ended_at - j.started_at).total_seconds() for j in done]
     makespan = (max(j.ended_at for j in done) - start).total_seconds()
-    return {"workers": workers, "workers_warmed": warmed, "jobs": jobs, "seconds": seconds, "style": style,
-            "makespan_s": round(makespan, 2), "jobs_per_min": round(60 * jobs / makespan, 2),
-            "latency_p50_s": round(statistics.median(latency), 2), "latency_max_s": round(max(latency), 2),
-            "service_mean_s": round(statistics.fmean(service), 2),
-            "redis_bytes_per_finished_job": round((mem1 - mem0) / jobs),
-            "redis_key_bytes_per_finished_job": round(statistics.fmean(key_bytes))}
+    return {
+        "workers": workers,
+        "workers_warmed": warmed,
+        "jobs": jobs,
+        "seconds": seconds,
+        "style": style,
+        "makespan_s": round(makespan, 2),
+        "jobs_per_min": round(60 * jobs / makespan, 2),
+        "latency_p50_s": round(statistics.median(latency), 2),
+        "latency_max_s": round(max(latency), 2),
+        "service_mean_s": round(statistics.fmean(service), 2),
+        "redis_bytes_per_finished_job": round((mem1 - mem0) / jobs),
+        "redis_key_bytes_per_finished_job": round(statistics.fmean(key_bytes)),
+    }
 
 
 def _fill(conn: Redis, count: int, fair: bool) -> None:
@@ -112,8 +135,10 @@ def _fill(conn: Redis, count: int, fair: bool) -> None:
         return
     queue = compose_queue(conn)
     for start in range(0, count, 500):
-        datas = [queue.prepare_data(COMPOSE_JOB, [ComposeRequest(style="irish", seconds=30).to_dict()])
-                 for _ in range(min(500, count - start))]
+        datas = [
+            queue.prepare_data(COMPOSE_JOB, [ComposeRequest(style="irish", seconds=30).to_dict()])
+            for _ in range(min(500, count - start))
+        ]
         queue.enqueue_many(datas)
 
 
@@ -132,8 +157,9 @@ def queue_costs(depths: tuple[int, ...] = (0, 100, 1000, 10000), sample: int = 2
             if depth == 1000:
                 out["redis_bytes_per_waiting_job"] = round((_used_memory(conn) - mem0) / depth)
             t0 = time.perf_counter()
-            added = [enqueue_compose(conn, ComposeRequest(style="irish", seconds=30, user_id=f"s{n}"))
-                     for n in range(sample)]
+            added = [
+                enqueue_compose(conn, ComposeRequest(style="irish", seconds=30, user_id=f"s{n}")) for n in range(sample)
+            ]
             out["enqueue_ms_at_depth"][depth] = round(1000 * (time.perf_counter() - t0) / sample, 2)
             for job in added:  # back to ``depth`` waiting jobs
                 compose_queue(conn).remove(job.id)
@@ -165,26 +191,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load = os.getloadavg()
     runs = [burst(int(n), args.jobs, args.seconds, args.style) for n in args.workers.split(",")]
-    report: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load],
-                              "runs": runs, "queue": queue_costs()}
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "runs": runs,
+        "queue": queue_costs(),
+    }
     base = runs[0]
     for run in runs[1:]:
         run["throughput_vs_first"] = round(run["jobs_per_min"] / base["jobs_per_min"], 2)
     service = base["service_mean_s"]
     capacity = 60 * base["workers"] / service
-    report["latency_model"] = {f"{int(100 * u)}%": round(mmc_latency(service, base["workers"], u * capacity), 2)
-                               for u in (0.25, 0.5, 0.8, 0.9)}
+    report["latency_model"] = {
+        f"{int(100 * u)}%": round(mmc_latency(service, base["workers"], u * capacity), 2) for u in (0.25, 0.5, 0.8, 0.9)
+    }
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print(f"{report['cpus']} CPUs, load average {report['loadavg_at_start']} at start")
     for run in runs:
         extra = f", x{run['throughput_vs_first']} vs first" if "throughput_vs_first" in run else ""
-        print(f"{run['workers']} worker(s): {run['jobs']} x {run['seconds']:g}s {run['style']} in "
-              f"{run['makespan_s']}s = {run['jobs_per_min']} jobs/min{extra}; latency p50 {run['latency_p50_s']}s, "
-              f"max {run['latency_max_s']}s; service {run['service_mean_s']}s; "
-              f"Redis {run['redis_bytes_per_finished_job']} B per finished job "
-              f"({run['redis_key_bytes_per_finished_job']} B in its job hash and result stream)")
+        print(
+            f"{run['workers']} worker(s): {run['jobs']} x {run['seconds']:g}s {run['style']} in "
+            f"{run['makespan_s']}s = {run['jobs_per_min']} jobs/min{extra}; latency p50 {run['latency_p50_s']}s, "
+            f"max {run['latency_max_s']}s; service {run['service_mean_s']}s; "
+            f"Redis {run['redis_bytes_per_finished_job']} B per finished job "
+            f"({run['redis_key_bytes_per_finished_job']} B in its job hash and result stream)"
+        )
     print(f"queue: {report['queue']}")
     print(f"M/M/{base['workers']} latency at utilisation of {capacity:.1f} jobs/min: {report['latency_model']}")
     return 0

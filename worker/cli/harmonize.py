@@ -44,8 +44,17 @@ def import_melody(path: Path, root: Path) -> str:
     out = track_dir(root, track_id)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, out / f"{track_id}.mid")
-    sidecar = {"track_id": track_id, "style": "upload", "arch": "upload", "seed": 0, "seconds": seconds,
-               "tempo_qpm": float(tempi[0]) if len(tempi) else 120.0, "meter": meter, "bars": 0, "transpose": 0}
+    sidecar = {
+        "track_id": track_id,
+        "style": "upload",
+        "arch": "upload",
+        "seed": 0,
+        "seconds": seconds,
+        "tempo_qpm": float(tempi[0]) if len(tempi) else 120.0,
+        "meter": meter,
+        "bars": 0,
+        "transpose": 0,
+    }
     (out / f"{track_id}.json").write_text(json.dumps(sidecar), encoding="utf-8")
     return track_id
 
@@ -60,8 +69,14 @@ def cmd_harmonize(args) -> int:
     try:
         parent = import_melody(Path(args.melody), data_dir())
         seconds = json.loads((track_dir(data_dir(), parent) / f"{parent}.json").read_text())["seconds"]
-        request = ComposeRequest(style="bach", seconds=min(MAX_SECONDS, max(5.0, seconds)), arch="coconet",
-                                 seed=args.seed, kind="harmonize", parent_id=parent)
+        request = ComposeRequest(
+            style="bach",
+            seconds=min(MAX_SECONDS, max(5.0, seconds)),
+            arch="coconet",
+            seed=args.seed,
+            kind="harmonize",
+            parent_id=parent,
+        )
         result = run_job(request, os.environ.get("REDIS_URL", "").strip(), args.timeout)
         files = copy_files(result, Path(args.out))
     except BadRequest as exc:
@@ -73,9 +88,18 @@ def cmd_harmonize(args) -> int:
     finally:
         if "parent" in locals():
             shutil.rmtree(track_dir(data_dir(), parent), ignore_errors=True)
-    summary = {"style": result.style, "arch": result.arch, "seed": result.seed, "seconds": result.seconds,
-               "voices": result.voices, "files": files, "timings": {**result.timings,
-                                                                     "total_s": round(time.perf_counter() - t0, 3)}}
-    print(json.dumps(summary) if args.json else
-          f"harmonized {args.melody} into {result.voices} voices (seed {result.seed}): " + ", ".join(files.values()))
+    summary = {
+        "style": result.style,
+        "arch": result.arch,
+        "seed": result.seed,
+        "seconds": result.seconds,
+        "voices": result.voices,
+        "files": files,
+        "timings": {**result.timings, "total_s": round(time.perf_counter() - t0, 3)},
+    }
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"harmonized {args.melody} into {result.voices} voices (seed {result.seed}): " + ", ".join(files.values())
+    )
     return 0

@@ -103,14 +103,25 @@ def cmd_compose(args: argparse.Namespace) -> int:
     try:
         seconds = parse_length(args.length)
         formats = parse_formats(getattr(args, "formats", "") or "")
-        request = ComposeRequest(style=args.style, seconds=seconds, arch=args.arch, seed=args.seed,
-                                 temperature=args.temperature, top_k=args.top_k, arrangement=args.arrangement,
-                                 key=getattr(args, "key", None), meter=getattr(args, "meter", None),
-                                 bpm=getattr(args, "bpm", None), loop=bool(getattr(args, "loop", False)))
+        request = ComposeRequest(
+            style=args.style,
+            seconds=seconds,
+            arch=args.arch,
+            seed=args.seed,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            arrangement=args.arrangement,
+            key=getattr(args, "key", None),
+            meter=getattr(args, "meter", None),
+            bpm=getattr(args, "bpm", None),
+            loop=bool(getattr(args, "loop", False)),
+        )
         styles = _styles_for_cli(redis_url)
         if not styles:
-            raise BadRequest("No style has a trained model yet: train one with "
-                             "`tunesmith train --style irish` (or set TUNESMITH_CHECKPOINT_DIR).")
+            raise BadRequest(
+                "No style has a trained model yet: train one with "
+                "`tunesmith train --style irish` (or set TUNESMITH_CHECKPOINT_DIR)."
+            )
         request = validate_request(request, styles)
     except BadRequest as exc:
         err(str(exc))
@@ -123,21 +134,45 @@ def cmd_compose(args: argparse.Namespace) -> int:
     except CommandError as exc:
         err(str(exc))
         return 1
-    timings = {**result.timings, "job_s": result.timings.get("total_s", 0.0),
-               "total_s": round(time.perf_counter() - t0, 3)}
+    timings = {
+        **result.timings,
+        "job_s": result.timings.get("total_s", 0.0),
+        "total_s": round(time.perf_counter() - t0, 3),
+    }
     if args.json:
-        print(json.dumps({"style": result.style, "arch": result.arch, "seed": result.seed,
-                          "seconds": result.seconds, "tempo_qpm": result.tempo_qpm, "bars": result.bars,
-                          "track_id": result.track_id, "device": result.device, "files": files,
-                          "timings": timings, "arrangement": result.arrangement, "key": result.key,
-                          "parts": result.parts, "chords": result.chords,
-                          "arrangement_note": result.arrangement_note}))
+        print(
+            json.dumps(
+                {
+                    "style": result.style,
+                    "arch": result.arch,
+                    "seed": result.seed,
+                    "seconds": result.seconds,
+                    "tempo_qpm": result.tempo_qpm,
+                    "bars": result.bars,
+                    "track_id": result.track_id,
+                    "device": result.device,
+                    "files": files,
+                    "timings": timings,
+                    "arrangement": result.arrangement,
+                    "key": result.key,
+                    "parts": result.parts,
+                    "chords": result.chords,
+                    "arrangement_note": result.arrangement_note,
+                }
+            )
+        )
         return 0
-    print(f"{result.style} ({result.arch}), seed {result.seed}: {result.seconds:.2f} s, {result.bars} bars "
-          f"at {result.tempo_qpm:.0f} qpm on {result.device}")
+    print(
+        f"{result.style} ({result.arch}), seed {result.seed}: {result.seconds:.2f} s, {result.bars} bars "
+        f"at {result.tempo_qpm:.0f} qpm on {result.device}"
+    )
     parts = ", ".join(p.get("name", "") for p in result.parts) if result.arrangement == "band" else ""
-    print(f"  {result.arrangement}" + (f" in {result.key}" if result.key else "") + (f": {parts}" if parts else "")
-          + (f" ({result.arrangement_note})" if result.arrangement_note else ""))
+    print(
+        f"  {result.arrangement}"
+        + (f" in {result.key}" if result.key else "")
+        + (f": {parts}" if parts else "")
+        + (f" ({result.arrangement_note})" if result.arrangement_note else "")
+    )
     for kind, path in files.items():
         print(f"  {kind:6s} {path}")
     print("  " + ", ".join(f"{k[:-2]} {v:.2f}s" for k, v in timings.items() if k.endswith("_s")))
@@ -154,8 +189,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from worker.jobs.runner import run_worker
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    return run_worker(args.redis_url or os.environ.get("REDIS_URL", ""), queues, burst=args.burst,
-                      log_level=args.log_level)
+    return run_worker(
+        args.redis_url or os.environ.get("REDIS_URL", ""), queues, burst=args.burst, log_level=args.log_level
+    )
 
 
 def cmd_bot(argv: list[str]) -> int:
@@ -200,13 +236,23 @@ def cmd_web(argv: list[str]) -> int:
     procs: list[subprocess.Popen] = []
     try:
         for _ in range(workers):
-            procs.append(subprocess.Popen([sys.executable, "-m", "worker", "--queues", QUEUE_COMPOSE, "--log-level",
-                                           "WARNING"], env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent))
-        print(f"tunesmith web: a private redis-server and {workers} worker(s) (set REDIS_URL to use a deployment's)",
-              file=sys.stderr, flush=True)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "worker", "--queues", QUEUE_COMPOSE, "--log-level", "WARNING"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent,
+                )
+            )
+        print(
+            f"tunesmith web: a private redis-server and {workers} worker(s) (set REDIS_URL to use a deployment's)",
+            file=sys.stderr,
+            flush=True,
+        )
         page = subprocess.Popen(web, env=env, preexec_fn=_die_with_parent)
-        forward = {sig: signal.signal(sig, lambda n, _f: page.send_signal(n)) for sig in (signal.SIGTERM,
-                                                                                          signal.SIGINT)}
+        forward = {
+            sig: signal.signal(sig, lambda n, _f: page.send_signal(n)) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
         try:
             return page.wait()
         finally:
@@ -246,14 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="same seed, same notes (default: random)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--arrangement", default="band",
-                   help="band: melody over chords, bass and percussion (default); melody: the bare tune")
+    p.add_argument(
+        "--arrangement",
+        default="band",
+        help="band: melody over chords, bass and percussion (default); melody: the bare tune",
+    )
     p.add_argument("--key", default=None, help='tonic and mode, e.g. "D dorian" (major, minor, dorian, mixolydian)')
     p.add_argument("--meter", default=None, help="one of the style's meters, e.g. 6/8")
     p.add_argument("--bpm", type=float, default=None, help="beats (quarter notes) per minute, 40 to 240")
     p.add_argument("--loop", action="store_true", help="a seamless loop: the last bar leads back into the first")
-    p.add_argument("--formats", default="", help="extra files, comma-separated: " + ", ".join(EXPORT_FORMATS)
-                   + " (e.g. abc,musicxml,score,stems)")
+    p.add_argument(
+        "--formats",
+        default="",
+        help="extra files, comma-separated: " + ", ".join(EXPORT_FORMATS) + " (e.g. abc,musicxml,score,stems)",
+    )
     p.add_argument("--out", default="out", help="directory for the files (default: ./out)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the result")
@@ -275,8 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     sub.add_parser("bot", help="run the Discord bot (see `tunesmith bot --help`)", add_help=False)
-    sub.add_parser("web", help="the web playground on http://127.0.0.1:8080 (see `tunesmith web --help`)",
-                   add_help=False)
+    sub.add_parser(
+        "web", help="the web playground on http://127.0.0.1:8080 (see `tunesmith web --help`)", add_help=False
+    )
     for name in MODEL_COMMANDS:
         sub.add_parser(name, help=f"models: {name} (see `tunesmith {name} --help`)", add_help=False)
     return parser

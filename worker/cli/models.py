@@ -12,8 +12,7 @@ from pathlib import Path
 SHIPPED_ARGS: dict[str, dict] = {
     "lstm": {"embed": 128, "hidden": 320, "layers": 2, "dropout": 0.25},
     "wavenet": {"channels": 96, "skip": 128, "layers": 8, "blocks": 2, "dropout": 0.1},
-    "gan": {"embed": 96, "noise": 32, "hidden": 256, "layers": 2, "disc_embed": 64, "disc_hidden": 128,
-            "dropout": 0.2},
+    "gan": {"embed": 96, "noise": 32, "hidden": 256, "layers": 2, "disc_embed": 64, "disc_hidden": 128, "dropout": 0.2},
 }
 TINY_ARGS: dict[str, dict] = {
     "lstm": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
@@ -52,8 +51,9 @@ def train_main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1
     name = args.name or (styles[0].name if len(styles) == 1 else "melody")
-    arch_args = (TINY_ARGS if args.tiny else SHIPPED_ARGS).get(args.arch, {} if args.arch in ("coconet", "abc")
-                                                                 else None)
+    arch_args = (TINY_ARGS if args.tiny else SHIPPED_ARGS).get(
+        args.arch, {} if args.arch in ("coconet", "abc") else None
+    )
     if arch_args is None:
         known = ", ".join([*SHIPPED_ARGS, "coconet", "abc"])
         print(f"error: unknown architecture {args.arch!r}; architectures: {known}", file=sys.stderr)
@@ -72,13 +72,30 @@ def train_main(argv: list[str] | None = None) -> int:
         else:
             tunes = load_style_tunes(style)
         datasets[style.name] = (style, tunes[: args.max_tunes] if args.max_tunes else tunes)
-    config = TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, batch=args.batch, seq_len=args.seq_len,
-                         lr=args.lr, seed=args.seed, device=device)
-    meta = train_tokens(name, args.arch, datasets, arch_args, config, args.out, gan_steps=args.gan_steps,
-                        freeze_split=not args.max_tunes)
+    config = TrainConfig(
+        epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        batch=args.batch,
+        seq_len=args.seq_len,
+        lr=args.lr,
+        seed=args.seed,
+        device=device,
+    )
+    meta = train_tokens(
+        name,
+        args.arch,
+        datasets,
+        arch_args,
+        config,
+        args.out,
+        gan_steps=args.gan_steps,
+        freeze_split=not args.max_tunes,
+    )
     nll = meta["heldout_nll"]
-    print(f"{name}-{args.arch}: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
-          f"({meta['train']['params']} params) → {args.out}")
+    print(
+        f"{name}-{args.arch}: held-out NLL valid {nll['valid']:.4f}, test {nll['test']:.4f} nats/token "
+        f"({meta['train']['params']} params) → {args.out}"
+    )
     for style_name, info in meta["styles"].items():
         print(f"  {style_name}: valid {info['heldout_nll']['valid']:.4f}, test {info['heldout_nll']['test']:.4f}")
     return 0
@@ -91,8 +108,19 @@ def _forward_train(args: argparse.Namespace, argv: list[str]) -> int:
 
         shipped = ["--channels", "32", "--dilations", "1,2,4,8", "--crop", "128", "--valid-windows", "192"]
         extra = ["--layers", "4", "--channels", "8", "--steps", "20", "--eval-pieces", "0"] if args.tiny else shipped
-        return coconet_main(["--out", str(args.out), "--style", args.style, "--max-minutes", str(args.max_minutes),
-                             "--seed", str(args.seed), *extra])
+        return coconet_main(
+            [
+                "--out",
+                str(args.out),
+                "--style",
+                args.style,
+                "--max-minutes",
+                str(args.max_minutes),
+                "--seed",
+                str(args.seed),
+                *extra,
+            ]
+        )
     from models.abc.model import main as abc_main
 
     return abc_main([a for a in argv if a not in ("--arch", "abc")])
@@ -129,8 +157,11 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", help="only these styles (repeatable)")
     parser.add_argument("--arch", action="append", help="only these architectures (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("EVALUATION.md"))
-    parser.add_argument("--arrangement", action="store_true",
-                        help="only the arranger: its harmony beside a naive baseline and Bach's, and the form")
+    parser.add_argument(
+        "--arrangement",
+        action="store_true",
+        help="only the arranger: its harmony beside a naive baseline and Bach's, and the form",
+    )
     parser.add_argument("--chorales", type=int, default=None, help="with --arrangement: at most this many")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -142,8 +173,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     if args.arrangement:
         from models.eval.arrangement import run
 
-        found = run(args.out, command, pieces=args.pieces,
-                    chorales=args.chorales)
+        found = run(args.out, command, pieces=args.pieces, chorales=args.chorales)
         print(json.dumps(found, indent=1, default=str) if args.json else args.out.read_text())
         return 0
     register()

@@ -47,8 +47,9 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
-def wait_for_result(job: Any, timeout: float, worker: subprocess.Popen | None,
-                    worker_log: Path | None) -> ComposeResult:
+def wait_for_result(
+    job: Any, timeout: float, worker: subprocess.Popen | None, worker_log: Path | None
+) -> ComposeResult:
     line = _ProgressLine()
     deadline = time.monotonic() + timeout
     try:
@@ -83,8 +84,9 @@ def run_job(request: ComposeRequest, redis_url: str, timeout: float) -> ComposeR
             conn = Redis.from_url(redis_url, socket_connect_timeout=5)
             conn.ping()
         except (RedisError, ValueError) as exc:
-            raise CommandError(f"Redis at REDIS_URL={redact_url(redis_url)} is unreachable: "
-                               f"{redact_url(str(exc))}") from exc
+            raise CommandError(
+                f"Redis at REDIS_URL={redact_url(redis_url)} is unreachable: {redact_url(str(exc))}"
+            ) from exc
         from rq import Worker
 
         job = enqueue_compose(conn, request)
@@ -99,9 +101,13 @@ def run_job(request: ComposeRequest, redis_url: str, timeout: float) -> ComposeR
         job = enqueue_compose(conn, request)  # enqueued first, so the burst worker finds it
         log_path = Path(tmp) / "worker.log"
         with log_path.open("wb") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", "worker", "--burst", "--log-level", "WARNING"],
-                                    env={**os.environ, "REDIS_URL": server.url},
-                                    stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "worker", "--burst", "--log-level", "WARNING"],
+                env={**os.environ, "REDIS_URL": server.url},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
             try:
                 return wait_for_result(job, timeout, proc, log_path)
             finally:

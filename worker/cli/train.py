@@ -38,8 +38,12 @@ def finetune_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tunesmith train", description=finetune_main.__doc__)
     parser.add_argument("--style", required=True, help="the style to create or train further, e.g. pokemon")
     parser.add_argument("--midi-dir", type=Path, required=True)
-    parser.add_argument("--from", dest="base", default=None,
-                        help="the style whose model to start from (default: the style itself, or folk)")
+    parser.add_argument(
+        "--from",
+        dest="base",
+        default=None,
+        help="the style whose model to start from (default: the style itself, or folk)",
+    )
     parser.add_argument("--arch", default="lstm", help="lstm, wavenet or gan")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -54,8 +58,9 @@ def finetune_main(argv: list[str] | None = None) -> int:
     if not uploads:
         print(f"error: no .mid, .midi or .zip files in {args.midi_dir}", file=sys.stderr)
         return 1
-    request = FinetuneRequest(style=args.style, arch=args.arch, base=args.base, steps=args.steps, uploads=uploads,
-                              user_id="cli")
+    request = FinetuneRequest(
+        style=args.style, arch=args.arch, base=args.base, steps=args.steps, uploads=uploads, user_id="cli"
+    )
     from worker.jobs.finetune_job import finetune
     from worker.jobs.uploads import cli_limits
 
@@ -69,8 +74,10 @@ def finetune_main(argv: list[str] | None = None) -> int:
     else:
         for item in result["refused"]:
             print(f"refused {item['name']}: {item['reason']}")
-        print(f"{result['style']}/{result['arch']} v{result['version']} ({result.get('kind', 'melody')}, polyphony "
-              f"{result.get('polyphony', '?')}) is live: {result['steps']} steps in "
-              f"{result['minutes']} min, held-out NLL {result['heldout_nll_before']} → "
-              f"{result['heldout_nll_after']} nats/token; loss curve {result['loss_png']}")
+        print(
+            f"{result['style']}/{result['arch']} v{result['version']} ({result.get('kind', 'melody')}, polyphony "
+            f"{result.get('polyphony', '?')}) is live: {result['steps']} steps in "
+            f"{result['minutes']} min, held-out NLL {result['heldout_nll_before']} → "
+            f"{result['heldout_nll_after']} nats/token; loss curve {result['loss_png']}"
+        )
     return 0

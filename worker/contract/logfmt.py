@@ -26,7 +26,8 @@ from worker.contract.redact import Redactor
 LOG_FORMAT_ENV = "TUNESMITH_LOG_FORMAT"
 FORMATS = ("text", "json")
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "tunesmith_log_context", default=MappingProxyType({}))
+    "tunesmith_log_context", default=MappingProxyType({})
+)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -73,7 +74,8 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname, "logger": record.name,
+            "level": record.levelname,
+            "logger": record.name,
             "msg": self.redact(_ANSI_RE.sub("", record.getMessage())),
         }
         out.update(getattr(record, "ctx", None) or current())
@@ -110,8 +112,9 @@ def log_format(env: Mapping[str, str]) -> str:
     return value
 
 
-def setup_logging(level: str | int = "INFO", fmt: str | None = None, stream: IO[str] | None = None, *,
-                  secrets: Iterable[str] = ()) -> logging.Handler:
+def setup_logging(
+    level: str | int = "INFO", fmt: str | None = None, stream: IO[str] | None = None, *, secrets: Iterable[str] = ()
+) -> logging.Handler:
     """Replace the root logger's handlers with one that writes ``fmt`` (``text``, the default, or ``json``, as
     the settings read ``TUNESMITH_LOG_FORMAT``) to ``stream`` (stderr), masking ``secrets``; returns it. An
     unknown format falls back to text with a warning."""
@@ -139,6 +142,14 @@ def job_fields(job: Any) -> dict[str, str]:
         request = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
     except Exception:  # noqa: BLE001 - undecodable arguments: RQ fails the job itself; log its id at least
         request = {}
-    return {k: str(v) for k, v in (("track_id", job.id), ("kind", request.get("kind") or "compose"),
-                                   ("style", request.get("style")), ("arch", request.get("arch")),
-                                   ("user", user_hash(request.get("user_id")))) if v}
+    return {
+        k: str(v)
+        for k, v in (
+            ("track_id", job.id),
+            ("kind", request.get("kind") or "compose"),
+            ("style", request.get("style")),
+            ("arch", request.get("arch")),
+            ("user", user_hash(request.get("user_id"))),
+        )
+        if v
+    }

@@ -20,8 +20,12 @@ QUEUE_COMPOSE = "compose"
 QUEUE_TRAIN = "train"
 COMPOSE_JOB = "worker.jobs.compose"
 # Which RQ job makes each kind of track: a new piece, a continuation of one, or a four-voice harmonisation.
-JOB_FUNCS = {"compose": COMPOSE_JOB, "extend": "worker.jobs.extend", "harmonize": "worker.jobs.harmonize",
-             "vary": "worker.jobs.vary"}
+JOB_FUNCS = {
+    "compose": COMPOSE_JOB,
+    "extend": "worker.jobs.extend",
+    "harmonize": "worker.jobs.harmonize",
+    "vary": "worker.jobs.vary",
+}
 # The small job that engraves a track's score or writes its exports on demand (the 📄 and 📦 buttons).
 OUTPUTS_JOB = "worker.jobs.outputs"
 OUTPUT_KINDS = ("score", "exports", "stems")
@@ -240,14 +244,21 @@ def check_arrangement(arrangement: object, arch: str | None, instrument: int | N
         BadRequest: an unknown arrangement, a drum as the band's lead, or a bare melody from Coconet.
     """
     if not isinstance(arrangement, str) or arrangement not in ARRANGEMENTS:
-        raise BadRequest(f"Unknown arrangement `{str(arrangement)[:20]}`: use `band` (melody, chords, bass and "
-                         "percussion) or `melody` (the bare tune).")
+        raise BadRequest(
+            f"Unknown arrangement `{str(arrangement)[:20]}`: use `band` (melody, chords, bass and "
+            "percussion) or `melody` (the bare tune)."
+        )
     if arrangement == "band" and instrument is not None and instrument in DRUM_PROGRAMS:
-        raise BadRequest("A drum can't play the melody of a band arrangement: pick a pitched instrument, "
-                         "or `arrangement: melody`.")
+        raise BadRequest(
+            "A drum can't play the melody of a band arrangement: pick a pitched instrument, or `arrangement: melody`."
+        )
     if arrangement == "melody" and arch == HARMONIZER_ARCH and kind == "compose":
-        raise BadRequest("The `coconet` model writes four voices together, so it has no bare melody: use "
-                         "`arrangement: band`, or another model of the style.")
+        raise BadRequest(
+            "The `coconet` model writes four voices together, so it has no bare melody: use "
+            "`arrangement: band`, or another model of the style."
+        )
+
+
 def _folded(request: ComposeRequest) -> ComposeRequest:
     """``bpm`` is another name for ``tempo``, ``parent`` for a variation's ``parent_id``; ``vary`` makes a vary
     job.
@@ -276,9 +287,21 @@ def _folded(request: ComposeRequest) -> ComposeRequest:
 KEY_MODES = ("major", "minor", "dorian", "mixolydian")
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _KEY_TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY_MODE_WORDS = {"": "major", "maj": "major", "major": "major", "ionian": "major", "m": "minor", "min": "minor",
-                   "minor": "minor", "aeolian": "minor", "dor": "dorian", "dorian": "dorian", "mix": "mixolydian",
-                   "mixo": "mixolydian", "mixolydian": "mixolydian"}
+_KEY_MODE_WORDS = {
+    "": "major",
+    "maj": "major",
+    "major": "major",
+    "ionian": "major",
+    "m": "minor",
+    "min": "minor",
+    "minor": "minor",
+    "aeolian": "minor",
+    "dor": "dorian",
+    "dorian": "dorian",
+    "mix": "mixolydian",
+    "mixo": "mixolydian",
+    "mixolydian": "mixolydian",
+}
 _KEY_RE = re.compile(r"^\s*(?P<tonic>[A-Ga-g])(?P<acc>[#♯b♭]?)\s*(?P<mode>[A-Za-z]*)\s*$")
 
 
@@ -292,8 +315,10 @@ def normalise_key(text: str) -> tuple[str, str]:
     match = _KEY_RE.fullmatch(raw)
     mode = _KEY_MODE_WORDS.get(match["mode"].lower()) if match else None
     if match is None or mode is None:
-        raise BadRequest(f"Can't read the key `{raw}`: give a tonic and a mode, e.g. `D dorian`, `A minor`, "
-                         f"`G major` or `E mixolydian` (modes: {', '.join(KEY_MODES)}).")
+        raise BadRequest(
+            f"Can't read the key `{raw}`: give a tonic and a mode, e.g. `D dorian`, `A minor`, "
+            f"`G major` or `E mixolydian` (modes: {', '.join(KEY_MODES)})."
+        )
     tonic = (_KEY_TONICS[match["tonic"].upper()] + {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(match["acc"], 0)) % 12
     return f"{KEY_NAMES[tonic]} {mode}", mode
 
@@ -327,11 +352,14 @@ def _checked_controls(request: ComposeRequest, info: StyleInfo | None, arch: str
         name, mode = normalise_key(request.key)
         modes = info.modes if info else []
         if arch not in KEY_ARCHES or not modes:
-            raise BadRequest(f"The `{arch}` model of `{request.style[:40]}` can't follow a chosen key"
-                             + (f"; the {', '.join(KEY_ARCHES)} models can." if arch not in KEY_ARCHES else "."))
+            raise BadRequest(
+                f"The `{arch}` model of `{request.style[:40]}` can't follow a chosen key"
+                + (f"; the {', '.join(KEY_ARCHES)} models can." if arch not in KEY_ARCHES else ".")
+            )
         if mode not in modes:
-            raise BadRequest(f"Style `{info.name if info else request.style[:40]}` has no {mode} tunes: "
-                             f"modes {', '.join(modes)}.")
+            raise BadRequest(
+                f"Style `{info.name if info else request.style[:40]}` has no {mode} tunes: modes {', '.join(modes)}."
+            )
         changes["key"] = name
     if request.meter is not None:
         if request.kind != "compose":
@@ -339,11 +367,12 @@ def _checked_controls(request: ComposeRequest, info: StyleInfo | None, arch: str
         meter = str(request.meter).strip().replace(" ", "")
         meters = info.meters if info else []
         if arch not in KEY_ARCHES:
-            raise BadRequest(f"The `{arch}` model can't follow a chosen meter; the {', '.join(KEY_ARCHES)} "
-                             "models can.")
+            raise BadRequest(f"The `{arch}` model can't follow a chosen meter; the {', '.join(KEY_ARCHES)} models can.")
         if meter not in meters:
-            raise BadRequest(f"Style `{request.style[:40]}` has no `{str(request.meter)[:12]}` tunes: meters "
-                             f"{', '.join(meters) or 'none to choose from'}.")
+            raise BadRequest(
+                f"Style `{request.style[:40]}` has no `{str(request.meter)[:12]}` tunes: meters "
+                f"{', '.join(meters) or 'none to choose from'}."
+            )
         changes["meter"] = meter
     if not isinstance(request.loop, bool):
         raise BadRequest("`loop` is true or false.")
@@ -355,8 +384,9 @@ def _checked_controls(request: ComposeRequest, info: StyleInfo | None, arch: str
         if request.kind != "vary":
             raise BadRequest("Only a variation can say how strong it is.")
         if arch not in VARY_ARCHES:
-            raise BadRequest(f"The `{arch}` model can't make variations of a track; the "
-                             f"{', '.join(VARY_ARCHES)} models can.")
+            raise BadRequest(
+                f"The `{arch}` model can't make variations of a track; the {', '.join(VARY_ARCHES)} models can."
+            )
     return dataclasses.replace(request, **changes) if changes else request
 
 
@@ -388,8 +418,10 @@ def publish_features(redis: Redis, features: dict[str, str]) -> None:
 
 def read_features(redis: Redis) -> dict[str, str]:
     """The optional abilities that workers have published."""
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in redis.hgetall(FEATURES_KEY).items()}
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in redis.hgetall(FEATURES_KEY).items()
+    }
 
 
 def enqueue_compose(redis: Redis, request: ComposeRequest, *, timeout_s: int = 600) -> Job:
@@ -410,10 +442,18 @@ def enqueue_tracks(redis: Redis, requests: list[ComposeRequest], *, timeout_s: i
 
     queue = compose_queue(redis)
     # One retry, spent only if a worker dies mid-job (worker.jobs.lease); at the front, where the job already was.
-    datas = [queue.prepare_data(JOB_FUNCS.get(r.kind, COMPOSE_JOB), [r.to_dict()], job_id=r.track_id,
-                                timeout=timeout_s, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
-                                retry=Retry(max=1, enqueue_at_front=True))
-             for r in requests]
+    datas = [
+        queue.prepare_data(
+            JOB_FUNCS.get(r.kind, COMPOSE_JOB),
+            [r.to_dict()],
+            job_id=r.track_id,
+            timeout=timeout_s,
+            result_ttl=7 * 24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            retry=Retry(max=1, enqueue_at_front=True),
+        )
+        for r in requests
+    ]
     added = {job.id: job for job in fair_enqueue(queue, datas, [r.user_id or "" for r in requests])}
     return [added.get(r.track_id) or fetch_job(redis, r.track_id) for r in requests]
 
@@ -424,9 +464,15 @@ def enqueue_outputs(redis: Redis, track_id: str, kind: str, size_limit: int, *, 
     if kind not in OUTPUT_KINDS or not is_track_id(track_id or ""):
         raise BadRequest("Unknown output or track.")
     queue = compose_queue(redis)
-    return queue.enqueue(OUTPUTS_JOB, {"track_id": track_id, "kind": kind, "size_limit": int(size_limit)},
-                         job_id=f"out-{kind}-{track_id}-{secrets.token_hex(4)}", at_front=True,
-                         job_timeout=timeout_s, result_ttl=3600, failure_ttl=3600)
+    return queue.enqueue(
+        OUTPUTS_JOB,
+        {"track_id": track_id, "kind": kind, "size_limit": int(size_limit)},
+        job_id=f"out-{kind}-{track_id}-{secrets.token_hex(4)}",
+        at_front=True,
+        job_timeout=timeout_s,
+        result_ttl=3600,
+        failure_ttl=3600,
+    )
 
 
 def compose_queue(redis: Redis, name: str = QUEUE_COMPOSE) -> Queue:

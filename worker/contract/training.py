@@ -33,8 +33,10 @@ def check_style_name(name: str) -> str:
     """
     key = (name or "").strip().lower()
     if not is_style_name(key):
-        raise BadRequest(f"`{key[:30]}` can't be a style name: use 2–24 lowercase letters, digits or `_`, "
-                         "starting with a letter (e.g. `pokemon`).")
+        raise BadRequest(
+            f"`{key[:30]}` can't be a style name: use 2–24 lowercase letters, digits or `_`, "
+            "starting with a letter (e.g. `pokemon`)."
+        )
     return key
 
 
@@ -88,24 +90,38 @@ def validate_finetune(request: FinetuneRequest, styles: dict[str, StyleInfo]) ->
     if not MIN_STEPS <= int(request.steps) <= MAX_STEPS:
         raise BadRequest(f"Steps must lie between {MIN_STEPS} and {MAX_STEPS} (default {DEFAULT_STEPS}).")
     if not request.uploads and not request.vote_tracks:
-        raise BadRequest("Nothing to learn from: attach MIDI files (or one .zip of them), or set from_votes "
-                         "with tracks voted up in this style.")
-    return FinetuneRequest(**{**request.to_dict(), "style": style, "arch": arch, "base": base,
-                              "steps": int(request.steps)})
+        raise BadRequest(
+            "Nothing to learn from: attach MIDI files (or one .zip of them), or set from_votes "
+            "with tracks voted up in this style."
+        )
+    return FinetuneRequest(
+        **{**request.to_dict(), "style": style, "arch": arch, "base": base, "steps": int(request.steps)}
+    )
 
 
 def enqueue_finetune(redis: Redis, request: FinetuneRequest) -> Job:
     """Queue a fine-tune on the ``train`` queue, so compositions never wait behind it."""
     return compose_queue(redis, QUEUE_TRAIN).enqueue(
-        FINETUNE_JOB, request.to_dict(), job_id=request.job_id, job_timeout=FINETUNE_TIMEOUT_S,
-        result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600)
+        FINETUNE_JOB,
+        request.to_dict(),
+        job_id=request.job_id,
+        job_timeout=FINETUNE_TIMEOUT_S,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+    )
 
 
 def enqueue_rollback(redis: Redis, style: str, arch: str, version: int, user_id: str | None) -> Job:
     """Queue a switch of the serving version at the front of the compose queue (it takes milliseconds)."""
     return compose_queue(redis, QUEUE_COMPOSE).enqueue(
-        ROLLBACK_JOB, {"style": style, "arch": arch, "version": int(version), "user_id": user_id},
-        job_id=new_rollback_job_id(), at_front=True, job_timeout=60, result_ttl=3600, failure_ttl=3600)
+        ROLLBACK_JOB,
+        {"style": style, "arch": arch, "version": int(version), "user_id": user_id},
+        job_id=new_rollback_job_id(),
+        at_front=True,
+        job_timeout=60,
+        result_ttl=3600,
+        failure_ttl=3600,
+    )
 
 
 def request_cancel(redis: Redis, job_id: str) -> None:

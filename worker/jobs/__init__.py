@@ -7,8 +7,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_MODULES = {"compose": "compose_job", "extend": "track_jobs", "harmonize": "track_jobs",
-            "finetune": "finetune_job", "rollback": "finetune_job", "vary": "track_jobs", "outputs": "outputs_job"}
+_MODULES = {
+    "compose": "compose_job",
+    "extend": "track_jobs",
+    "harmonize": "track_jobs",
+    "finetune": "finetune_job",
+    "rollback": "finetune_job",
+    "vary": "track_jobs",
+    "outputs": "outputs_job",
+}
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: RQ resolves "worker.jobs.compose" through here

@@ -72,8 +72,12 @@ class Batch:
                 asks.append(Ask(req.seconds, self.seeds[tid], req.temperature, req.top_k, progress, req.tempo))
             pieces = compose_batch(get_composer(self.style, self.arch, resolve_device()), asks)
         except Exception:  # noqa: BLE001 - every job then samples alone and fails, if at all, on its own
-            log.exception("batch of %d %s/%s jobs could not be sampled; sampling them one by one",
-                          len(self.requests), self.style, self.arch)
+            log.exception(
+                "batch of %d %s/%s jobs could not be sampled; sampling them one by one",
+                len(self.requests),
+                self.style,
+                self.arch,
+            )
             self.failed = True
             return
         self.pieces = dict(zip(self.requests, pieces, strict=True))
@@ -155,8 +159,10 @@ def claim(leader: Job, queue: Queue, limit: int, worker: Any = None) -> Batch | 
     if len(batch.requests) == 1:
         return None
     faults.point("inside_claim")
-    batch.seeds = {tid: r.seed if r.seed is not None else random.SystemRandom().randrange(2**31)
-                   for tid, r in batch.requests.items()}
+    batch.seeds = {
+        tid: r.seed if r.seed is not None else random.SystemRandom().randrange(2**31)
+        for tid, r in batch.requests.items()
+    }
     return batch
 
 
@@ -172,8 +178,14 @@ def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue
         run_alone(job, queue)
         return
     members = [batch.jobs[tid] for tid in batch.requests if tid != job.id]
-    log.info("batching %d %s/%s jobs with %s: %s", len(members), batch.style, batch.arch, job.id,
-             ", ".join(m.id for m in members))
+    log.info(
+        "batching %d %s/%s jobs with %s: %s",
+        len(members),
+        batch.style,
+        batch.arch,
+        job.id,
+        ", ".join(m.id for m in members),
+    )
     executions = {m.id: worker.prepare_execution(m) for m in members}
     with queue.connection.pipeline() as pipe:
         for member in members:
@@ -182,8 +194,9 @@ def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue
         pipe.execute()
     worker.unhold([m.id for m in members])
     waiting, stop = set(executions), threading.Event()
-    keeper = threading.Thread(target=_keep_leases, args=(worker, members, executions, waiting, stop),
-                              name="batch-leases", daemon=True)
+    keeper = threading.Thread(
+        target=_keep_leases, args=(worker, members, executions, waiting, stop), name="batch-leases", daemon=True
+    )
     keeper.start()
     for member in batch.jobs.values():
         setattr(member, BATCH_ATTR, batch)
@@ -200,8 +213,9 @@ def execute(worker: Any, job: Job, queue: Queue, run_alone: Callable[[Job, Queue
         worker.set_state("idle")
 
 
-def _keep_leases(worker: Any, members: list[Job], executions: dict[str, Any], waiting: set[str],
-                 stop: threading.Event) -> None:
+def _keep_leases(
+    worker: Any, members: list[Job], executions: dict[str, Any], waiting: set[str], stop: threading.Event
+) -> None:
     """Renew the claimed jobs' leases until each starts running (then the worker renews its own job's)."""
     interval = max(1.0, float(getattr(worker, "lease_s", 60)) / 3)
     while not stop.wait(interval):

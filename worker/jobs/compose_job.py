@@ -48,17 +48,39 @@ def compose(request: dict[str, Any]) -> dict[str, Any]:
         seed = piece.seed
     else:
         controls = {k: v for k, v in (("key", req.key), ("meter", req.meter), ("loop", req.loop)) if v}
-        piece = composer.compose(req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                                 tempo=req.tempo, on_progress=progress.sampling(), **controls)
+        piece = composer.compose(
+            req.seconds,
+            seed=seed,
+            temperature=req.temperature,
+            top_k=req.top_k,
+            tempo=req.tempo,
+            on_progress=progress.sampling(),
+            **controls,
+        )
     piece = with_instrument(piece, req.instrument)
     t = timed(timings, "sample_s", t)
     piece = arranged(piece, req.arrangement)
     timed(timings, "arrange_s", t)
 
-    result = write_track(piece, req, data_dir() / "tracks" / req.track_id, device=device,
-                         checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
-                         t0=t0, extendable=composer.can_extend)
+    result = write_track(
+        piece,
+        req,
+        data_dir() / "tracks" / req.track_id,
+        device=device,
+        checkpoint=str(getattr(composer, "checkpoint", "")),
+        timings=timings,
+        progress=progress,
+        t0=t0,
+        extendable=composer.can_extend,
+    )
     result = dataclasses.replace(result, seed=seed)
-    log.info("composed %s: %s/%s seed %d, %.2fs in %.2fs", req.track_id, piece.style, piece.arch, seed,
-             result.seconds, timings["total_s"])
+    log.info(
+        "composed %s: %s/%s seed %d, %.2fs in %.2fs",
+        req.track_id,
+        piece.style,
+        piece.arch,
+        seed,
+        result.seconds,
+        timings["total_s"],
+    )
     return result.to_dict()

@@ -122,8 +122,11 @@ class Progress:
             return
         lo, hi = STAGES[stage]
         part = min(1.0, max(0.0, float(stage_fraction)))
-        self.job.meta["progress"] = {"stage": stage, "fraction": round(lo + (hi - lo) * part, 4),
-                                     "stage_fraction": round(part, 4)}
+        self.job.meta["progress"] = {
+            "stage": stage,
+            "fraction": round(lo + (hi - lo) * part, 4),
+            "stage_fraction": round(part, 4),
+        }
         try:
             self.job.save_meta()
         except RedisError as exc:  # progress is best-effort: a Redis blip must not fail the track

@@ -39,8 +39,9 @@ def _files(req: FinetuneRequest, limits: UploadLimits) -> tuple[list[Accepted], 
     return accepted, refused + bad
 
 
-def _sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
-             refused: list[Refused]) -> tuple[list, list[Refused], list[str]]:
+def _sources(
+    req: FinetuneRequest, root: Path, accepted: list[Accepted], refused: list[Refused]
+) -> tuple[list, list[Refused], list[str]]:
     """Melody training sources from the accepted uploads and the voted tracks; (sources, refused, names)."""
     from models.music.midi_import import MidiImportError, midi_to_tunes
     from models.tokenlm.finetune import Source
@@ -53,8 +54,7 @@ def _sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
         except MidiImportError as exc:
             refused.append(Refused(item.name, str(exc)))
             continue
-        sources.append(Source(item.name, imported.tunes, imported.qpm, imported.program,
-                              (-imported.key_shift) % 12))
+        sources.append(Source(item.name, imported.tunes, imported.qpm, imported.program, (-imported.key_shift) % 12))
         names.append(item.name)
     for vote in req.vote_tracks[:MAX_VOTE_TRACKS]:
         tid = str(vote.get("track_id", ""))
@@ -64,9 +64,17 @@ def _sources(req: FinetuneRequest, root: Path, accepted: list[Accepted],
         except (BadRequest, OSError, MidiImportError) as exc:
             log.info("voted track %s left out: %s", tid, exc)
             continue
-        sources.append(Source(f"track:{tid}", imported.tunes, imported.qpm, imported.program,
-                              (-imported.key_shift) % 12, weight=vote_weight(int(vote.get("score", 1))),
-                              heldout_ok=False))
+        sources.append(
+            Source(
+                f"track:{tid}",
+                imported.tunes,
+                imported.qpm,
+                imported.program,
+                (-imported.key_shift) % 12,
+                weight=vote_weight(int(vote.get("score", 1))),
+                heldout_ok=False,
+            )
+        )
     return sources, refused, names
 
 
@@ -90,8 +98,9 @@ def collection_polyphony(imports: list[tuple[Accepted, Any]]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _poly_sources(req: FinetuneRequest, root: Path, imports: list[tuple[Accepted, Any]],
-                  refused: list[Refused]) -> tuple[list, list[Refused], list[str]]:
+def _poly_sources(
+    req: FinetuneRequest, root: Path, imports: list[tuple[Accepted, Any]], refused: list[Refused]
+) -> tuple[list, list[Refused], list[str]]:
     """Piano (polyphonic) sources from the read uploads and the voted tracks; (sources, refused, names)."""
     from models.music.midi_import import MidiImportError
     from models.poly.finetune import PolySource
@@ -103,8 +112,9 @@ def _poly_sources(req: FinetuneRequest, root: Path, imports: list[tuple[Accepted
         if isinstance(got, Exception):
             refused.append(Refused(item.name, str(got)))
             continue
-        sources.append(PolySource(item.name, got.pieces, got.qpm, got.program, (-got.key_shift) % 12,
-                                  polyphony=got.polyphony))
+        sources.append(
+            PolySource(item.name, got.pieces, got.qpm, got.program, (-got.key_shift) % 12, polyphony=got.polyphony)
+        )
         names.append(item.name)
     for vote in req.vote_tracks[:MAX_VOTE_TRACKS]:
         tid = str(vote.get("track_id", ""))
@@ -113,9 +123,18 @@ def _poly_sources(req: FinetuneRequest, root: Path, imports: list[tuple[Accepted
         except (BadRequest, OSError, MidiImportError) as exc:
             log.info("voted track %s left out: %s", tid, exc)
             continue
-        sources.append(PolySource(f"track:{tid}", imported.pieces, imported.qpm, imported.program,
-                                  (-imported.key_shift) % 12, weight=vote_weight(int(vote.get("score", 1))),
-                                  heldout_ok=False, polyphony=imported.polyphony))
+        sources.append(
+            PolySource(
+                f"track:{tid}",
+                imported.pieces,
+                imported.qpm,
+                imported.program,
+                (-imported.key_shift) % 12,
+                weight=vote_weight(int(vote.get("score", 1))),
+                heldout_ok=False,
+                polyphony=imported.polyphony,
+            )
+        )
     return sources, refused, names
 
 
@@ -172,8 +191,9 @@ class _Reporter:
         now = time.monotonic()
         if self.job is not None and (now - self._last >= PROGRESS_INTERVAL_S or step == steps):
             self._last = now
-            self.stage("training", step=step, steps=steps, loss=round(float(loss), 4),
-                       fraction=round(step / max(1, steps), 4))
+            self.stage(
+                "training", step=step, steps=steps, loss=round(float(loss), 4), fraction=round(step / max(1, steps), 4)
+            )
 
     def cancelled(self) -> bool:
         return self.job is not None and cancel_requested(self.job.connection, self.job.id)
@@ -222,29 +242,59 @@ def finetune(request: dict[str, Any], *, limits: UploadLimits = DEFAULT_LIMITS) 
     if not sources:
         why = "; ".join(f"{r.name}: {r.reason}" for r in refused) or "no voted tracks were found on disk"
         raise BadRequest(f"Nothing usable to learn from ({why}).")
-    log.info("fine-tune %s: %d files, polyphony %.2f → %s path from %s", req.job_id, len(names), polyphony, path,
-             base)
+    log.info("fine-tune %s: %d files, polyphony %.2f → %s path from %s", req.job_id, len(names), polyphony, path, base)
     try:
-        meta = run_fn(req.style, req.arch, base, sources, config, by=req.user_id or "", root=root,
-                      on_step=report.step, should_stop=report.cancelled)
+        meta = run_fn(
+            req.style,
+            req.arch,
+            base,
+            sources,
+            config,
+            by=req.user_id or "",
+            root=root,
+            on_step=report.step,
+            should_stop=report.cancelled,
+        )
     except FinetuneError as exc:
         raise BadRequest(str(exc)) from None
     except Cancelled:
         raise BadRequest("The fine-tune was cancelled; the serving version is unchanged.") from None
     version = int(meta["version"])
-    loss_png = draw_loss(meta["finetune"]["history"], version_dir(req.style, req.arch, version, root) / "loss.png",
-                         title=f"{req.style}/{req.arch} v{version}")
+    loss_png = draw_loss(
+        meta["finetune"]["history"],
+        version_dir(req.style, req.arch, version, root) / "loss.png",
+        title=f"{req.style}/{req.arch} v{version}",
+    )
     activate(req.style, req.arch, version, by=req.user_id or "", root=root)
     _announce(job)
     ft = meta["finetune"]
-    log.info("fine-tune %s: %s/%s v%d live (%d steps, %.2f min)", req.job_id, req.style, req.arch, version,
-             ft["steps_run"], ft["minutes"])
-    return {"job_id": req.job_id, "style": req.style, "arch": req.arch, "version": version, "base": ft["base"],
-            "steps": ft["steps_run"], "minutes": ft["minutes"], "heldout_nll_before": ft["heldout_nll_before"],
-            "heldout_nll_after": ft["heldout_nll_after"], "accepted": names, "vote_tracks": ft["vote_tracks"],
-            "refused": [{"name": r.name, "reason": r.reason} for r in refused],
-            "loss_png": str(loss_png.relative_to(root)),
-            "new_style": "style_def" in meta, "kind": path, "polyphony": round(polyphony, 3)}
+    log.info(
+        "fine-tune %s: %s/%s v%d live (%d steps, %.2f min)",
+        req.job_id,
+        req.style,
+        req.arch,
+        version,
+        ft["steps_run"],
+        ft["minutes"],
+    )
+    return {
+        "job_id": req.job_id,
+        "style": req.style,
+        "arch": req.arch,
+        "version": version,
+        "base": ft["base"],
+        "steps": ft["steps_run"],
+        "minutes": ft["minutes"],
+        "heldout_nll_before": ft["heldout_nll_before"],
+        "heldout_nll_after": ft["heldout_nll_after"],
+        "accepted": names,
+        "vote_tracks": ft["vote_tracks"],
+        "refused": [{"name": r.name, "reason": r.reason} for r in refused],
+        "loss_png": str(loss_png.relative_to(root)),
+        "new_style": "style_def" in meta,
+        "kind": path,
+        "polyphony": round(polyphony, 3),
+    }
 
 
 def rollback(request: dict[str, Any]) -> dict[str, Any]:

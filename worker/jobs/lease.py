@@ -196,7 +196,8 @@ class LeasedWorker(SimpleWorker):
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ declares it None only
-            sleep_time=WAIT_S, daemon=True, exception_handler=self._pubsub_exception_handler)
+            sleep_time=WAIT_S, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def unsubscribe(self) -> None:
         """Stop the listener without waiting on it for long (it is a daemon thread)."""

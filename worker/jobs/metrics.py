@@ -32,15 +32,33 @@ REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
 
-JOB_SECONDS = Histogram("tunesmith_job_seconds", "Time a job took, by model architecture and kind of job",
-                        ["arch", "kind"], buckets=LATENCY_BUCKETS, registry=REGISTRY)
-JOB_FAILURES = Counter("tunesmith_job_failures", "Jobs that raised, by architecture, kind and exception type",
-                       ["arch", "kind", "error"], registry=REGISTRY)
+JOB_SECONDS = Histogram(
+    "tunesmith_job_seconds",
+    "Time a job took, by model architecture and kind of job",
+    ["arch", "kind"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+JOB_FAILURES = Counter(
+    "tunesmith_job_failures",
+    "Jobs that raised, by architecture, kind and exception type",
+    ["arch", "kind", "error"],
+    registry=REGISTRY,
+)
 VOTES = Counter("tunesmith_votes", "Votes cast on tracks, by value (up or down)", ["value"], registry=REGISTRY)
-BATCH_JOBS = Histogram("tunesmith_batch_jobs", "Compose jobs sampled together in one batch (worker.jobs.batching)",
-                       ["arch"], buckets=(2, 4, 8, 16, 32, 64), registry=REGISTRY)
-FINE_TUNES = Counter("tunesmith_fine_tunes", "Fine-tunes run, by style, architecture and outcome",
-                     ["style", "arch", "outcome"], registry=REGISTRY)
+BATCH_JOBS = Histogram(
+    "tunesmith_batch_jobs",
+    "Compose jobs sampled together in one batch (worker.jobs.batching)",
+    ["arch"],
+    buckets=(2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
+FINE_TUNES = Counter(
+    "tunesmith_fine_tunes",
+    "Fine-tunes run, by style, architecture and outcome",
+    ["style", "arch", "outcome"],
+    registry=REGISTRY,
+)
 
 
 class QueueCollector(Collector):
@@ -54,11 +72,13 @@ class QueueCollector(Collector):
         return list(self._families())
 
     def _families(self) -> tuple[GaugeMetricFamily, ...]:
-        return (GaugeMetricFamily("tunesmith_queue_depth", "Jobs waiting in the RQ queue", labels=["queue"]),
-                GaugeMetricFamily("tunesmith_queue_running", "Jobs running from the RQ queue", labels=["queue"]),
-                GaugeMetricFamily("tunesmith_queue_failed", "Jobs in the queue's failed registry", labels=["queue"]),
-                GaugeMetricFamily("tunesmith_workers", "Workers listening on the queue", labels=["queue"]),
-                GaugeMetricFamily("tunesmith_redis_up", "1 when Redis answered this scrape, else 0"))
+        return (
+            GaugeMetricFamily("tunesmith_queue_depth", "Jobs waiting in the RQ queue", labels=["queue"]),
+            GaugeMetricFamily("tunesmith_queue_running", "Jobs running from the RQ queue", labels=["queue"]),
+            GaugeMetricFamily("tunesmith_queue_failed", "Jobs in the queue's failed registry", labels=["queue"]),
+            GaugeMetricFamily("tunesmith_workers", "Workers listening on the queue", labels=["queue"]),
+            GaugeMetricFamily("tunesmith_redis_up", "1 when Redis answered this scrape, else 0"),
+        )
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from redis.exceptions import RedisError
@@ -84,8 +104,9 @@ class QueueCollector(Collector):
 _collector: QueueCollector | None = None
 
 
-def watch_queues(redis: Redis, queues: Sequence[str] = (QUEUE_COMPOSE, QUEUE_TRAIN),
-                 registry: CollectorRegistry = REGISTRY) -> QueueCollector:
+def watch_queues(
+    redis: Redis, queues: Sequence[str] = (QUEUE_COMPOSE, QUEUE_TRAIN), registry: CollectorRegistry = REGISTRY
+) -> QueueCollector:
     """Report ``queues``' depth from ``redis`` on ``registry`` (replacing an earlier call's collector)."""
     global _collector
     if registry is REGISTRY:

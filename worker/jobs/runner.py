@@ -102,8 +102,14 @@ def preload() -> None:
     import worker.output.render  # noqa: F401
 
 
-def run_worker(redis_url: str, queues: Sequence[str] = (QUEUE_COMPOSE,), *, burst: bool = False,
-               name: str | None = None, log_level: str = "INFO") -> int:
+def run_worker(
+    redis_url: str,
+    queues: Sequence[str] = (QUEUE_COMPOSE,),
+    *,
+    burst: bool = False,
+    name: str | None = None,
+    log_level: str = "INFO",
+) -> int:
     """Run the worker until stopped (or, with ``burst``, until the queues are empty); returns an exit code."""
     try:
         config = settings()  # read once, here: a malformed value stops the start, not a job

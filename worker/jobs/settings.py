@@ -142,8 +142,10 @@ def _check_redis(url: str, problems: list[str]) -> None:
 
     shown = redact_url(url)
     if not url:
-        problems.append("REDIS_URL is not set: point it at the bot's Redis, e.g. redis://127.0.0.1:6379/0 "
-                        "(in docker compose: redis://redis:6379/0).")
+        problems.append(
+            "REDIS_URL is not set: point it at the bot's Redis, e.g. redis://127.0.0.1:6379/0 "
+            "(in docker compose: redis://redis:6379/0)."
+        )
         return
     if not url.startswith(("redis://", "rediss://", "unix://")):
         problems.append(f"REDIS_URL must start with redis://, rediss:// or unix://, got {shown!r}.")
@@ -155,9 +157,11 @@ def _check_redis(url: str, problems: list[str]) -> None:
         finally:
             conn.close()
     except (RedisError, OSError, ValueError) as exc:
-        problems.append(f"Redis at {shown} is unreachable ({type(exc).__name__}: {redact_url(str(exc))}): "
-                        "is redis-server running? Start it (`redis-server`, `systemctl start redis-server` or "
-                        "`docker compose up -d redis`) or fix REDIS_URL.")
+        problems.append(
+            f"Redis at {shown} is unreachable ({type(exc).__name__}: {redact_url(str(exc))}): "
+            "is redis-server running? Start it (`redis-server`, `systemctl start redis-server` or "
+            "`docker compose up -d redis`) or fix REDIS_URL."
+        )
 
 
 def _check_cuda(device: str, cuda_devices: Callable[[], int], problems: list[str]) -> None:
@@ -166,13 +170,17 @@ def _check_cuda(device: str, cuda_devices: Callable[[], int], problems: list[str
         return
     count = cuda_devices()
     if count == 0:
-        problems.append(f"TUNESMITH_DEVICE={device} but CUDA is not available here (no GPU visible, or a CPU "
-                        "build of torch): set TUNESMITH_DEVICE=cpu or auto, or install a CUDA torch build "
-                        "(docker: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128) and "
-                        "expose the GPU (compose `deploy.resources.reservations.devices`).")
+        problems.append(
+            f"TUNESMITH_DEVICE={device} but CUDA is not available here (no GPU visible, or a CPU "
+            "build of torch): set TUNESMITH_DEVICE=cpu or auto, or install a CUDA torch build "
+            "(docker: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128) and "
+            "expose the GPU (compose `deploy.resources.reservations.devices`)."
+        )
     elif match[2] is not None and int(match[2]) >= count:
-        problems.append(f"TUNESMITH_DEVICE={device} but only {count} CUDA device(s) are visible "
-                        f"(cuda:0..cuda:{count - 1}); check CUDA_VISIBLE_DEVICES.")
+        problems.append(
+            f"TUNESMITH_DEVICE={device} but only {count} CUDA device(s) are visible "
+            f"(cuda:0..cuda:{count - 1}); check CUDA_VISIBLE_DEVICES."
+        )
 
 
 def _check_data_dir(path: Path, problems: list[str]) -> None:
@@ -181,8 +189,10 @@ def _check_data_dir(path: Path, problems: list[str]) -> None:
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass
     except OSError as exc:
-        problems.append(f"TUNESMITH_DATA_DIR={path} is not writable ({exc.strerror or exc}): point it at a "
-                        "directory this user can write, shared with the bot (docker compose: /data).")
+        problems.append(
+            f"TUNESMITH_DATA_DIR={path} is not writable ({exc.strerror or exc}): point it at a "
+            "directory this user can write, shared with the bot (docker compose: /data)."
+        )
 
 
 def _check_rendering(configured: Path | None, renderer: str, problems: list[str]) -> Path | None:
@@ -192,9 +202,11 @@ def _check_rendering(configured: Path | None, renderer: str, problems: list[str]
 
     soundfont = None
     if configured is not None and not configured.is_file():
-        problems.append(f"TUNESMITH_SOUNDFONT={configured} is not a file: point it at a General MIDI .sf2, or "
-                        "unset it to use /usr/share/sounds/sf2/FluidR3_GM.sf2 from "
-                        "`apt-get install fluid-soundfont-gm`.")
+        problems.append(
+            f"TUNESMITH_SOUNDFONT={configured} is not a file: point it at a General MIDI .sf2, or "
+            "unset it to use /usr/share/sounds/sf2/FluidR3_GM.sf2 from "
+            "`apt-get install fluid-soundfont-gm`."
+        )
     elif configured is not None:
         soundfont = configured
     else:
@@ -207,8 +219,10 @@ def _check_rendering(configured: Path | None, renderer: str, problems: list[str]
     if renderer == "command" and shutil.which("fluidsynth") is None:
         problems.append("TUNESMITH_RENDERER=command needs the `fluidsynth` program: `apt-get install fluidsynth`.")
     if renderer == "warm" and not synth.available() and shutil.which("fluidsynth") is None:
-        problems.append("Neither libfluidsynth (pyfluidsynth) nor the `fluidsynth` program can be loaded: "
-                        "run `apt-get install fluidsynth libfluidsynth3`.")
+        problems.append(
+            "Neither libfluidsynth (pyfluidsynth) nor the `fluidsynth` program can be loaded: "
+            "run `apt-get install fluidsynth libfluidsynth3`."
+        )
     return soundfont
 
 
@@ -219,8 +233,9 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int | None, maximum: int,
-                  problems: list[str]) -> int | None:
+def _positive_int(
+    env: Mapping[str, str], name: str, default: int | None, maximum: int, problems: list[str]
+) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -234,11 +249,15 @@ def _check_checkpoint_dir(path: Path | None, problems: list[str], warnings: list
     if path is None:
         return
     if not path.is_dir():
-        problems.append(f"TUNESMITH_CHECKPOINT_DIR={path} is not a directory: create it and copy the shipped "
-                        "checkpoints into it (models/checkpoints/*), or unset it to use the shipped ones.")
+        problems.append(
+            f"TUNESMITH_CHECKPOINT_DIR={path} is not a directory: create it and copy the shipped "
+            "checkpoints into it (models/checkpoints/*), or unset it to use the shipped ones."
+        )
     elif not any(path.glob("*.safetensors")):
-        warnings.append(f"TUNESMITH_CHECKPOINT_DIR={path} holds no checkpoints: compose jobs fail until one is "
-                        "copied or trained there (unset it to serve the shipped checkpoints).")
+        warnings.append(
+            f"TUNESMITH_CHECKPOINT_DIR={path} holds no checkpoints: compose jobs fail until one is "
+            "copied or trained there (unset it to serve the shipped checkpoints)."
+        )
 
 
 def _lease(env: Mapping[str, str]) -> int:
@@ -255,8 +274,10 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> WorkerSettings:
     """Every setting in ``env``, malformed ones appended to ``problems`` (and replaced by their defaults)."""
     device = env.get(DEVICE_ENV, "").strip().lower() or "auto"
     if _DEVICE_RE.match(device) is None:
-        problems.append(f"{DEVICE_ENV}={env.get(DEVICE_ENV, '')!r} is not a device: use one of {', '.join(DEVICES)} "
-                        "(auto picks cuda when available).")
+        problems.append(
+            f"{DEVICE_ENV}={env.get(DEVICE_ENV, '')!r} is not a device: use one of {', '.join(DEVICES)} "
+            "(auto picks cuda when available)."
+        )
     soundfont = env.get(SOUNDFONT_ENV, "").strip()
     return WorkerSettings(
         redis_url=env.get(REDIS_URL_ENV, "").strip(),
@@ -285,8 +306,9 @@ def _batch(env: Mapping[str, str], problems: list[str]) -> int:
     return int(raw) if raw else DEFAULT_BATCH
 
 
-def check_worker_settings(env: Mapping[str, str] | None = None, *, ping_redis: bool = True,
-                          cuda_devices: Callable[[], int] = _cuda_devices) -> WorkerSettings:
+def check_worker_settings(
+    env: Mapping[str, str] | None = None, *, ping_redis: bool = True, cuda_devices: Callable[[], int] = _cuda_devices
+) -> WorkerSettings:
     """Read and check every worker setting in ``env`` (default: ``os.environ``), and the machine they point
     at; ``cuda_devices`` counts the visible GPUs.
 
@@ -319,8 +341,10 @@ def main() -> int:
         return 1
     for warning in settings.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"ok: redis {settings.redis_url_redacted}, device {settings.device}, data {settings.data_dir}, "
-          f"soundfont {settings.soundfont}, checkpoints {settings.checkpoint_dir or 'shipped'}")
+    print(
+        f"ok: redis {settings.redis_url_redacted}, device {settings.device}, data {settings.data_dir}, "
+        f"soundfont {settings.soundfont}, checkpoints {settings.checkpoint_dir or 'shipped'}"
+    )
     return 0
 
 

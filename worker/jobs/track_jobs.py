@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 HARMONIZER_STYLE = "bach"
 MELODY_PART = "melody"  # the melody's track name in a band arrangement (models.arrange.band.MELODY)
-NO_HARMONIZER = ("Harmonizing needs the Coconet chorale model (bach/coconet), and this worker does not have it "
-                 "yet; try again once it is trained.")
+NO_HARMONIZER = (
+    "Harmonizing needs the Coconet chorale model (bach/coconet), and this worker does not have it "
+    "yet; try again once it is trained."
+)
 _harmonizers: dict[str, Any] = {}
 
 
@@ -64,9 +66,17 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     timings = {"load_s": round(time.perf_counter() - t0, 3)}
     t = time.perf_counter()
     progress("sampling", 0.0)
-    piece = composer.extend(tokens, parent["meter"], float(parent["tempo_qpm"]), int(parent.get("transpose", 0)),
-                            req.seconds, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                            on_progress=progress.sampling())
+    piece = composer.extend(
+        tokens,
+        parent["meter"],
+        float(parent["tempo_qpm"]),
+        int(parent.get("transpose", 0)),
+        req.seconds,
+        seed=seed,
+        temperature=req.temperature,
+        top_k=req.top_k,
+        on_progress=progress.sampling(),
+    )
     piece = with_instrument(piece, parent.get("program"))
     timings["sample_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
@@ -79,11 +89,20 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
         keep = read_notes(track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid", part=MELODY_PART)
     piece = arranged(piece, arrangement, keep=keep, keep_bars=int(parent.get("bars", 0)) if keep else 0)
     timings["arrange_s"] = round(time.perf_counter() - t, 3)
-    result = write_track(piece, req, track_dir(data_dir(), req.track_id), device=device,
-                         checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
-                         t0=t0, extendable=True)
-    log.info("extended %s into %s: %.1fs -> %.1fs", req.parent_id, req.track_id, parent.get("seconds", 0),
-             result.seconds)
+    result = write_track(
+        piece,
+        req,
+        track_dir(data_dir(), req.track_id),
+        device=device,
+        checkpoint=str(getattr(composer, "checkpoint", "")),
+        timings=timings,
+        progress=progress,
+        t0=t0,
+        extendable=True,
+    )
+    log.info(
+        "extended %s into %s: %.1fs -> %.1fs", req.parent_id, req.track_id, parent.get("seconds", 0), result.seconds
+    )
     return result.to_dict()
 
 
@@ -126,11 +145,24 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
         timings["load_s"] = round(time.perf_counter() - t0, 3)
         t = time.perf_counter()
         progress("sampling", 0.0)
-        piece = composer.vary(parts, float(parent["tempo_qpm"]), parent["meter"], bars, seed=seed,
-                              temperature=req.temperature, top_k=req.top_k, on_progress=progress.sampling(),
-                              loop=loop)
-        piece = dataclasses.replace(piece, style=parent["style"], arch=parent.get("arch", piece.arch),
-                                    tokens=tokens, key=str(parent.get("key") or ""))
+        piece = composer.vary(
+            parts,
+            float(parent["tempo_qpm"]),
+            parent["meter"],
+            bars,
+            seed=seed,
+            temperature=req.temperature,
+            top_k=req.top_k,
+            on_progress=progress.sampling(),
+            loop=loop,
+        )
+        piece = dataclasses.replace(
+            piece,
+            style=parent["style"],
+            arch=parent.get("arch", piece.arch),
+            tokens=tokens,
+            key=str(parent.get("key") or ""),
+        )
     else:
         if not tokens:
             raise BadRequest(f"Track `{req.parent_id}` was not made by a model that can vary it.")
@@ -140,19 +172,37 @@ def vary(request: dict[str, Any]) -> dict[str, Any]:
         timings["load_s"] = round(time.perf_counter() - t0, 3)
         t = time.perf_counter()
         progress("sampling", 0.0)
-        piece = composer.vary(tokens, parent["meter"], float(parent["tempo_qpm"]), int(parent.get("transpose", 0)),
-                              bars, seed=seed, temperature=req.temperature, top_k=req.top_k,
-                              key=str(parent.get("key") or "") or None, loop=loop, on_progress=progress.sampling())
+        piece = composer.vary(
+            tokens,
+            parent["meter"],
+            float(parent["tempo_qpm"]),
+            int(parent.get("transpose", 0)),
+            bars,
+            seed=seed,
+            temperature=req.temperature,
+            top_k=req.top_k,
+            key=str(parent.get("key") or "") or None,
+            loop=loop,
+            on_progress=progress.sampling(),
+        )
     piece = with_instrument(piece, parent.get("program"))
     timings["sample_s"] = round(time.perf_counter() - t, 3)
     if parent.get("arrangement") == "band" and int(parent.get("voices") or 1) == 1:
         t = time.perf_counter()  # the varied melody gets its band again: form, chords, bass and percussion
         piece = arranged(piece, "band")
         timings["arrange_s"] = round(time.perf_counter() - t, 3)
-    result = write_track(piece, req, track_dir(data_dir(), req.track_id), device=device,
-                         checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
-                         t0=t0, extendable=bool(tokens) and int(parent.get("voices") or 1) == 1,
-                         extra={"varied_bars": bars, "vary": req.vary})
+    result = write_track(
+        piece,
+        req,
+        track_dir(data_dir(), req.track_id),
+        device=device,
+        checkpoint=str(getattr(composer, "checkpoint", "")),
+        timings=timings,
+        progress=progress,
+        t0=t0,
+        extendable=bool(tokens) and int(parent.get("voices") or 1) == 1,
+        extra={"varied_bars": bars, "vary": req.vary},
+    )
     log.info("varied %s (%s) into %s: bars %s", req.parent_id, req.vary, req.track_id, bars)
     return result.to_dict()
 
@@ -238,11 +288,25 @@ def harmonize(request: dict[str, Any]) -> dict[str, Any]:
     timings = {"load_s": round(time.perf_counter() - t0, 3)}
     t = time.perf_counter()
     progress("sampling", 0.0)
-    piece = composer.harmonize(melody, float(parent["tempo_qpm"]), parent["meter"], seed=seed,
-                               temperature=req.temperature, top_k=req.top_k, on_progress=progress.sampling())
+    piece = composer.harmonize(
+        melody,
+        float(parent["tempo_qpm"]),
+        parent["meter"],
+        seed=seed,
+        temperature=req.temperature,
+        top_k=req.top_k,
+        on_progress=progress.sampling(),
+    )
     timings["sample_s"] = round(time.perf_counter() - t, 3)
-    result = write_track(piece, req, track_dir(data_dir(), req.track_id), device=device,
-                         checkpoint=str(getattr(composer, "checkpoint", "")), timings=timings, progress=progress,
-                         t0=t0)
+    result = write_track(
+        piece,
+        req,
+        track_dir(data_dir(), req.track_id),
+        device=device,
+        checkpoint=str(getattr(composer, "checkpoint", "")),
+        timings=timings,
+        progress=progress,
+        t0=t0,
+    )
     log.info("harmonized %s into %s (%d voices)", req.parent_id, req.track_id, result.voices)
     return result.to_dict()

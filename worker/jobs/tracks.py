@@ -25,9 +25,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from models.compose.types import Composition
 
 log = logging.getLogger(__name__)
-SIDECAR_FIELDS = ("track_id", "style", "arch", "seed", "seconds", "tempo_qpm", "bars", "meter", "transpose",
-                  "program", "voices", "tokens", "kind", "parent_id", "parts", "arrangement", "key", "chords",
-                  "arrangement_note", "loop", "vary", "varied_bars")
+SIDECAR_FIELDS = (
+    "track_id",
+    "style",
+    "arch",
+    "seed",
+    "seconds",
+    "tempo_qpm",
+    "bars",
+    "meter",
+    "transpose",
+    "program",
+    "voices",
+    "tokens",
+    "kind",
+    "parent_id",
+    "parts",
+    "arrangement",
+    "key",
+    "chords",
+    "arrangement_note",
+    "loop",
+    "vary",
+    "varied_bars",
+)
 
 
 def check_track_id(track_id: str) -> str:
@@ -50,8 +71,9 @@ def with_instrument(piece: Composition, program: int | None) -> Composition:
     """The piece played on General MIDI ``program`` (every voice of a polyphonic piece); unchanged if None."""
     if program is None:
         return piece
-    return dataclasses.replace(piece, program=int(program),
-                               parts=[(name, int(program), notes) for name, _, notes in piece.parts])
+    return dataclasses.replace(
+        piece, program=int(program), parts=[(name, int(program), notes) for name, _, notes in piece.parts]
+    )
 
 
 def arranged(piece: Composition, arrangement: str, keep: list | None = None, keep_bars: int = 0) -> Composition:
@@ -63,8 +85,9 @@ def arranged(piece: Composition, arrangement: str, keep: list | None = None, kee
         return arrange_piece(piece, arrangement, keep=keep, keep_bars=keep_bars)
     except Exception:  # noqa: BLE001 - the melody is still a track worth posting
         log.exception("could not arrange %s (seed %s) as %s", piece.style, piece.seed, arrangement)
-        return dataclasses.replace(piece, arrangement="melody",
-                                   arrangement_note="the arranger failed on this melody, so it is posted bare")
+        return dataclasses.replace(
+            piece, arrangement="melody", arrangement_note="the arranger failed on this melody, so it is posted bare"
+        )
 
 
 def read_sidecar(root: Path, track_id: str) -> dict[str, Any]:
@@ -103,9 +126,19 @@ def storage_error(exc: BaseException) -> StorageError | None:
     return None
 
 
-def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
-                timings: dict[str, float], progress: Callable[..., None], t0: float,
-                extendable: bool = False, extra: dict[str, Any] | None = None) -> ComposeResult:
+def write_track(
+    piece: Composition,
+    req: ComposeRequest,
+    out: Path,
+    *,
+    device: str,
+    checkpoint: str,
+    timings: dict[str, float],
+    progress: Callable[..., None],
+    t0: float,
+    extendable: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> ComposeResult:
     """Write MIDI (+ extra files), audio, piano roll and the sidecar JSON for ``piece``; return the result.
 
     Everything is written into a hidden directory beside ``out`` and renamed to ``out`` at the end, so ``out``
@@ -117,8 +150,18 @@ def write_track(piece: Composition, req: ComposeRequest, out: Path, *, device: s
     stage = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         stage.mkdir(parents=True)
-        result = _write_files(piece, req, stage, device=device, checkpoint=checkpoint, timings=timings,
-                              progress=progress, t0=t0, extendable=extendable, extra=extra)
+        result = _write_files(
+            piece,
+            req,
+            stage,
+            device=device,
+            checkpoint=checkpoint,
+            timings=timings,
+            progress=progress,
+            t0=t0,
+            extendable=extendable,
+            extra=extra,
+        )
         _publish(stage, out)
         point("after_files")
     except Exception as exc:
@@ -145,9 +188,19 @@ def _publish(stage: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: str, checkpoint: str,
-                 timings: dict[str, float], progress: Callable[..., None], t0: float,
-                 extendable: bool, extra: dict[str, Any] | None = None) -> ComposeResult:
+def _write_files(
+    piece: Composition,
+    req: ComposeRequest,
+    out: Path,
+    *,
+    device: str,
+    checkpoint: str,
+    timings: dict[str, float],
+    progress: Callable[..., None],
+    t0: float,
+    extendable: bool,
+    extra: dict[str, Any] | None = None,
+) -> ComposeResult:
     from models.arrange.piece import part_info
     from worker.output.midi import write_midi
     from worker.output.pianoroll import draw_pianoroll
@@ -167,9 +220,16 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
     progress("rendering")
     config = settings()
     fmt = config.audio_format
-    audio = render_audio(files["midi"], out / f"{tid}.{fmt}", piece.seconds, soundfont=config.soundfont, fmt=fmt,
-                         renderer=config.renderer, synth_cores=config.synth_cores,
-                         loop=bool(getattr(piece, "loop", False)))
+    audio = render_audio(
+        files["midi"],
+        out / f"{tid}.{fmt}",
+        piece.seconds,
+        soundfont=config.soundfont,
+        fmt=fmt,
+        renderer=config.renderer,
+        synth_cores=config.synth_cores,
+        loop=bool(getattr(piece, "loop", False)),
+    )
     files["audio"] = str(audio)
     seconds = audio_duration(audio)
     t = timed(timings, "render_s", t)
@@ -180,15 +240,33 @@ def _write_files(piece: Composition, req: ComposeRequest, out: Path, *, device: 
     timings["total_s"] = round(time.perf_counter() - t0, 3)
 
     result = ComposeResult(
-        track_id=tid, style=req.style, arch=piece.arch, seed=piece.seed, seconds=round(seconds, 4),
-        tempo_qpm=round(piece.tempo_qpm, 3), bars=piece.bars, files=files, timings=timings, device=device,
-        checkpoint=checkpoint, meter=piece.meter, transpose=int(piece.transpose), program=int(piece.program),
-        voices=_voices(piece), tokens=[int(t) for t in piece.tokens],
-        extendable=bool(extendable and piece.tokens), kind=req.kind, parent_id=req.parent_id,
-        parts=part_info(piece), arrangement=getattr(piece, "arrangement", "melody") or "melody",
-        key=getattr(piece, "key", ""), chords=list(getattr(piece, "chords", []) or []),
+        track_id=tid,
+        style=req.style,
+        arch=piece.arch,
+        seed=piece.seed,
+        seconds=round(seconds, 4),
+        tempo_qpm=round(piece.tempo_qpm, 3),
+        bars=piece.bars,
+        files=files,
+        timings=timings,
+        device=device,
+        checkpoint=checkpoint,
+        meter=piece.meter,
+        transpose=int(piece.transpose),
+        program=int(piece.program),
+        voices=_voices(piece),
+        tokens=[int(t) for t in piece.tokens],
+        extendable=bool(extendable and piece.tokens),
+        kind=req.kind,
+        parent_id=req.parent_id,
+        parts=part_info(piece),
+        arrangement=getattr(piece, "arrangement", "melody") or "melody",
+        key=getattr(piece, "key", ""),
+        chords=list(getattr(piece, "chords", []) or []),
         arrangement_note=getattr(piece, "arrangement_note", ""),
-        loop=bool(getattr(piece, "loop", False)), vary=req.vary)
+        loop=bool(getattr(piece, "loop", False)),
+        vary=req.vary,
+    )
     if extra:
         result = dataclasses.replace(result, **extra)
     sidecar = {k: v for k, v in result.to_dict().items() if k in SIDECAR_FIELDS}

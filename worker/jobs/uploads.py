@@ -79,8 +79,9 @@ DEFAULT_LIMITS = UploadLimits()
 def cli_limits(files: int) -> UploadLimits:
     """Limits for ``tunesmith train --midi-dir``: any number of files in the folder (up to ``files``), each
     checked exactly as a /finetune upload is."""
-    return UploadLimits(max_files=files, max_total_bytes=files * UPLOAD_MAX_FILE_BYTES,
-                        max_midi_files=max(files, UPLOAD_MAX_MIDI_FILES))
+    return UploadLimits(
+        max_files=files, max_total_bytes=files * UPLOAD_MAX_FILE_BYTES, max_midi_files=max(files, UPLOAD_MAX_MIDI_FILES)
+    )
 
 
 class _Bad(Exception):
@@ -100,7 +101,7 @@ def display_name(name: str, limit: int = 80) -> str:
     """``name`` safe to show: control and invisible characters become ``?``, long names keep their ends."""
     text = "".join("?" if unicodedata.category(c) in _HIDDEN_CATEGORIES else c for c in str(name)).strip()
     head = limit * 2 // 5
-    return (f"{text[:head]}…{text[head + 1 - limit:]}" if len(text) > limit else text) or "unnamed"
+    return (f"{text[:head]}…{text[head + 1 - limit :]}" if len(text) > limit else text) or "unnamed"
 
 
 def _size(n: float) -> str:
@@ -159,11 +160,11 @@ def _split_chunks(data: bytes, pos: int, ntracks: int) -> list[bytes]:
     while len(tracks) < ntracks:
         where = f"track {len(tracks) + 1}"
         _need(pos + 8 <= len(data), f"truncated MIDI: {where} of {ntracks} is missing")
-        kind, size = struct.unpack(">4sL", data[pos:pos + 8])
+        kind, size = struct.unpack(">4sL", data[pos : pos + 8])
         _need(re.fullmatch(rb"[A-Za-z0-9]{4}", kind), f"corrupt MIDI: no MTrk header at {where}")
         _need(pos + 8 + size <= len(data), f"truncated MIDI: {where} ends early")
         if kind == b"MTrk":
-            tracks.append(data[pos + 8:pos + 8 + size])
+            tracks.append(data[pos + 8 : pos + 8 + size])
         pos += 8 + size
     return tracks
 
@@ -180,8 +181,10 @@ def _seconds(tempos: list[tuple[int, int]], end: int, ticks_per_beat: int) -> fl
 
 def _check(shown: str, data: bytes, limits: UploadLimits) -> Accepted:
     _need(data, "empty file")
-    _need(len(data) <= limits.max_entry_bytes,
-          f"MIDI file too large ({_size(len(data))} > {_size(limits.max_entry_bytes)})")
+    _need(
+        len(data) <= limits.max_entry_bytes,
+        f"MIDI file too large ({_size(len(data))} > {_size(limits.max_entry_bytes)})",
+    )
     _need(data[:4] == b"MThd", "not a MIDI file (no MThd header)")
     _need(len(data) >= 14, "truncated MIDI: the header ends early")
     header_len, fmt, ntracks, division = struct.unpack(">LHHH", data[4:14])
@@ -237,12 +240,15 @@ def _check_entry(info: zipfile.ZipInfo, limits: UploadLimits) -> None:
     _need(info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED), "unsupported zip compression")
     ratio = info.file_size / max(1, info.compress_size)
     _need(ratio <= limits.max_ratio, f"compression ratio {ratio:.0f}:1 exceeds {limits.max_ratio:g}:1")
-    _need(info.file_size <= limits.max_entry_bytes,
-          f"file too large ({_size(info.file_size)} > {_size(limits.max_entry_bytes)})")
+    _need(
+        info.file_size <= limits.max_entry_bytes,
+        f"file too large ({_size(info.file_size)} > {_size(limits.max_entry_bytes)})",
+    )
 
 
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits, unpacked: int, zip_len: int,
-                already: int = 0) -> bytes:
+def _read_entry(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits, unpacked: int, zip_len: int, already: int = 0
+) -> bytes:
     """An entry's bytes, read in chunks and stopped as soon as a size or ratio cap is passed, whatever it declared.
 
     ``unpacked``: bytes this zip's earlier entries unpacked to; ``already``: bytes earlier zips unpacked to."""
@@ -254,14 +260,18 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits
             _need(len(body) / packed <= limits.max_ratio, f"compression ratio over {limits.max_ratio:g}:1")
             _need(len(body) <= limits.max_entry_bytes, f"file too large (over {_size(limits.max_entry_bytes)})")
             total = unpacked + len(body)
-            _need(already + total <= limits.max_unpacked_bytes and total / zip_len <= limits.max_ratio, whole=True,
-                  reason=f"zip unpacks to over {_size(limits.max_unpacked_bytes)} or {limits.max_ratio:g}× its size")
+            _need(
+                already + total <= limits.max_unpacked_bytes and total / zip_len <= limits.max_ratio,
+                whole=True,
+                reason=f"zip unpacks to over {_size(limits.max_unpacked_bytes)} or {limits.max_ratio:g}× its size",
+            )
     _need(body[:4] != b"PK\x03\x04", "nested archives are not allowed")
     return bytes(body)
 
 
-def _unzip(name: str, data: bytes, limits: UploadLimits,
-           already: int = 0) -> tuple[list[tuple[str, bytes]], list[Refused]]:
+def _unzip(
+    name: str, data: bytes, limits: UploadLimits, already: int = 0
+) -> tuple[list[tuple[str, bytes]], list[Refused]]:
     """The MIDI entries of a zip as (``zip:entry``, bytes) and the refused entries; _Bad when the whole zip is bad.
     ``already``: bytes the upload's earlier zips unpacked to (one budget for all of them)."""
     try:
@@ -289,8 +299,9 @@ def _unzip(name: str, data: bytes, limits: UploadLimits,
     return out, refused
 
 
-def expand_uploads(files: list[tuple[str, bytes]],
-                   limits: UploadLimits = DEFAULT_LIMITS) -> tuple[list[Accepted], list[Refused]]:
+def expand_uploads(
+    files: list[tuple[str, bytes]], limits: UploadLimits = DEFAULT_LIMITS
+) -> tuple[list[Accepted], list[Refused]]:
     """Check (name, bytes) attachments in order: caps, extensions, zips expanded safely, then every MIDI checked.
 
     Files past ``max_files`` or the total size are refused one by one, a zip with an archive-wide problem (bomb,
@@ -304,12 +315,16 @@ def expand_uploads(files: list[tuple[str, bytes]],
         ext, size = _ext(name), len(data)
         try:
             _need(index < limits.max_files, f"too many files ({len(files)} > {limits.max_files})")
-            _need(ext in limits.extensions,
-                  f"unsupported file type ({ext or 'no extension'}); send {', '.join(limits.extensions)}")
+            _need(
+                ext in limits.extensions,
+                f"unsupported file type ({ext or 'no extension'}); send {', '.join(limits.extensions)}",
+            )
             _need(data, "empty file")
             _need(size <= limits.max_file_bytes, f"file too large ({_size(size)} > {_size(limits.max_file_bytes)})")
-            _need(total + size <= limits.max_total_bytes,
-                  f"uploads too large together ({_size(total + size)} > {_size(limits.max_total_bytes)})")
+            _need(
+                total + size <= limits.max_total_bytes,
+                f"uploads too large together ({_size(total + size)} > {_size(limits.max_total_bytes)})",
+            )
             total += size
             midis, dropped = _unzip(name, data, limits, unpacked) if ext == ".zip" else ([(name, data)], [])
             unpacked += sum(len(b) for _, b in midis) if ext == ".zip" else 0

@@ -47,8 +47,9 @@ def to_pretty_midi(composition: Composition) -> pretty_midi.PrettyMIDI:
     signature = _time_signature(composition.meter)
     if signature is not None:
         pm.time_signature_changes.append(signature)
-    parts = getattr(composition, "parts", None) or [(f"{composition.style} ({composition.arch})",
-                                                     composition.program, composition.notes)]
+    parts = getattr(composition, "parts", None) or [
+        (f"{composition.style} ({composition.arch})", composition.program, composition.notes)
+    ]
     drums = set(getattr(composition, "drum_parts", None) or [])
     band = getattr(composition, "arrangement", "") == "band" and len(parts) > 1
     for name, program, notes in parts:
@@ -87,8 +88,11 @@ def read_notes(path: Path | str, part: str | None = None) -> list[Note]:
     tracks = [inst for inst in pm.instruments if not inst.is_drum]
     if part is not None and any(inst.name == part for inst in tracks):
         tracks = [inst for inst in tracks if inst.name == part]
-    notes = [Note(int(n.pitch), round(float(n.start), 6), round(float(n.end), 6), int(n.velocity))
-             for inst in tracks for n in inst.notes]
+    notes = [
+        Note(int(n.pitch), round(float(n.start), 6), round(float(n.end), 6), int(n.velocity))
+        for inst in tracks
+        for n in inst.notes
+    ]
     return sorted(notes, key=lambda n: (n.start, n.pitch, n.end))
 
 
@@ -96,7 +100,18 @@ def read_parts(path: Path | str) -> list[tuple[str, int, bool, list[Note]]]:
     """Every track of a MIDI file as (name, program, is_drum, notes sorted by start and pitch), in file order:
     how stems (issue 15) and tests read a band arrangement back."""
     pm = pretty_midi.PrettyMIDI(str(path))
-    return [(inst.name, int(inst.program), bool(inst.is_drum),
-             sorted((Note(int(n.pitch), round(float(n.start), 6), round(float(n.end), 6), int(n.velocity))
-                     for n in inst.notes), key=lambda n: (n.start, n.pitch, n.end)))
-            for inst in pm.instruments]
+    return [
+        (
+            inst.name,
+            int(inst.program),
+            bool(inst.is_drum),
+            sorted(
+                (
+                    Note(int(n.pitch), round(float(n.start), 6), round(float(n.end), 6), int(n.velocity))
+                    for n in inst.notes
+                ),
+                key=lambda n: (n.start, n.pitch, n.end),
+            ),
+        )
+        for inst in pm.instruments
+    ]

@@ -36,8 +36,12 @@ def _pitch_ticks(low: int, high: int) -> list[int]:
 
 
 def _box(note: Note) -> list[tuple[float, float]]:
-    return [(note.start, note.pitch - 0.42), (note.end, note.pitch - 0.42), (note.end, note.pitch + 0.42),
-            (note.start, note.pitch + 0.42)]
+    return [
+        (note.start, note.pitch - 0.42),
+        (note.end, note.pitch - 0.42),
+        (note.end, note.pitch + 0.42),
+        (note.start, note.pitch + 0.42),
+    ]
 
 
 def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
@@ -48,8 +52,11 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
     notes = composition.notes
     drums = set(getattr(composition, "drum_parts", None) or [])
     parts = getattr(composition, "parts", None) or []
-    pitches = [n.pitch for name, _, part_notes in parts if name not in drums for n in part_notes] or \
-        [n.pitch for n in notes] or [60]
+    pitches = (
+        [n.pitch for name, _, part_notes in parts if name not in drums for n in part_notes]
+        or [n.pitch for n in notes]
+        or [60]
+    )
     low, high = min(pitches) - 2, max(pitches) + 2
     lane = low - DRUM_LANE if drums else None
     if lane is not None:
@@ -69,27 +76,44 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
             ax.axvline(i * bar_s, color="#b8b2a7", lw=0.8 if i % 4 else 1.4, zorder=1)
         step = max(1, composition.bars // 16)
         ax.set_xticks([i * bar_s for i in range(0, composition.bars, step)], minor=False)
-        ax.set_xticklabels([f"bar {i + 1}\n{i * bar_s:.1f}s" for i in range(0, composition.bars, step)],
-                           fontsize=7)
+        ax.set_xticklabels([f"bar {i + 1}\n{i * bar_s:.1f}s" for i in range(0, composition.bars, step)], fontsize=7)
 
     if len(parts) > 1:  # a polyphonic piece: one colour per voice or part, with a legend
         for i, (name, _program, part_notes) in enumerate(parts):
             colour = PART_COLOURS.get(str(name), f"C{i % 10}")
             if name in drums and lane is not None:  # percussion: a stroke per hit, height by velocity
-                segs = [[(n.start, lane - 0.45 * n.velocity / 127), (n.start, lane + 0.45 * n.velocity / 127)]
-                        for n in part_notes]
+                segs = [
+                    [(n.start, lane - 0.45 * n.velocity / 127), (n.start, lane + 0.45 * n.velocity / 127)]
+                    for n in part_notes
+                ]
                 ax.add_collection(LineCollection(segs, colors=colour, linewidths=1.2, zorder=2, label=str(name)))
                 continue
             melody = name == "melody"
-            ax.add_collection(PolyCollection([_box(n) for n in part_notes], facecolors=colour,
-                                             edgecolors="#1d2b3a", linewidths=0.5 if melody else 0.3,
-                                             alpha=0.95 if melody else 0.75, zorder=3 if melody else 2,
-                                             label=str(name)))
+            ax.add_collection(
+                PolyCollection(
+                    [_box(n) for n in part_notes],
+                    facecolors=colour,
+                    edgecolors="#1d2b3a",
+                    linewidths=0.5 if melody else 0.3,
+                    alpha=0.95 if melody else 0.75,
+                    zorder=3 if melody else 2,
+                    label=str(name),
+                )
+            )
         ax.legend(loc="upper right", fontsize=7, ncols=min(len(parts), 6), framealpha=0.8)
     else:  # one voice, shaded by velocity
         shades = [min(1.0, max(0.25, n.velocity / 127)) for n in notes]
-        ax.add_collection(PolyCollection([_box(n) for n in notes], array=shades, cmap="viridis",
-                                         clim=(0.0, 1.0), edgecolors="#1d2b3a", linewidths=0.4, zorder=2))
+        ax.add_collection(
+            PolyCollection(
+                [_box(n) for n in notes],
+                array=shades,
+                cmap="viridis",
+                clim=(0.0, 1.0),
+                edgecolors="#1d2b3a",
+                linewidths=0.4,
+                zorder=2,
+            )
+        )
 
     ticks = _pitch_ticks(low + 1 if lane is not None else low, high)
     if lane is not None:
@@ -105,7 +129,8 @@ def draw_pianoroll(composition: Composition, path: Path | str) -> Path:
     ax.set_title(
         f"{composition.style} · {composition.arch} · seed {composition.seed} · "
         f"{composition.tempo_qpm:.0f} qpm · {composition.meter} · {composition.bars} bars · {seconds:.1f}s"
-        + (f" · {key}" if key else "") + (f" · form {sections}" if sections else ""),
+        + (f" · {key}" if key else "")
+        + (f" · form {sections}" if sections else ""),
         fontsize=10,
     )
     fig.tight_layout(pad=0.6)

@@ -77,15 +77,17 @@ def _tool(name: str, package: str) -> str:
     return exe
 
 
-def _run(args: list[str], what: str, timeout: float = 300.0, stdin: bytes | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], what: str, timeout: float = 300.0, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
         if stdin is None:
             proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
         else:
             raw = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout, check=False)
-            proc = subprocess.CompletedProcess(args, raw.returncode, raw.stdout.decode(errors="replace"),
-                                               raw.stderr.decode(errors="replace"))
+            proc = subprocess.CompletedProcess(
+                args, raw.returncode, raw.stdout.decode(errors="replace"), raw.stderr.decode(errors="replace")
+            )
     except subprocess.TimeoutExpired as exc:
         raise RenderError(f"{what} took longer than {timeout:g}s") from exc
     if proc.returncode != 0:
@@ -170,8 +172,16 @@ def render_audio(
     if not font.is_file():
         raise RenderError(f"Soundfont {font} not found: install `fluid-soundfont-gm` or set {SOUNDFONT_ENV}.")
     base = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"]
-    tail = ["-t", f"{seconds:.6f}", "-ar", "48000" if codec == "libopus" else str(SAMPLE_RATE), "-c:a", codec,
-            *options, str(out_path)]
+    tail = [
+        "-t",
+        f"{seconds:.6f}",
+        "-ar",
+        "48000" if codec == "libopus" else str(SAMPLE_RATE),
+        "-c:a",
+        codec,
+        *options,
+        str(out_path),
+    ]
     warm = synth.available() and renderer != "command"
     if warm or loop:
         pcm = render_pcm(midi_path, seconds + (LOOP_TAIL_S if loop else 0.0), font, warm=warm, cores=synth_cores)
@@ -192,8 +202,10 @@ def render_audio(
         wav = synthesize_wav(midi_path, Path(tmp) / "raw.wav", font)
         gain_db = min(MAX_GAIN_DB, PEAK_TARGET_DB - audio_levels(wav).peak_db)
         # trim, then pad with silence, so the stream is exactly `seconds` long; -t enforces it at the muxer too
-        chain = (f"atrim=end={seconds:.6f},apad=whole_dur={seconds:.6f},volume={gain_db:.2f}dB,"
-                 f"afade=t=out:st={seconds - fade:.6f}:d={fade:.6f}")
+        chain = (
+            f"atrim=end={seconds:.6f},apad=whole_dur={seconds:.6f},volume={gain_db:.2f}dB,"
+            f"afade=t=out:st={seconds - fade:.6f}:d={fade:.6f}"
+        )
         _run([*base, "-i", str(wav), "-af", chain, *tail], f"ffmpeg ({codec})")
     return out_path
 
@@ -201,8 +213,9 @@ def render_audio(
 LOOP_TAIL_S = 2.5  # how long reverb and releases may ring on past a loop's end (FluidR3's ring out in < 2 s)
 
 
-def render_pcm(midi_path: Path | str, seconds: float, font: Path, *, warm: bool = True,
-               cores: int | None = None) -> np.ndarray:
+def render_pcm(
+    midi_path: Path | str, seconds: float, font: Path, *, warm: bool = True, cores: int | None = None
+) -> np.ndarray:
     """``seconds`` of float32 stereo samples [n, 2]: from the warm synth, or from the fluidsynth command's WAV.
 
     Raises:
@@ -246,8 +259,9 @@ def fold_tail(pcm: np.ndarray, length: int) -> np.ndarray:
 def audio_duration(path: Path | str) -> float:
     """The duration in seconds that ffprobe reports for an audio file."""
     ffprobe = _tool("ffprobe", "ffmpeg")
-    out = _run([ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-               "ffprobe").stdout.strip()
+    out = _run(
+        [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)], "ffprobe"
+    ).stdout.strip()
     try:
         return float(out)
     except ValueError as exc:
@@ -257,8 +271,10 @@ def audio_duration(path: Path | str) -> float:
 def audio_levels(path: Path | str) -> AudioLevels:
     """Mean and peak level of an audio file, from ffmpeg's ``volumedetect`` filter."""
     ffmpeg = _tool("ffmpeg", "ffmpeg")
-    err = _run([ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-af", "volumedetect", "-f", "null", "-"],
-               "ffmpeg volumedetect").stderr
+    err = _run(
+        [ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-af", "volumedetect", "-f", "null", "-"],
+        "ffmpeg volumedetect",
+    ).stderr
 
     def level(name: str) -> float:
         match = re.search(rf"{name}:\s*(-?inf|-?[\d.]+) dB", err)

@@ -51,8 +51,11 @@ def _synth(soundfont: Path, cores: int | None = None) -> tuple[Any, int]:
         # FluidSynth renders the voices of a band (four parts, reverb) on up to two threads: 0.50 s → 0.32 s for
         # a 30 s four-part mix on the 2-core machine, even while it was busy (TUNESMITH_SYNTH_CORES to change).
         cores = cores or min(2, os.cpu_count() or 1)  # TUNESMITH_SYNTH_CORES, read by the worker's settings
-        synth = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE),
-                                 **{"synth.reverb.active": 1, "synth.chorus.active": 1, "synth.cpu-cores": cores})
+        synth = fluidsynth.Synth(
+            gain=0.5,
+            samplerate=float(SAMPLE_RATE),
+            **{"synth.reverb.active": 1, "synth.chorus.active": 1, "synth.cpu-cores": cores},
+        )
         synth.set_reverb(roomsize=REVERB[0], damping=REVERB[1], width=REVERB[2], level=REVERB[3])
         sfid = synth.sfload(key)
         if sfid < 0:

@@ -102,8 +102,10 @@ def test_cached_sampling_equals_full_recompute() -> None:
 def test_sampling_is_seeded_and_follows_the_grammar() -> None:
     vocab = build_vocab(list(corpus().values()), min_count=1)
     model = _tiny(len(vocab))
-    runs = [sample_ids(model, vocab, torch.Generator().manual_seed(s), temperature=0.7, top_k=20, max_tokens=150)
-            for s in (5, 5, 6)]
+    runs = [
+        sample_ids(model, vocab, torch.Generator().manual_seed(s), temperature=0.7, top_k=20, max_tokens=150)
+        for s in (5, 5, 6)
+    ]
     assert runs[0] == runs[1] and runs[0] != runs[2]
     for ids in runs:
         tokens = vocab.decode(ids)

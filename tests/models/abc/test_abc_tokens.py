@@ -12,8 +12,12 @@ from models.abc.play import play_order, render, split_bars, tonic_key, transpose
 from models.abc.syntax import AbcError, kind
 from models.abc.tokens import detokenize, tokenize
 
-CORPUS_FILES = ("oneills1850/0001-0050.abc", "airdsAirs/book1.abc", "essenFolksong/altdeu10.abc",
-                "ryansMammoth/7thRegimentReel.abc")
+CORPUS_FILES = (
+    "oneills1850/0001-0050.abc",
+    "airdsAirs/book1.abc",
+    "essenFolksong/altdeu10.abc",
+    "ryansMammoth/7thRegimentReel.abc",
+)
 
 
 @cache
@@ -63,9 +67,46 @@ K:D
 w: some lyrics
 """
     assert tokenize(raw) == [
-        "M:2/2", "K:Cmaj", "e", "e", "(3", "d", "/2", "e", "/2", "f", "/2", "c", "2", "G", "|:", "A", "2", ">",
-        "B", "2", "=B", "4", "-", ":|", "|:", "B", "4", "c", "2", "z", "2", "|", "[1", "d", "8", ":|", "[2", "e",
-        "8", "||",
+        "M:2/2",
+        "K:Cmaj",
+        "e",
+        "e",
+        "(3",
+        "d",
+        "/2",
+        "e",
+        "/2",
+        "f",
+        "/2",
+        "c",
+        "2",
+        "G",
+        "|:",
+        "A",
+        "2",
+        ">",
+        "B",
+        "2",
+        "=B",
+        "4",
+        "-",
+        ":|",
+        "|:",
+        "B",
+        "4",
+        "c",
+        "2",
+        "z",
+        "2",
+        "|",
+        "[1",
+        "d",
+        "8",
+        ":|",
+        "[2",
+        "e",
+        "8",
+        "||",
     ]  # D → C; ^c (already sharp in D) stays explicit as =B; the chord keeps its top note
     text = detokenize(tokenize(raw), title="t")
     assert text == "X:1\nT:t\nM:2/2\nL:1/8\nK:Cmaj\nee(3d/2e/2f/2c2G |: A2>B2 =B4- :| |: B4 c2z2 |1 d8 :|2 e8 ||\n"
@@ -86,16 +127,46 @@ def test_transposition_keeps_mode_and_pitches() -> None:
 
 def test_essen_phrase_lines_get_their_bar_lines() -> None:
     tokens = tokenize("X:1\nM:4/2\nL:1/4\nK:C\nG2 | c2c2d2d2 | e4e4\nz2e4e2 | c8 |]\n")
-    assert tokens[2:] == ["G", "4", "|", "c", "4", "c", "4", "d", "4", "d", "4", "|", "e", "8", "e", "8", "|",
-                          "z", "4", "e", "8", "e", "4", "|", "c", "16", "||"]
+    assert tokens[2:] == [
+        "G",
+        "4",
+        "|",
+        "c",
+        "4",
+        "c",
+        "4",
+        "d",
+        "4",
+        "d",
+        "4",
+        "|",
+        "e",
+        "8",
+        "e",
+        "8",
+        "|",
+        "z",
+        "4",
+        "e",
+        "8",
+        "e",
+        "4",
+        "|",
+        "c",
+        "16",
+        "||",
+    ]
 
 
-@pytest.mark.parametrize("raw", [
-    "X:1\nM:none\nL:1/8\nK:G\nABc|\n",
-    "X:1\nM:6/8\nL:1/8\nK:G\nABc def|\nK:D\nABc def|\n",
-    "X:1\nM:6/8\nL:1/8\nK:G\nV:1\nABc def|\nV:2\nABc def|\n",
-    "X:1\nM:6/8\nL:1/8\nK:G\nABc Zdef|\n",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "X:1\nM:none\nL:1/8\nK:G\nABc|\n",
+        "X:1\nM:6/8\nL:1/8\nK:G\nABc def|\nK:D\nABc def|\n",
+        "X:1\nM:6/8\nL:1/8\nK:G\nV:1\nABc def|\nV:2\nABc def|\n",
+        "X:1\nM:6/8\nL:1/8\nK:G\nABc Zdef|\n",
+    ],
+)
 def test_unsupported_tunes_raise(raw: str) -> None:
     with pytest.raises(AbcError):
         tokenize(raw)

@@ -132,8 +132,13 @@ def test_composer_exact_length_and_harmonize(tmp_path: Path) -> None:
     from models.coconet.compose import CoconetComposer, fit_soprano
 
     model = Coconet(CoconetConfig(layers=2, channels=4))
-    save_checkpoint(model, {"arch": "coconet", "style": "bach", "args": model.config.to_dict(),
-                            "meters": {"3/4": 1.0}}, tmp_path, "bach", "coconet")
+    save_checkpoint(
+        model,
+        {"arch": "coconet", "style": "bach", "args": model.config.to_dict(), "meters": {"3/4": 1.0}},
+        tmp_path,
+        "bach",
+        "coconet",
+    )
     composer = CoconetComposer(checkpoint_dir=tmp_path, steps=2)
     seen: list[float] = []
     piece = composer.compose(7.0, seed=1, on_progress=seen.append)
@@ -165,8 +170,9 @@ def test_time_dilations_widen_the_receptive_field_and_survive_a_checkpoint(tmp_p
     plain = Coconet(CoconetConfig(pitch_low=48, pitch_high=59, layers=8, channels=4))
     dilated = Coconet(CoconetConfig(pitch_low=48, pitch_high=59, layers=8, channels=4, dilations=[1, 2, 4]))
     assert _reach(plain) <= 8 < 14 <= _reach(dilated)  # 6 middle convs: ±(1+6+1) vs ±(1+(1+2+4)·2+1)
-    save_checkpoint(dilated, {"arch": "coconet", "style": "bach", "args": dilated.config.to_dict()}, tmp_path,
-                    "bach", "coconet")
+    save_checkpoint(
+        dilated, {"arch": "coconet", "style": "bach", "args": dilated.config.to_dict()}, tmp_path, "bach", "coconet"
+    )
     from models.coconet.compose import load_coconet
 
     loaded, meta, _ = load_coconet("bach", checkpoint_dir=tmp_path)

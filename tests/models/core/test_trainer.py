@@ -31,8 +31,13 @@ def _batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _trainer(model: nn.Module, scores: list[float] | None = None, **config: object) -> Trainer:
     it = iter(scores or [])
-    return Trainer(model, TrainerConfig(**config), _loss, _batch,  # type: ignore[arg-type]
-                   eval_fn=(lambda m: next(it)) if scores is not None else None)
+    return Trainer(
+        model,
+        TrainerConfig(**config),
+        _loss,
+        _batch,  # type: ignore[arg-type]
+        eval_fn=(lambda m: next(it)) if scores is not None else None,
+    )
 
 
 def test_updates_equal_a_hand_written_adamw_loop() -> None:
@@ -55,6 +60,7 @@ def test_updates_equal_a_hand_written_adamw_loop() -> None:
 def test_callbacks_fire_in_order_and_unknown_events_are_refused() -> None:
     trainer = _trainer(_model(), [5.0, 4.0, 3.0], max_steps=7, eval_every=3)
     seen: list[tuple[str, int]] = []
+
     def note(event: str) -> Callable[[Trainer], None]:
         return lambda t: seen.append((event, t.step))
 
@@ -99,8 +105,9 @@ def test_best_state_is_restored_and_must_beat_the_baseline() -> None:
     assert trainer.best == 1.0 and [s for s, _ in trainer.evals] == [2, 4, 6, 8]
     assert all(torch.equal(v, states[1][k]) for k, v in trainer.model.state_dict().items())  # step 4, not 8 (a tie)
 
-    trainer = Trainer(_model(), TrainerConfig(max_steps=4, eval_every=2), _loss, _batch, eval_fn=lambda m: 2.0,
-                      baseline=1.5)
+    trainer = Trainer(
+        _model(), TrainerConfig(max_steps=4, eval_every=2), _loss, _batch, eval_fn=lambda m: 2.0, baseline=1.5
+    )
     trainer.fit()
     assert trainer.best_state is None and trainer.best == 1.5  # nothing beat the base model: last weights kept
 
@@ -122,8 +129,13 @@ def test_time_budget_ends_training_and_the_last_step_is_scored_if_asked(eval_at_
         time.sleep(0.02)
         return _batch(step)
 
-    trainer = Trainer(_model(), TrainerConfig(max_steps=10_000, max_seconds=0.1, eval_every=1000,
-                                              eval_at_timeout=eval_at_timeout), _loss, slow, eval_fn=lambda m: 1.0)
+    trainer = Trainer(
+        _model(),
+        TrainerConfig(max_steps=10_000, max_seconds=0.1, eval_every=1000, eval_at_timeout=eval_at_timeout),
+        _loss,
+        slow,
+        eval_fn=lambda m: 1.0,
+    )
     trainer.fit()
     assert 1 <= trainer.step < 50 and trainer.progress >= 1 and trainer.elapsed < 5
     assert [s for s, _ in trainer.evals] == ([trainer.step] if eval_at_timeout else [])

@@ -23,8 +23,7 @@ def tiny_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     meta = {"arch": "lstm", "args": args, "vocab": vocab.tokens, "styles": styles}
     save_checkpoint(MelodyLSTM(LSTMConfig(**args)), meta, tmp_path, "melody", "lstm")
     monkeypatch.setenv("TUNESMITH_CHECKPOINT_DIR", str(tmp_path))
-    tunes = [Tune(f"x#{i}", "2/4", [[Event(60 + (i + j) % 7, 12), Event(62, 12)] for j in range(8)])
-             for i in range(60)]
+    tunes = [Tune(f"x#{i}", "2/4", [[Event(60 + (i + j) % 7, 12), Event(62, 12)] for j in range(8)]) for i in range(60)]
     monkeypatch.setitem(evaluate.TUNE_PROVIDERS, "irish", lambda: tunes)
     splits = tmp_path / "splits"
     splits.mkdir()

@@ -87,8 +87,9 @@ D_MAJOR = ((50, 4), (55, 4), (57, 4), (50, 4))  # I IV V I as (root, third)
 E_MINOR = ((52, 3), (57, 3), (59, 4), (52, 3))  # i iv V i
 
 
-def band(melody_notes: list, bars: int, *, bar_ticks: int = 4 * TPB, intro: int = 0,
-         harmony: tuple = D_MAJOR) -> list[dict]:
+def band(
+    melody_notes: list, bars: int, *, bar_ticks: int = 4 * TPB, intro: int = 0, harmony: tuple = D_MAJOR
+) -> list[dict]:
     """The melody with block chords on every beat, a bass line and a busy drum kit underneath."""
     chords, bass, drums = [], [], []
     for b in range(bars + intro):
@@ -98,10 +99,12 @@ def band(melody_notes: list, bars: int, *, bar_ticks: int = 4 * TPB, intro: int 
             chords += [(t, t + TPB - 20, root + i) for i in (0, third, 7)]
             drums += [(t, t + 60, 36 + beat % 2 * 2), (t, t + 60, 42), (t + TPB // 2, t + TPB // 2 + 60, 42)]
         bass.append((b * bar_ticks, (b + 1) * bar_ticks - 30, root - 12))
-    return [{"notes": melody_notes, "program": 73, "name": "Flute"},
-            {"notes": chords, "channel": 1, "name": "Piano"},
-            {"notes": bass, "channel": 2, "program": 33, "name": "Bass"},
-            {"notes": drums, "channel": 9, "name": "Drums"}]
+    return [
+        {"notes": melody_notes, "program": 73, "name": "Flute"},
+        {"notes": chords, "channel": 1, "name": "Piano"},
+        {"notes": bass, "channel": 2, "program": 33, "name": "Bass"},
+        {"notes": drums, "channel": 9, "name": "Drums"},
+    ]
 
 
 def expected(bars: list, shift: int) -> list[list[Event]]:
@@ -144,9 +147,16 @@ def test_a_pickup_in_another_meter_is_dropped_and_bars_align_after_it() -> None:
 
 def test_three_four_in_e_minor() -> None:
     e, fs, g, a, b, c, ds = 64, 66, 67, 69, 71, 72, 63
-    waltz = [[(e, 12), (g, 12), (b, 12)], [(e + 12, 24), (ds + 12, 12)], [(e + 12, 12), (b, 12), (g, 12)],
-             [(a, 12), (c, 12), (e + 12, 12)], [(b, 24), (a, 6), (g, 6)], [(fs, 12), (ds, 12), (fs, 12)],
-             [(e, 24), (b - 12, 12)], [(e, 36)]]
+    waltz = [
+        [(e, 12), (g, 12), (b, 12)],
+        [(e + 12, 24), (ds + 12, 12)],
+        [(e + 12, 12), (b, 12), (g, 12)],
+        [(a, 12), (c, 12), (e + 12, 12)],
+        [(b, 24), (a, 6), (g, 6)],
+        [(fs, 12), (ds, 12), (fs, 12)],
+        [(e, 24), (b - 12, 12)],
+        [(e, 36)],
+    ]
     got = midi_to_tunes(make_midi(band(notes_of(waltz), 8, bar_ticks=3 * TPB, harmony=E_MINOR), sigs=((0, 3, 4),)))
     check_tunes(got.tunes)
     assert got.meter == "3/4" and got.key_shift == 5  # E minor → A minor, as corpus tunes are moved
@@ -159,10 +169,21 @@ def test_six_eight_written_by_our_own_midi_writer() -> None:
     qpm, g = 137.6, 67
     jig = [[g, g + 4, g + 7, g + 12, g + 7, g + 4], [g + 2, g + 5, g + 9, g + 11, g + 9, g + 5]] * 4
     eighth = 30 / qpm
-    notes = [Note(p, (b * 6 + i) * eighth, (b * 6 + i + 0.95) * eighth) for b, bar in enumerate(jig)
-             for i, p in enumerate(bar)]
-    piece = SimpleNamespace(seconds=len(jig) * 6 * eighth, tempo_qpm=qpm, meter="6/8", parts=None, style="irish",
-                            arch="lstm", program=40, notes=notes)
+    notes = [
+        Note(p, (b * 6 + i) * eighth, (b * 6 + i + 0.95) * eighth)
+        for b, bar in enumerate(jig)
+        for i, p in enumerate(bar)
+    ]
+    piece = SimpleNamespace(
+        seconds=len(jig) * 6 * eighth,
+        tempo_qpm=qpm,
+        meter="6/8",
+        parts=None,
+        style="irish",
+        arch="lstm",
+        program=40,
+        notes=notes,
+    )
     buf = io.BytesIO()
     to_pretty_midi(piece).write(buf)
     got = midi_to_tunes(buf.getvalue(), "track")
@@ -219,11 +240,14 @@ def test_damaged_files_give_valid_tunes_or_a_readable_error(flips: list[tuple[in
         check_tunes(got.tunes)
 
 
-@pytest.mark.parametrize("data,reason", [
-    (make_midi([{"notes": [(i * TPB, i * TPB + 60, 36) for i in range(32)], "channel": 9}]), "only drums"),
-    (b"MThd\0\0\0\6\0\1\0\1\1\xe0MTrk\0\0\0\x10garbage", "not a readable MIDI file"),
-    (make_midi([{"notes": [(0, TPB, 60), (TPB, 2 * TPB, 62)]}]), "no usable melody"),
-])
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (make_midi([{"notes": [(i * TPB, i * TPB + 60, 36) for i in range(32)], "channel": 9}]), "only drums"),
+        (b"MThd\0\0\0\6\0\1\0\1\1\xe0MTrk\0\0\0\x10garbage", "not a readable MIDI file"),
+        (make_midi([{"notes": [(0, TPB, 60), (TPB, 2 * TPB, 62)]}]), "no usable melody"),
+    ],
+)
 def test_files_without_a_usable_melody_raise(data: bytes, reason: str) -> None:
     with pytest.raises(MidiImportError, match=reason):
         midi_to_tunes(data)

@@ -73,12 +73,24 @@ def _pieces(n: int, length: int = 80) -> list[Chorale]:
     rng = np.random.default_rng(0)
     out = []
     for i in range(n):
-        pitch = np.stack([np.repeat(base + rng.integers(-3, 4, length // 8).cumsum() % 7, 8)
-                          for base in (69, 64, 57, 50)])  # [4, length]
+        pitch = np.stack(
+            [np.repeat(base + rng.integers(-3, 4, length // 8).cumsum() % 7, 8) for base in (69, 64, 57, 50)]
+        )  # [4, length]
         onset = np.zeros_like(pitch, dtype=bool)
         onset[:, ::8] = rng.random((4, length // 8)) < 0.8
-        out.append(Chorale(f"palestrina/x{i:02d}", [], "4/4", -1, "", list(range(0, length, 16)), pitch,
-                           fix_onsets(pitch, onset), f"Missa {i // 2}"))
+        out.append(
+            Chorale(
+                f"palestrina/x{i:02d}",
+                [],
+                "4/4",
+                -1,
+                "",
+                list(range(0, length, 16)),
+                pitch,
+                fix_onsets(pitch, onset),
+                f"Missa {i // 2}",
+            )
+        )
     return out
 
 
@@ -87,8 +99,9 @@ def test_freeze_split_keeps_a_mass_together(tmp_path: Path) -> None:
     a = freeze_split(pieces, tmp_path / "a.json", key=lambda c: c.title, grouped="by mass")
     assert a == freeze_split(list(reversed(pieces)), tmp_path / "b.json", key=lambda c: c.title, grouped="by mass")
     part_of = {i: k for k, ids in a.items() for i in ids}
-    assert len(part_of) == 40 and all(part_of[f"palestrina/x{2 * m:02d}"] == part_of[f"palestrina/x{2 * m + 1:02d}"]
-                                      for m in range(20))
+    assert len(part_of) == 40 and all(
+        part_of[f"palestrina/x{2 * m:02d}"] == part_of[f"palestrina/x{2 * m + 1:02d}"] for m in range(20)
+    )
     assert json.loads((tmp_path / "a.json").read_text())["method"].startswith("by mass, shuffled")
 
 
@@ -97,8 +110,11 @@ def test_tiny_palestrina_coconet_is_served_and_composes(tmp_path: Path) -> None:
     from models.compose.factory import available_styles, load_composer
 
     pieces = _pieces(6)
-    split = {"train": [p.chorale_id for p in pieces[:4]], "valid": [pieces[4].chorale_id],
-             "test": [pieces[5].chorale_id]}
+    split = {
+        "train": [p.chorale_id for p in pieces[:4]],
+        "valid": [pieces[4].chorale_id],
+        "test": [pieces[5].chorale_id],
+    }
     config = CoconetTrainConfig(steps=3, batch=2, crop=16, eval_every=2, eval_pieces=1, eval_crop=8, valid_windows=1)
     meta = train_coconet(tmp_path, {"layers": 2, "channels": 4}, config, pieces, style="palestrina", split=split)
     assert meta["style"] == "palestrina" and meta["train"]["steps_run"] == 3 and meta["corpus"]["duration_scale"] == 0.5
@@ -120,7 +136,7 @@ def test_nll_of_middle_crops() -> None:
     from models.coconet.model import Coconet, CoconetConfig, to_arrays
 
     model = Coconet(CoconetConfig(layers=2, channels=4)).eval()
-    (pitch, onset), = to_arrays(_pieces(1, 40), model.config)
+    ((pitch, onset),) = to_arrays(_pieces(1, 40), model.config)
     middle = evaluate(model, [(pitch, onset)], crop=8, orderings=1, middle=True)
     cut = evaluate(model, [(pitch[:, 16:24], onset[:, 16:24])], crop=8, orderings=1)
     start = evaluate(model, [(pitch, onset)], crop=8, orderings=1)
@@ -143,11 +159,18 @@ def test_evaluation_rows_merge(tmp_path: Path) -> None:
     from models.eval.evaluate import Row, read_rows, write_markdown
 
     path = tmp_path / "EVALUATION.md"
-    write_markdown([Row("bach", "coconet", extra={"notewise_nll": 0.6}), Row("irish", "lstm", nll=1.0)], path,
-                   "tunesmith evaluate --pieces 20")
+    write_markdown(
+        [Row("bach", "coconet", extra={"notewise_nll": 0.6}), Row("irish", "lstm", nll=1.0)],
+        path,
+        "tunesmith evaluate --pieces 20",
+    )
     assert "Rows for" not in path.read_text()
-    write_markdown([Row("palestrina", "coconet", extra={"notewise_nll": 0.5})], path,
-                   "tunesmith evaluate --style palestrina", served={"bach": ["coconet"], "palestrina": ["coconet"]})
+    write_markdown(
+        [Row("palestrina", "coconet", extra={"notewise_nll": 0.5})],
+        path,
+        "tunesmith evaluate --style palestrina",
+        served={"bach": ["coconet"], "palestrina": ["coconet"]},
+    )
     rows = read_rows(path)
     assert list(rows) == [("bach", "coconet"), ("palestrina", "coconet")]  # irish/lstm is no longer served
     assert rows[("bach", "coconet")][2] == "tunesmith evaluate --pieces 20"

@@ -14,7 +14,8 @@ from models.music.tokens import Vocab, decode, encode
 def corpus_tunes() -> list[Tune]:
     # A real file of music21's bundled corpus (a few seconds to parse).
     return [Tune.from_json(d) for d in parse_file("ryansMammoth/7thRegimentReel.abc")] + [
-        Tune.from_json(d) for d in parse_file("ryansMammoth/42dHighlandRegimentStrathspey.abc")]
+        Tune.from_json(d) for d in parse_file("ryansMammoth/42dHighlandRegimentStrathspey.abc")
+    ]
 
 
 def test_corpus_tunes_have_durations_and_whole_bars(corpus_tunes: list[Tune]) -> None:

@@ -37,7 +37,8 @@ def test_row_grammar_masks_each_rows_pitch_range() -> None:
     vocab = Vocab()
     grammar = RowGrammar(vocab, ["4/4", "4/4"], [(60, 62), (70, 71)])
     mask = grammar.mask()
-    allowed = [{int(vocab.value(i)) for i in range(len(vocab)) if mask[r, i] and vocab.kind(i) == "pitch"}
-               for r in (0, 1)]
+    allowed = [
+        {int(vocab.value(i)) for i in range(len(vocab)) if mask[r, i] and vocab.kind(i) == "pitch"} for r in (0, 1)
+    ]
     assert allowed == [{60, 61, 62}, {70, 71}]
     assert all(mask[r, vocab.rest] for r in (0, 1))

@@ -12,8 +12,11 @@ from models.tokenlm.gan_train import adversarial_train, rollout
 
 def _model(vocab: Vocab) -> MelodyGAN:
     torch.manual_seed(0)
-    return MelodyGAN(GANConfig(vocab_size=len(vocab), embed=8, noise=4, hidden=16, layers=1, disc_embed=8,
-                               disc_hidden=8, dropout=0.0))
+    return MelodyGAN(
+        GANConfig(
+            vocab_size=len(vocab), embed=8, noise=4, hidden=16, layers=1, disc_embed=8, disc_hidden=8, dropout=0.0
+        )
+    )
 
 
 def _tunes(vocab: Vocab) -> list[list[int]]:

@@ -128,13 +128,15 @@ def test_a_variation_keeps_every_bar_it_was_not_asked_to_change(tiny_dir: Path) 
     composer = TokenComposer("irish", "lstm", checkpoint_dir=tiny_dir)
     parent = composer.compose(20, seed=4, key="E minor", loop=True)
     chosen = [1, 4, 5]
-    child = composer.vary(parent.tokens, parent.meter, parent.tempo_qpm, parent.transpose, chosen, seed=9,
-                          key="E minor", loop=True)
+    child = composer.vary(
+        parent.tokens, parent.meter, parent.tempo_qpm, parent.transpose, chosen, seed=9, key="E minor", loop=True
+    )
     old, new = split_bars(parent.tokens, composer.vocab)[1], split_bars(child.tokens, composer.vocab)[1]
     assert len(old) == len(new) == parent.bars
     assert all(old[i] == new[i] for i in range(len(old)) if i not in chosen)
     assert any(old[i] != new[i] for i in chosen)
     assert child.notes[-1].pitch % 12 == child.notes[0].pitch % 12 == 4  # the loop and the key still hold
-    again = composer.vary(parent.tokens, parent.meter, parent.tempo_qpm, parent.transpose, chosen, seed=9,
-                          key="E minor", loop=True)
+    again = composer.vary(
+        parent.tokens, parent.meter, parent.tempo_qpm, parent.transpose, chosen, seed=9, key="E minor", loop=True
+    )
     assert again.tokens == child.tokens  # same seed, same variation

@@ -44,12 +44,18 @@ def test_bad_length_is_refused(no_redis, capsys: pytest.CaptureFixture) -> None:
     assert "`30h`" in err and "between 5s and 300s" in err
 
 
-@pytest.mark.parametrize(("args", "needle"), [(["--formats", "abc,pdf"], "Unknown format `pdf`"),
-                                              (["--key", "H major"], "Can't read the key"),
-                                              (["--meter", "7/8"], "has no `7/8` tunes"),
-                                              (["--bpm", "900"], "tempo must lie between")])
-def test_bad_controls_and_formats_are_refused(no_redis, checkpoint_dir: Path, capsys: pytest.CaptureFixture,
-                                              args: list[str], needle: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--formats", "abc,pdf"], "Unknown format `pdf`"),
+        (["--key", "H major"], "Can't read the key"),
+        (["--meter", "7/8"], "has no `7/8` tunes"),
+        (["--bpm", "900"], "tempo must lie between"),
+    ],
+)
+def test_bad_controls_and_formats_are_refused(
+    no_redis, checkpoint_dir: Path, capsys: pytest.CaptureFixture, args: list[str], needle: str
+) -> None:
     assert cli.main(["compose", "irish", "30s", *args]) == 1
     assert needle in capsys.readouterr().err
 
@@ -79,8 +85,13 @@ def test_compose_with_a_private_redis_and_worker(checkpoint_dir: Path, data_dir:
     for name in ("one", "two"):
         out = tmp_path / name
         formats = ["--formats", "abc,musicxml,score,stems"] if name == "two" else []  # the same notes, plus exports
-        proc = subprocess.run([*_tunesmith(), "compose", "irish", "20s", "--json", "--seed", "7", "--out", str(out),
-                               *formats], env=env, capture_output=True, text=True, timeout=180)
+        proc = subprocess.run(
+            [*_tunesmith(), "compose", "irish", "20s", "--json", "--seed", "7", "--out", str(out), *formats],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert proc.returncode == 0, proc.stderr
         summary = json.loads(proc.stdout)  # exactly one JSON object on stdout
         assert (summary["style"], summary["arch"], summary["seed"]) == ("irish", "lstm", 7)

@@ -24,8 +24,12 @@ def test_bot_is_healthy_when_redis_answers(redis_server: RedisServer) -> None:
 def test_worker_needs_a_registered_worker_on_this_host(redis_server: RedisServer, redis_conn: Redis) -> None:
     env = {"REDIS_URL": redis_server.url}
     assert "no worker named" in (check("worker", env) or "")
-    worker = SimpleWorker([compose_queue(redis_conn)], connection=redis_conn, serializer=SERIALIZER,
-                          name=f"tunesmith-{socket.gethostname()}-4242")
+    worker = SimpleWorker(
+        [compose_queue(redis_conn)],
+        connection=redis_conn,
+        serializer=SERIALIZER,
+        name=f"tunesmith-{socket.gethostname()}-4242",
+    )
     worker.register_birth()
     try:
         assert check("worker", env) is None
@@ -36,6 +40,11 @@ def test_worker_needs_a_registered_worker_on_this_host(redis_server: RedisServer
 
 def test_command_line(redis_server: RedisServer) -> None:
     assert main(["nonsense"]) == 2
-    run = subprocess.run([sys.executable, "-m", "worker.cli.health", "bot"], capture_output=True, text=True,
-                         env={"REDIS_URL": redis_server.url, "PATH": ""}, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "worker.cli.health", "bot"],
+        capture_output=True,
+        text=True,
+        env={"REDIS_URL": redis_server.url, "PATH": ""},
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr

@@ -30,8 +30,19 @@ STYLES = {
 }
 
 
-@pytest.mark.parametrize("text,seconds", [("30s", 30.0), ("30", 30.0), ("1m30s", 90.0), (" 45 sec ", 45.0),
-                                          ("2m", 120.0), ("5", 5.0), ("300s", 300.0), (30, 30.0)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("30s", 30.0),
+        ("30", 30.0),
+        ("1m30s", 90.0),
+        (" 45 sec ", 45.0),
+        ("2m", 120.0),
+        ("5", 5.0),
+        ("300s", 300.0),
+        (30, 30.0),
+    ],
+)
 def test_parse_length_accepts(text: str | int, seconds: float) -> None:
     assert parse_length(text) == seconds
 
@@ -54,8 +65,15 @@ def test_validate_request_lists_styles_and_arches() -> None:
     assert (ok.style, ok.arch) == ("irish", "lstm")
 
 
-@pytest.mark.parametrize("change,message", [({"temperature": 9.0}, "Temperature"), ({"top_k": -1}, "top_k"),
-                                            ({"seed": -1}, "seed"), ({"seconds": 301}, "out of range")])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"temperature": 9.0}, "Temperature"),
+        ({"top_k": -1}, "top_k"),
+        ({"seed": -1}, "seed"),
+        ({"seconds": 301}, "out of range"),
+    ],
+)
 def test_validate_request_settings(change: dict, message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         validate_request(ComposeRequest(**{"style": "irish", "seconds": 30, **change}), STYLES)
@@ -83,16 +101,19 @@ def test_result_round_trip() -> None:
     assert ComposeResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
 
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"tempo": 20.0}, "tempo must lie between 40 and 240"),
-    ({"instrument": 128}, "General MIDI program"),
-    ({"kind": "remix"}, "Unknown kind"),
-    ({"kind": "extend"}, "needs the id of the track"),
-    ({"kind": "extend", "parent_id": "../x"}, "needs the id of the track"),
-    ({"arrangement": "orchestra"}, "Unknown arrangement `orchestra`: use `band`"),
-    ({"arrangement": None}, "Unknown arrangement"),
-    ({"instrument": 118}, "A drum can't play the melody of a band arrangement"),
-])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"tempo": 20.0}, "tempo must lie between 40 and 240"),
+        ({"instrument": 128}, "General MIDI program"),
+        ({"kind": "remix"}, "Unknown kind"),
+        ({"kind": "extend"}, "needs the id of the track"),
+        ({"kind": "extend", "parent_id": "../x"}, "needs the id of the track"),
+        ({"arrangement": "orchestra"}, "Unknown arrangement `orchestra`: use `band`"),
+        ({"arrangement": None}, "Unknown arrangement"),
+        ({"instrument": 118}, "A drum can't play the melody of a band arrangement"),
+    ],
+)
 def test_track_options_are_validated(changes: dict, match: str) -> None:
     with pytest.raises(BadRequest, match=match):
         validate_request(ComposeRequest("irish", 30.0, **changes), STYLES)
@@ -113,7 +134,19 @@ def test_arrangements() -> None:
         check_arrangement("melody", "coconet", None)
     check_arrangement("band", "coconet", None)  # a chorale's band is its four voices
     check_arrangement("band", "coconet", None, kind="harmonize")
-    result = ComposeResult("t1", "irish", "lstm", 7, 30.0, 140.0, 35, {}, {}, parts=[{"name": "melody"}],
-                           arrangement="band", key="D dorian", chords=[{"start": 0.0, "end": 1.0, "symbol": "Dm",
-                                                                       "roman": "i"}])
+    result = ComposeResult(
+        "t1",
+        "irish",
+        "lstm",
+        7,
+        30.0,
+        140.0,
+        35,
+        {},
+        {},
+        parts=[{"name": "melody"}],
+        arrangement="band",
+        key="D dorian",
+        chords=[{"start": 0.0, "end": 1.0, "symbol": "Dm", "roman": "i"}],
+    )
     assert ComposeResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result

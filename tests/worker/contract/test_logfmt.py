@@ -89,7 +89,12 @@ def test_an_unknown_format_falls_back_to_text_with_a_warning(capture) -> None:
 
 def test_job_fields_from_an_rq_job() -> None:
     job = SimpleNamespace(id="abc", args=[{"kind": "extend", "style": "folk", "arch": "lstm", "user_id": "7"}])
-    assert logfmt.job_fields(job) == {"track_id": "abc", "kind": "extend", "style": "folk", "arch": "lstm",
-                                      "user": logfmt.user_hash("7")}
+    assert logfmt.job_fields(job) == {
+        "track_id": "abc",
+        "kind": "extend",
+        "style": "folk",
+        "arch": "lstm",
+        "user": logfmt.user_hash("7"),
+    }
     assert logfmt.job_fields(SimpleNamespace(id="x", args=[])) == {"track_id": "x", "kind": "compose"}
     assert logfmt.user_hash("7") != "7" and logfmt.user_hash(None) == ""

@@ -40,11 +40,22 @@ def test_a_worker_samples_waiting_jobs_in_one_batch(redis_server, redis_conn, da
     bad = ComposeRequest("irish", 5.0, arch="lstm", seed=9, track_id="x" * 70, user_id=user)  # fails on its own
     other = ComposeRequest("irish", 5.0, arch="wavenet", seed=3, user_id=user)  # another arch: not in the batch
     jobs = enqueue_tracks(redis_conn, [*good[:2], bad, other, *good[2:]])
-    env = {**os.environ, "REDIS_URL": redis_server.url, "TUNESMITH_DATA_DIR": str(data_dir),
-           "TUNESMITH_LOG_FORMAT": "json", "TUNESMITH_BATCH": "8", "TUNESMITH_TORCH_THREADS": "1",
-           "DISCORD_TOKEN": "sekrit-token-never-logged"}
-    proc = subprocess.run([sys.executable, "-m", "worker", "--burst", "--queues", "compose"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "TUNESMITH_DATA_DIR": str(data_dir),
+        "TUNESMITH_LOG_FORMAT": "json",
+        "TUNESMITH_BATCH": "8",
+        "TUNESMITH_TORCH_THREADS": "1",
+        "DISCORD_TOKEN": "sekrit-token-never-logged",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "worker", "--burst", "--queues", "compose"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     assert lines and len(lines) == len([x for x in proc.stderr.splitlines() if x.strip()]), "every line is JSON"
@@ -80,12 +91,18 @@ def test_a_worker_takes_no_more_than_its_share_of_the_queue() -> None:
 
 
 @pytest.mark.slow
-def test_jobs_of_a_worker_killed_mid_batch_are_retried(redis_server, redis_conn, data_dir: Path,
-                                                       tmp_path: Path) -> None:
+def test_jobs_of_a_worker_killed_mid_batch_are_retried(
+    redis_server, redis_conn, data_dir: Path, tmp_path: Path
+) -> None:
     requests = [ComposeRequest("irish", 30.0, arch="lstm", seed=70 + i, user_id=f"u{i}") for i in range(3)]
     jobs = enqueue_tracks(redis_conn, requests)
-    env = {**os.environ, "REDIS_URL": redis_server.url, "TUNESMITH_DATA_DIR": str(data_dir),
-           "TUNESMITH_JOB_LEASE_S": "2", "TUNESMITH_TORCH_THREADS": "1"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "TUNESMITH_DATA_DIR": str(data_dir),
+        "TUNESMITH_JOB_LEASE_S": "2",
+        "TUNESMITH_TORCH_THREADS": "1",
+    }
     args = [sys.executable, "-m", "worker", "--queues", "compose", "--log-level", "WARNING"]
     first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     second = None

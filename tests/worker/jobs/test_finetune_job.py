@@ -29,11 +29,15 @@ def melody_midi(seed: int, bars: int = 24) -> bytes:
     scale = [67, 69, 71, 72, 74, 76, 78, 79]
     for i in range(bars * 4):
         pitch = scale[(i * (seed + 2) + i // 3) % len(scale)]
-        lead += [mido.Message("note_on", note=pitch, velocity=80, time=0),
-                 mido.Message("note_off", note=pitch, velocity=0, time=480)]
+        lead += [
+            mido.Message("note_on", note=pitch, velocity=80, time=0),
+            mido.Message("note_off", note=pitch, velocity=0, time=480),
+        ]
     for _ in range(bars):
-        bass += [mido.Message("note_on", note=43, velocity=70, channel=1, time=0),
-                 mido.Message("note_off", note=43, velocity=0, channel=1, time=1920)]
+        bass += [
+            mido.Message("note_on", note=43, velocity=70, channel=1, time=0),
+            mido.Message("note_off", note=43, velocity=0, channel=1, time=1920),
+        ]
     buffer = io.BytesIO()
     mid.save(file=buffer)
     return buffer.getvalue()
@@ -55,8 +59,11 @@ def test_a_new_style_from_uploads_goes_live_and_bad_files_are_listed(data: Path)
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("big.mid", b"\0" * 30_000_000)
     uploads = [upload(f"tune{i}.mid", melody_midi(i)) for i in range(4)]
-    uploads += [upload("bomb.zip", bomb.getvalue()), upload("text.mid", b"hello, not midi"),
-                {"name": "broken.mid", "data": "***"}]
+    uploads += [
+        upload("bomb.zip", bomb.getvalue()),
+        upload("text.mid", b"hello, not midi"),
+        {"name": "broken.mid", "data": "***"},
+    ]
     request = FinetuneRequest(style="Pokemon", steps=12, uploads=uploads, user_id="99")
     result = finetune(request.to_dict())
     assert (result["style"], result["version"], result["steps"]) == ("pokemon", 1, 12)
@@ -111,8 +118,24 @@ def test_cli_trains_from_a_folder(data: Path, tmp_path: Path) -> None:
     for i in range(12):  # more than one /finetune takes: the CLI sends them as one zip
         (folder / f"s{i}.mid").write_bytes(melody_midi(i, 8 + i))  # all different
     (folder / "notes.txt").write_text("ignored")
-    proc = subprocess.run([sys.executable, "-m", "worker.cli.main", "train", "--style", "cli_style", "--midi-dir",
-                           str(folder), "--steps", "10", "--json"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "worker.cli.main",
+            "train",
+            "--style",
+            "cli_style",
+            "--midi-dir",
+            str(folder),
+            "--steps",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert result["version"] == 1 and len(result["accepted"]) == 12 and result["refused"] == []

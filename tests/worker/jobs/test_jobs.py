@@ -33,8 +33,9 @@ class StandInComposer:
         self.calls: list[dict] = []
 
     def compose(self, seconds, *, seed, temperature=1.0, top_k=0, tempo=None, on_progress=None):
-        self.calls.append({"seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k,
-                           "tempo": tempo})
+        self.calls.append(
+            {"seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k, "tempo": tempo}
+        )
         for i in range(5):
             if on_progress:
                 on_progress(i / 4)
@@ -62,8 +63,9 @@ def test_job_through_a_simple_worker(redis_conn, data_dir: Path, stand_in: Stand
     assert 0 <= result.seed < 2**31 and stand_in.calls[0]["seed"] == result.seed  # picked and reported
     assert stand_in.calls[0]["temperature"] == 0.9 and stand_in.calls[0]["top_k"] == 5
     folder = data_dir / "tracks" / request.track_id
-    assert {Path(p).name for p in result.files.values()} == {f"{request.track_id}.{e}" for e in
-                                                            ("mid", "ogg", "png", "abc")}
+    assert {Path(p).name for p in result.files.values()} == {
+        f"{request.track_id}.{e}" for e in ("mid", "ogg", "png", "abc")
+    }
     assert all(Path(p).parent == folder and Path(p).stat().st_size > 0 for p in result.files.values())
     assert result.seconds == pytest.approx(10.0, abs=0.01)
     assert midi_end_time(result.files["midi"]) == pytest.approx(10.0, abs=1e-3)

@@ -21,15 +21,24 @@ from worker.output.render import audio_duration, audio_levels
 
 
 @pytest.mark.slow
-def test_compose_30s_through_a_worker_process(redis_server, redis_conn, data_dir: Path, checkpoint_dir: Path,
-                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture) -> None:
+def test_compose_30s_through_a_worker_process(
+    redis_server,
+    redis_conn,
+    data_dir: Path,
+    checkpoint_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     request = ComposeRequest("irish", 30.0, seed=11)
     job = enqueue_compose(redis_conn, request)
     log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "worker", "--queues", "compose"],
-                              env={**os.environ, "REDIS_URL": redis_server.url}, stdout=log,
-                              stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "worker", "--queues", "compose"],
+        env={**os.environ, "REDIS_URL": redis_server.url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         stages, deadline = set(), time.monotonic() + 120
         while job.get_status(refresh=True) not in ("finished", "failed") and time.monotonic() < deadline:

@@ -13,8 +13,7 @@ from worker.output.render import RenderError, find_soundfont
 
 
 def _env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:
-    return {"REDIS_URL": redis_url, "TUNESMITH_DATA_DIR": str(tmp_path / "data"), "TUNESMITH_DEVICE": "cpu",
-            **extra}
+    return {"REDIS_URL": redis_url, "TUNESMITH_DATA_DIR": str(tmp_path / "data"), "TUNESMITH_DEVICE": "cpu", **extra}
 
 
 def _problems(env: dict[str, str], **kwargs) -> list[str]:
@@ -37,8 +36,13 @@ needs_soundfont = pytest.mark.skipif(not _has_soundfont(), reason="no GM soundfo
 
 @needs_soundfont
 def test_reachable_redis_gives_frozen_settings(tmp_path: Path, redis_server: RedisServer) -> None:
-    env = _env(tmp_path, redis_server.url, TUNESMITH_TORCH_THREADS="2", TUNESMITH_METRICS_PORT="9109",
-               TUNESMITH_AUDIO_FORMAT="MP3")
+    env = _env(
+        tmp_path,
+        redis_server.url,
+        TUNESMITH_TORCH_THREADS="2",
+        TUNESMITH_METRICS_PORT="9109",
+        TUNESMITH_AUDIO_FORMAT="MP3",
+    )
     settings = check_worker_settings(env)
     assert isinstance(settings, WorkerSettings)
     assert (settings.device, settings.torch_threads, settings.metrics_port) == ("cpu", 2, 9109)
@@ -72,9 +76,18 @@ def test_password_never_shown(tmp_path: Path) -> None:
 
 
 def _fake_settings(tmp_path: Path) -> WorkerSettings:
-    return WorkerSettings(redis_url="redis://h/0", data_dir=tmp_path, device="cpu", torch_threads=1, soundfont=None,
-                          audio_format="ogg", renderer="warm", checkpoint_dir=None, cache_dir=tmp_path,
-                          metrics_port=None)
+    return WorkerSettings(
+        redis_url="redis://h/0",
+        data_dir=tmp_path,
+        device="cpu",
+        torch_threads=1,
+        soundfont=None,
+        audio_format="ogg",
+        renderer="warm",
+        checkpoint_dir=None,
+        cache_dir=tmp_path,
+        metrics_port=None,
+    )
 
 
 def test_unknown_device_lists_the_allowed_values(tmp_path: Path) -> None:
@@ -91,8 +104,9 @@ def test_cuda_asked_without_cuda(tmp_path: Path) -> None:
 
 @needs_soundfont
 def test_cuda_present_is_accepted(tmp_path: Path) -> None:
-    settings = check_worker_settings(_env(tmp_path, "", TUNESMITH_DEVICE="CUDA:1"), ping_redis=False,
-                                     cuda_devices=lambda: 2)
+    settings = check_worker_settings(
+        _env(tmp_path, "", TUNESMITH_DEVICE="CUDA:1"), ping_redis=False, cuda_devices=lambda: 2
+    )
     assert settings.device == "cuda:1"
 
 
@@ -105,20 +119,36 @@ def test_missing_soundfont_names_the_package_and_variable(tmp_path: Path) -> Non
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    env = {"REDIS_URL": "http://wrong", "TUNESMITH_DEVICE": "gpu", "TUNESMITH_TORCH_THREADS": "zero",
-           "TUNESMITH_AUDIO_FORMAT": "wav", "TUNESMITH_RENDERER": "magic", "TUNESMITH_DATA_DIR": str(blocker),
-           "TUNESMITH_CHECKPOINT_DIR": str(tmp_path / "missing"), "TUNESMITH_METRICS_PORT": "70000"}
+    env = {
+        "REDIS_URL": "http://wrong",
+        "TUNESMITH_DEVICE": "gpu",
+        "TUNESMITH_TORCH_THREADS": "zero",
+        "TUNESMITH_AUDIO_FORMAT": "wav",
+        "TUNESMITH_RENDERER": "magic",
+        "TUNESMITH_DATA_DIR": str(blocker),
+        "TUNESMITH_CHECKPOINT_DIR": str(tmp_path / "missing"),
+        "TUNESMITH_METRICS_PORT": "70000",
+    }
     text = "\n".join(_problems(env))
-    for name in ("REDIS_URL", "TUNESMITH_DEVICE", "TUNESMITH_TORCH_THREADS", "TUNESMITH_AUDIO_FORMAT",
-                 "TUNESMITH_RENDERER", "TUNESMITH_DATA_DIR", "TUNESMITH_CHECKPOINT_DIR", "TUNESMITH_METRICS_PORT"):
+    for name in (
+        "REDIS_URL",
+        "TUNESMITH_DEVICE",
+        "TUNESMITH_TORCH_THREADS",
+        "TUNESMITH_AUDIO_FORMAT",
+        "TUNESMITH_RENDERER",
+        "TUNESMITH_DATA_DIR",
+        "TUNESMITH_CHECKPOINT_DIR",
+        "TUNESMITH_METRICS_PORT",
+    ):
         assert name in text, name
 
 
 @needs_soundfont
 def test_empty_checkpoint_dir_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "ckpt").mkdir()
-    settings = check_worker_settings(_env(tmp_path, "", TUNESMITH_CHECKPOINT_DIR=str(tmp_path / "ckpt")),
-                                     ping_redis=False)
+    settings = check_worker_settings(
+        _env(tmp_path, "", TUNESMITH_CHECKPOINT_DIR=str(tmp_path / "ckpt")), ping_redis=False
+    )
     assert settings.checkpoint_dir == tmp_path / "ckpt"
     assert len(settings.warnings) == 1 and "holds no checkpoints" in settings.warnings[0]
 
@@ -129,22 +159,42 @@ def test_command_line_preflight(tmp_path: Path, redis_server: RedisServer) -> No
     import sys
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("TUNESMITH_", "REDIS_"))}
-    bad = subprocess.run([sys.executable, "-m", "worker.jobs.settings"], capture_output=True, text=True, timeout=120,
-                         env={**base, **_env(tmp_path, "", TUNESMITH_DEVICE="tpu")})
+    bad = subprocess.run(
+        [sys.executable, "-m", "worker.jobs.settings"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, **_env(tmp_path, "", TUNESMITH_DEVICE="tpu")},
+    )
     assert bad.returncode == 1 and "REDIS_URL is not set" in bad.stderr and "TUNESMITH_DEVICE" in bad.stderr
     if _has_soundfont():
-        good = subprocess.run([sys.executable, "-m", "worker.jobs.settings"], capture_output=True, text=True,
-                              timeout=120, env={**base, **_env(tmp_path, redis_server.url)})
+        good = subprocess.run(
+            [sys.executable, "-m", "worker.jobs.settings"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**base, **_env(tmp_path, redis_server.url)},
+        )
         assert good.returncode == 0 and good.stdout.startswith("ok: redis redis://127.0.0.1:"), good.stderr
 
 
 def test_from_env_parses_every_variable_without_touching_the_machine(tmp_path: Path) -> None:
-    env = {"REDIS_URL": " redis://:pw@h/0 ", "TUNESMITH_DATA_DIR": str(tmp_path / "nowhere"),
-           "TUNESMITH_DEVICE": "CUDA:3", "TUNESMITH_TORCH_THREADS": "4", "TUNESMITH_SOUNDFONT": "/no/such.sf2",
-           "TUNESMITH_AUDIO_FORMAT": "mp3", "TUNESMITH_RENDERER": "command", "TUNESMITH_CHECKPOINT_DIR": "~/ckpt",
-           "TUNESMITH_CACHE_DIR": str(tmp_path / "cache"), "TUNESMITH_METRICS_PORT": "9100",
-           "TUNESMITH_BATCH": "16", "TUNESMITH_JOB_LEASE_S": "1", "TUNESMITH_LOG_FORMAT": "JSON",
-           "DISCORD_TOKEN": "tok-abcdefghijkl"}
+    env = {
+        "REDIS_URL": " redis://:pw@h/0 ",
+        "TUNESMITH_DATA_DIR": str(tmp_path / "nowhere"),
+        "TUNESMITH_DEVICE": "CUDA:3",
+        "TUNESMITH_TORCH_THREADS": "4",
+        "TUNESMITH_SOUNDFONT": "/no/such.sf2",
+        "TUNESMITH_AUDIO_FORMAT": "mp3",
+        "TUNESMITH_RENDERER": "command",
+        "TUNESMITH_CHECKPOINT_DIR": "~/ckpt",
+        "TUNESMITH_CACHE_DIR": str(tmp_path / "cache"),
+        "TUNESMITH_METRICS_PORT": "9100",
+        "TUNESMITH_BATCH": "16",
+        "TUNESMITH_JOB_LEASE_S": "1",
+        "TUNESMITH_LOG_FORMAT": "JSON",
+        "DISCORD_TOKEN": "tok-abcdefghijkl",
+    }
     got = WorkerSettings.from_env(env)
     assert got.redis_url == "redis://:pw@h/0" and got.redis_url_redacted == "redis://:***@h/0"
     assert got.data_dir == tmp_path / "nowhere" and not got.data_dir.exists()
@@ -158,8 +208,15 @@ def test_from_env_parses_every_variable_without_touching_the_machine(tmp_path: P
 
 def test_from_env_lists_every_malformed_value(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as info:
-        WorkerSettings.from_env({"TUNESMITH_DEVICE": "tpu", "TUNESMITH_BATCH": "0", "TUNESMITH_AUDIO_FORMAT": "wav",
-                                 "TUNESMITH_TORCH_THREADS": "x", "TUNESMITH_METRICS_PORT": "http"})
+        WorkerSettings.from_env(
+            {
+                "TUNESMITH_DEVICE": "tpu",
+                "TUNESMITH_BATCH": "0",
+                "TUNESMITH_AUDIO_FORMAT": "wav",
+                "TUNESMITH_TORCH_THREADS": "x",
+                "TUNESMITH_METRICS_PORT": "http",
+            }
+        )
     assert len(info.value.problems) == 5
 
 

@@ -34,8 +34,13 @@ def tiny_coconet(directory: Path) -> None:
     from models.core.checkpoint import save_checkpoint
 
     model = Coconet(CoconetConfig(layers=2, channels=4))
-    save_checkpoint(model, {"arch": "coconet", "style": "bach", "args": model.config.to_dict(),
-                            "meters": {"4/4": 1.0}}, directory, "bach", "coconet")
+    save_checkpoint(
+        model,
+        {"arch": "coconet", "style": "bach", "args": model.config.to_dict(), "meters": {"4/4": 1.0}},
+        directory,
+        "bach",
+        "coconet",
+    )
 
 
 def _compose(**kw) -> ComposeResult:
@@ -50,7 +55,11 @@ def test_compose_with_tempo_and_instrument_writes_the_sidecar(data_dir: Path, mo
     midi = pretty_midi.PrettyMIDI(result.files["midi"])
     # the band arrangement (default): the asked instrument leads; guitar, bass and a bodhrán on channel 10 under it
     assert [(i.name, i.program, i.is_drum) for i in midi.instruments] == [
-        ("melody", 73, False), ("chords", 25, False), ("bass", 32, False), ("percussion", 0, True)]
+        ("melody", 73, False),
+        ("chords", 25, False),
+        ("bass", 32, False),
+        ("percussion", 0, True),
+    ]
     assert result.arrangement == "band" and result.key and result.chords and result.voices == 1
     assert [p["channel"] for p in result.parts] == [0, 1, 2, 9] and result.parts[3]["is_drum"]
     bare = _compose(tempo=100.0, instrument=73, arrangement="melody")
@@ -72,7 +81,7 @@ def test_extend_continues_the_track(data_dir: Path, models_dir: Path) -> None:
     assert result.bars > parent.bars and result.seconds == pytest.approx(parent.seconds + 8.0, abs=3.0)
     old = pretty_midi.PrettyMIDI(parent.files["midi"]).instruments[0].notes
     new = pretty_midi.PrettyMIDI(result.files["midi"]).instruments[0].notes
-    assert [(n.pitch, round(n.start, 3)) for n in new[:len(old)]] == [(n.pitch, round(n.start, 3)) for n in old]
+    assert [(n.pitch, round(n.start, 3)) for n in new[: len(old)]] == [(n.pitch, round(n.start, 3)) for n in old]
     with pytest.raises(BadRequest, match="at most 300s"):
         track_jobs.extend(ComposeRequest("irish", 295.0, kind="extend", parent_id=parent.track_id).to_dict())
     with pytest.raises(BadRequest, match="not on this worker"):
@@ -131,11 +140,13 @@ def test_compose_honours_key_meter_bpm_and_loop(data_dir: Path, models_dir: Path
 
 
 @pytest.mark.parametrize("strength,share", [("subtle", 0.25), ("strong", 0.75)])
-def test_vary_resamples_some_bars_and_keeps_the_rest(data_dir: Path, models_dir: Path, strength: str,
-                                                    share: float) -> None:
+def test_vary_resamples_some_bars_and_keeps_the_rest(
+    data_dir: Path, models_dir: Path, strength: str, share: float
+) -> None:
     parent = _compose(key="A minor", arrangement="melody")  # the bare tune: its bars are the sampled ones
-    request = ComposeRequest("irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id,
-                             vary=strength)
+    request = ComposeRequest(
+        "irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id, vary=strength
+    )
     result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
     assert (result.kind, result.parent_id, result.vary, result.key) == ("vary", parent.track_id, strength, "A minor")
     assert result.bars == parent.bars and result.tempo_qpm == parent.tempo_qpm
@@ -145,8 +156,10 @@ def test_vary_resamples_some_bars_and_keeps_the_rest(data_dir: Path, models_dir:
 
     def bars_of(path: str) -> list[list[tuple[int, float]]]:
         notes = pretty_midi.PrettyMIDI(path).instruments[0].notes
-        return [[(n.pitch, round(n.start, 3)) for n in notes if i * bar_s - 1e-3 <= n.start < (i + 1) * bar_s - 1e-3]
-                for i in range(parent.bars)]
+        return [
+            [(n.pitch, round(n.start, 3)) for n in notes if i * bar_s - 1e-3 <= n.start < (i + 1) * bar_s - 1e-3]
+            for i in range(parent.bars)
+        ]
 
     old, new = bars_of(parent.files["midi"]), bars_of(result.files["midi"])
     assert all(old[i] == new[i] for i in range(parent.bars) if i not in result.varied_bars)
@@ -157,10 +170,14 @@ def test_vary_resamples_some_bars_and_keeps_the_rest(data_dir: Path, models_dir:
 def test_vary_of_four_voices_is_gibbs_resampled(data_dir: Path, models_dir: Path) -> None:
     parent = _compose()
     tiny_coconet(models_dir)
-    chorale = ComposeResult.from_dict(track_jobs.harmonize(
-        ComposeRequest("irish", parent.seconds, seed=5, kind="harmonize", parent_id=parent.track_id).to_dict()))
-    request = ComposeRequest("irish", chorale.seconds, seed=3, arch="coconet", kind="vary",
-                             parent_id=chorale.track_id, vary="subtle")
+    chorale = ComposeResult.from_dict(
+        track_jobs.harmonize(
+            ComposeRequest("irish", parent.seconds, seed=5, kind="harmonize", parent_id=parent.track_id).to_dict()
+        )
+    )
+    request = ComposeRequest(
+        "irish", chorale.seconds, seed=3, arch="coconet", kind="vary", parent_id=chorale.track_id, vary="subtle"
+    )
     result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
     assert result.voices == 4 and result.varied_bars and result.parent_id == chorale.track_id
     assert len(pretty_midi.PrettyMIDI(result.files["midi"]).instruments) == 4
@@ -175,8 +192,9 @@ def test_varied_bars_are_a_share_and_never_all() -> None:
 def test_a_band_track_varies_its_melody_and_keeps_its_band(data_dir: Path, models_dir: Path) -> None:
     parent = _compose(key="A minor")  # band (the default)
     assert parent.arrangement == "band"
-    request = ComposeRequest("irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id,
-                             vary="strong")
+    request = ComposeRequest(
+        "irish", parent.seconds, seed=8, arch="lstm", kind="vary", parent=parent.track_id, vary="strong"
+    )
     result = ComposeResult.from_dict(track_jobs.vary(request.to_dict()))
     assert result.arrangement == "band" and result.key == "A minor" and result.varied_bars
     assert {p["name"] for p in result.parts} >= {"melody", "bass"}

@@ -17,8 +17,16 @@ from hypothesis import strategies as st
 from worker.jobs.uploads import Accepted, Refused, UploadLimits, check_midi, display_name, expand_uploads
 
 
-def make_midi(notes: int = 16, *, seed: int = 0, channel: int = 0, tempos: tuple[int, ...] = (500_000,),
-              fmt: int = 1, tracks: int = 1, tpb: int = 480) -> bytes:
+def make_midi(
+    notes: int = 16,
+    *,
+    seed: int = 0,
+    channel: int = 0,
+    tempos: tuple[int, ...] = (500_000,),
+    fmt: int = 1,
+    tracks: int = 1,
+    tpb: int = 480,
+) -> bytes:
     """A real MIDI file of ``notes`` quarter notes; each tempo in ``tempos`` governs an equal share of them."""
     rng = random.Random(seed)
     midi = mido.MidiFile(type=fmt, ticks_per_beat=tpb)
@@ -52,9 +60,9 @@ def patch_zip(data: bytes, *, flag: int | None = None, size: int | None = None) 
         pos = out.find(sig)
         while pos >= 0:
             if flag is not None:
-                out[pos + flag_at:pos + flag_at + 2] = struct.pack("<H", flag)
+                out[pos + flag_at : pos + flag_at + 2] = struct.pack("<H", flag)
             if size is not None:
-                out[pos + size_at:pos + size_at + 4] = struct.pack("<L", size)
+                out[pos + size_at : pos + size_at + 4] = struct.pack("<L", size)
             pos = out.find(sig, pos + 4)
     return bytes(out)
 
@@ -90,21 +98,32 @@ def test_a_track_that_overruns_its_chunk_is_refused() -> None:
     assert check_midi("x.mid", bytes(data)) == Refused("x.mid", "truncated MIDI: track 1 ends early")
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"", "empty file"),
-    (random.Random(3).randbytes(5000), "not a MIDI file (no MThd header)"),
-    (b"MThd" + struct.pack(">LHHH", 6, 1, 65, 480), "too many tracks (65 > 64)"),
-    (b"MThd" + struct.pack(">LHHH", 6, 3, 1, 480), "unsupported MIDI format 3 (0, 1 or 2 expected)"),
-    (b"MThd" + struct.pack(">LHHH", 6, 1, 1, 0xE728), "unsupported timing (SMPTE or zero ticks per beat)"),
-    (b"MThd" + struct.pack(">LHHH", 6, 1, 0, 480), "no tracks"),
-    (b"MThd" + struct.pack(">LHHH", 6, 1, 1, 480) + b"MTrk" + struct.pack(">L", 4) + bytes([0, 0x90, 0x3C, 0xFF]),
-     "too few notes (1 < 8)"),  # the out-of-range data byte is clipped, as common players do
-    (b"MThd" + struct.pack(">LHHH", 6, 1, 1, 480) + b"MTrk" + struct.pack(">L", 2) + bytes([0, 0x3C]),
-     "corrupt MIDI: running status without a status byte in track 1"),
-    (make_midi(16, channel=9), "only drums, no melodic notes"),
-    (make_midi(3), "too few notes (3 < 8)"),
-    (make_midi(0), "no notes"),
-])
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"", "empty file"),
+        (random.Random(3).randbytes(5000), "not a MIDI file (no MThd header)"),
+        (b"MThd" + struct.pack(">LHHH", 6, 1, 65, 480), "too many tracks (65 > 64)"),
+        (b"MThd" + struct.pack(">LHHH", 6, 3, 1, 480), "unsupported MIDI format 3 (0, 1 or 2 expected)"),
+        (b"MThd" + struct.pack(">LHHH", 6, 1, 1, 0xE728), "unsupported timing (SMPTE or zero ticks per beat)"),
+        (b"MThd" + struct.pack(">LHHH", 6, 1, 0, 480), "no tracks"),
+        (
+            b"MThd"
+            + struct.pack(">LHHH", 6, 1, 1, 480)
+            + b"MTrk"
+            + struct.pack(">L", 4)
+            + bytes([0, 0x90, 0x3C, 0xFF]),
+            "too few notes (1 < 8)",
+        ),  # the out-of-range data byte is clipped, as common players do
+        (
+            b"MThd" + struct.pack(">LHHH", 6, 1, 1, 480) + b"MTrk" + struct.pack(">L", 2) + bytes([0, 0x3C]),
+            "corrupt MIDI: running status without a status byte in track 1",
+        ),
+        (make_midi(16, channel=9), "only drums, no melodic notes"),
+        (make_midi(3), "too few notes (3 < 8)"),
+        (make_midi(0), "no notes"),
+    ],
+)
 def test_bad_files_are_refused_with_a_clear_reason(data: bytes, reason: str) -> None:
     assert check_midi("bad.mid", data) == Refused("bad.mid", reason)
 
@@ -138,8 +157,9 @@ def test_upload_caps_extensions_and_duplicates() -> None:
     assert [a.name for a in accepted] == [f"t{i}.MID" for i in range(10)]
     assert refused == [Refused("t10.mid", "too many files (11 > 10)")]
     small = UploadLimits(max_total_bytes=3 * len(files[0][1]) + 10)  # the copy counts too
-    accepted, refused = expand_uploads([files[0], ("copy.midi", files[0][1]), ("notes.txt", b"hi"),
-                                        ("empty.mid", b""), files[1], files[2]], small)
+    accepted, refused = expand_uploads(
+        [files[0], ("copy.midi", files[0][1]), ("notes.txt", b"hi"), ("empty.mid", b""), files[1], files[2]], small
+    )
     assert [a.name for a in accepted] == ["t0.MID", "t1.MID"]
     got = reasons(refused)
     assert got["copy.midi"] == "duplicate of t0.MID"
@@ -153,13 +173,26 @@ def test_upload_caps_extensions_and_duplicates() -> None:
 def test_a_zip_of_good_and_bad_entries() -> None:
     link = zipfile.ZipInfo("link.mid")
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
-    data = make_zip([("good1.mid", make_midi(10, seed=1)), ("dir/good2.midi", make_midi(10, seed=2)),
-                     ("dir/", b""), ("__MACOSX/._good1.mid", b"\0\0"), (".DS_Store", b"\0"),
-                     ("bad.mid", b"garbage" * 10), ("readme.txt", b"hello"), ("../evil.mid", make_midi(10, seed=3)),
-                     ("/abs.mid", make_midi(10, seed=4)), ("..\\evil2.mid", make_midi(10, seed=5)),
-                     ("C:/win.mid", make_midi(10, seed=6)), ("inner.zip", make_zip([("a.mid", make_midi(9))])),
-                     ("sneaky.mid", make_zip([("a.mid", make_midi(9))])), (link, b"/etc/passwd"),
-                     ("short.mid", make_midi(16, seed=7)[:-5]), ("again.mid", make_midi(10, seed=1))])
+    data = make_zip(
+        [
+            ("good1.mid", make_midi(10, seed=1)),
+            ("dir/good2.midi", make_midi(10, seed=2)),
+            ("dir/", b""),
+            ("__MACOSX/._good1.mid", b"\0\0"),
+            (".DS_Store", b"\0"),
+            ("bad.mid", b"garbage" * 10),
+            ("readme.txt", b"hello"),
+            ("../evil.mid", make_midi(10, seed=3)),
+            ("/abs.mid", make_midi(10, seed=4)),
+            ("..\\evil2.mid", make_midi(10, seed=5)),
+            ("C:/win.mid", make_midi(10, seed=6)),
+            ("inner.zip", make_zip([("a.mid", make_midi(9))])),
+            ("sneaky.mid", make_zip([("a.mid", make_midi(9))])),
+            (link, b"/etc/passwd"),
+            ("short.mid", make_midi(16, seed=7)[:-5]),
+            ("again.mid", make_midi(10, seed=1)),
+        ]
+    )
     accepted, refused = expand_uploads([("songs.zip", data)])
     assert [a.name for a in accepted] == ["songs.zip:good1.mid", "songs.zip:dir/good2.midi"]
     assert reasons(refused) == {
@@ -228,7 +261,9 @@ def test_unpacked_total_is_counted_as_it_is_read() -> None:
     entries = [(f"t{i}.mid", make_midi(4000, seed=i)) for i in range(5)]  # ~32 kB each, truthfully declared
     limits = UploadLimits(max_unpacked_bytes=100_000)
     assert expand_uploads([("big.zip", make_zip(entries))], limits) == (
-        [], [Refused("big.zip", "zip unpacks to over 100 kB or 100× its size")])
+        [],
+        [Refused("big.zip", "zip unpacks to over 100 kB or 100× its size")],
+    )
 
 
 def test_overlapping_entries_bomb_is_caught_by_the_overall_ratio() -> None:
@@ -238,14 +273,19 @@ def test_overlapping_entries_bomb_is_caught_by_the_overall_ratio() -> None:
     info = zipfile.ZipFile(io.BytesIO(one)).getinfo("a.mid")
     assert info.file_size / info.compress_size < 100
     end = one.rindex(b"PK\x05\x06")
-    cd_at, cd = struct.unpack("<L", one[end + 16:end + 20])[0], one[struct.unpack("<L", one[end + 16:end + 20])[0]:end]
+    cd_at, cd = (
+        struct.unpack("<L", one[end + 16 : end + 20])[0],
+        one[struct.unpack("<L", one[end + 16 : end + 20])[0] : end],
+    )
     copies = 40  # forty directory records, all pointing at the one compressed body
-    eocd = one[end:end + 8] + struct.pack("<HHLL", copies, copies, len(cd) * copies, cd_at) + one[end + 20:]
+    eocd = one[end : end + 8] + struct.pack("<HHLL", copies, copies, len(cd) * copies, cd_at) + one[end + 20 :]
     overlapped = one[:cd_at] + cd * copies + eocd
     assert len(zipfile.ZipFile(io.BytesIO(overlapped)).infolist()) == copies
     limits = UploadLimits(max_unpacked_bytes=10**9)
     assert expand_uploads([("o.zip", overlapped)], limits) == (
-        [], [Refused("o.zip", "zip unpacks to over 1000 MB or 100× its size")])
+        [],
+        [Refused("o.zip", "zip unpacks to over 1000 MB or 100× its size")],
+    )
 
 
 VALID = make_midi(12, seed=9)
@@ -253,20 +293,29 @@ ENTRY_NAMES = st.text(st.characters(exclude_categories=("Cs",), exclude_characte
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=400), st.binary(max_size=400).map(lambda b: b"MThd" + b),
-                 st.tuples(st.integers(0, len(VALID)), st.integers(0, len(VALID) - 1), st.integers(0, 255)).map(
-                     lambda t: (VALID[:t[1]] + bytes([t[2]]) + VALID[t[1] + 1:])[:max(t[0], 1)])))
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.binary(max_size=400).map(lambda b: b"MThd" + b),
+        st.tuples(st.integers(0, len(VALID)), st.integers(0, len(VALID) - 1), st.integers(0, 255)).map(
+            lambda t: (VALID[: t[1]] + bytes([t[2]]) + VALID[t[1] + 1 :])[: max(t[0], 1)]
+        ),
+    )
+)
 def test_check_midi_never_raises(data: bytes) -> None:
     assert isinstance(check_midi("f.mid", data), Accepted | Refused)
 
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.text(max_size=30), st.binary(max_size=300)), max_size=4),
-       st.lists(st.tuples(ENTRY_NAMES, st.binary(max_size=200)), max_size=4),
-       st.integers(0, 3000))
-def test_expand_uploads_never_raises(files: list[tuple[str, bytes]], entries: list[tuple[str, bytes]],
-                                     flip: int) -> None:
+@given(
+    st.lists(st.tuples(st.text(max_size=30), st.binary(max_size=300)), max_size=4),
+    st.lists(st.tuples(ENTRY_NAMES, st.binary(max_size=200)), max_size=4),
+    st.integers(0, 3000),
+)
+def test_expand_uploads_never_raises(
+    files: list[tuple[str, bytes]], entries: list[tuple[str, bytes]], flip: int
+) -> None:
     packed = bytearray(make_zip(entries + [("v.mid", VALID)]))
     if flip < len(packed):  # a flipped byte anywhere, or an intact zip
         packed[flip] ^= 0xFF

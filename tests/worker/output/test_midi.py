@@ -13,8 +13,9 @@ from tests.worker.conftest import make_composition
 from worker.output.midi import midi_end_time, read_notes, write_midi
 
 
-@pytest.mark.parametrize("qpm,meter,seconds", [(120.0, "4/4", 30.0), (137.6, "6/8", 30.0), (97.3, "3/4", 20.0),
-                                               (151.0, "2/4", 300.0)])
+@pytest.mark.parametrize(
+    "qpm,meter,seconds", [(120.0, "4/4", 30.0), (137.6, "6/8", 30.0), (97.3, "3/4", 20.0), (151.0, "2/4", 300.0)]
+)
 def test_length_is_exact(tmp_path: Path, qpm: float, meter: str, seconds: float) -> None:
     piece = make_composition(seconds, qpm=qpm, meter=meter)
     path = write_midi(piece, tmp_path / "a.mid")
@@ -58,5 +59,7 @@ def test_parts_become_instruments(tmp_path: Path) -> None:
     path = write_midi(replace(piece, notes=piece.notes + bass, parts=parts), tmp_path / "satb.mid")
     pm = pretty_midi.PrettyMIDI(str(path))
     assert [(i.name, i.program, len(i.notes)) for i in pm.instruments] == [
-        ("soprano", 52, len(piece.notes)), ("bass", 32, len(bass))]
+        ("soprano", 52, len(piece.notes)),
+        ("bass", 32, len(bass)),
+    ]
     assert pm.get_end_time() == pytest.approx(piece.seconds, abs=1e-3)

@@ -22,8 +22,9 @@ def short_midi(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 def _tail_level(path: Path, seconds: float, tmp_path: Path) -> float:
     tail = tmp_path / "tail.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{seconds - 0.05:.3f}", "-i", str(path), str(tail)],
-                   check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", f"{seconds - 0.05:.3f}", "-i", str(path), str(tail)], check=True
+    )
     return audio_levels(tail).peak_db
 
 
@@ -54,8 +55,9 @@ def test_soundfont_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("tool,package", [("fluidsynth", "fluidsynth"), ("ffmpeg", "ffmpeg")])
-def test_missing_tools_name_the_package(short_midi: tuple[Path, float], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch, tool: str, package: str) -> None:
+def test_missing_tools_name_the_package(
+    short_midi: tuple[Path, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str, package: str
+) -> None:
     real_which = shutil.which
     monkeypatch.setattr(render.shutil, "which", lambda name: None if name == tool else real_which(name))
     render._encoders.cache_clear()
@@ -74,8 +76,9 @@ def test_bad_midi_and_bad_format_fail_clearly(tmp_path: Path) -> None:
         render_audio(bad, tmp_path / "x.flac", 8.0)
 
 
-def test_warm_and_command_renderers_agree(short_midi: tuple[Path, float], tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_and_command_renderers_agree(
+    short_midi: tuple[Path, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from worker.output import synth
     from worker.output.render import audio_duration, audio_levels
 
