@@ -175,10 +175,10 @@ class TrackActions:
         takes = len(tracks) > 1
         cards = [
             card_for(
-                t.result,
+                t.result,  # type: ignore[arg-type]  # finished tracks only (filtered above)
                 self.bot.settings.extend_s,
                 tallies[t.id].up,
-                tallies[t.id].down,  # type: ignore[arg-type]
+                tallies[t.id].down,
                 LETTERS[i] if takes else "",
             )
             for i, t in enumerate(tracks)
