@@ -124,55 +124,17 @@ def track_buttons(card: Card, row: int) -> list[discord.ui.Button]:
 def output_buttons(card: Card, row: int) -> list[discord.ui.Button]:
     """📄 score, 📦 files (ABC, MusicXML, MIDI), 🎚️ stems, and 🎲/🌀 variations when the model can vary it."""
     tag = f"{card.letter} · " if card.letter else ""
-    buttons: list[discord.ui.Button] = []
-    if card.score:
-        buttons.append(
-            discord.ui.Button(
-                style=discord.ButtonStyle.secondary,
-                emoji="📄",
-                label=f"{tag}Score",
-                custom_id=ButtonState("s", card.track_id).custom_id,
-                row=row,
-            )
-        )
-        buttons.append(
-            discord.ui.Button(
-                style=discord.ButtonStyle.secondary,
-                emoji="📦",
-                label="Files",
-                custom_id=ButtonState("f", card.track_id).custom_id,
-                row=row,
-            )
-        )
-    buttons.append(
-        discord.ui.Button(
-            style=discord.ButtonStyle.secondary,
-            emoji="🎚️",
-            label="Stems",
-            custom_id=ButtonState("t", card.track_id).custom_id,
-            row=row,
-        )
-    )
+    grey, blue = discord.ButtonStyle.secondary, discord.ButtonStyle.primary
+    wanted = [("s", grey, "📄", f"{tag}Score"), ("f", grey, "📦", "Files")] if card.score else []
+    wanted.append(("t", grey, "🎚️", "Stems"))
     if card.vary:
-        buttons.append(
-            discord.ui.Button(
-                style=discord.ButtonStyle.primary,
-                emoji="🎲",
-                label="Vary (subtle)",
-                custom_id=ButtonState("v", card.track_id).custom_id,
-                row=row,
-            )
+        wanted += [("v", blue, "🎲", "Vary (subtle)"), ("w", blue, "🌀", "Vary (strong)")]
+    return [
+        discord.ui.Button(
+            style=style, emoji=emoji, label=label, custom_id=ButtonState(action, card.track_id).custom_id, row=row
         )
-        buttons.append(
-            discord.ui.Button(
-                style=discord.ButtonStyle.primary,
-                emoji="🌀",
-                label="Vary (strong)",
-                custom_id=ButtonState("w", card.track_id).custom_id,
-                row=row,
-            )
-        )
-    return buttons
+        for action, style, emoji, label in wanted
+    ]
 
 
 def track_view(cards: list[Card]) -> discord.ui.View:

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import torch
 
-from models.core import catalog, versions
-from models.core.checkpoint import load_metadata, load_weights, save_checkpoint
+from models.core import catalog
+from models.core.checkpoint import load_metadata, load_weights
 from models.core.data import lm_chunks
 from models.core.trainer import Trainer, TrainerConfig
 from models.music.styles import STYLES, resolve_style
 from models.poly.compose import is_poly
 from models.poly.tokens import PolyPiece, PolyVocab, encode, pieces_polyphony
-from models.tokenlm.finetune import Cancelled, FinetuneConfig, FinetuneError, _schedule
+from models.tokenlm.finetune import Cancelled, FinetuneConfig, FinetuneError, _schedule, save_version
 from models.tokenlm.registry import build_model
 from models.tokenlm.train import heldout_nll, lm_loss
 
@@ -242,13 +242,7 @@ def finetune_poly(
     )
     if style not in STYLES:
         meta["style_def"] = _style_def(style, [s for s in sources if s.heldout_ok] or sources, arch, base, by)
-    version, path = versions.new_version(style, arch, root)
-    try:
-        meta["version"] = version
-        save_checkpoint(model, meta, path, style, arch)
-    except BaseException:
-        versions.discard(path)
-        raise
+    version = save_version(model, meta, style, arch, root)
     log.info(
         "fine-tuned piano %s-%s v%d from %s: %d steps, held-out %s → %s nats/token",
         style,

@@ -237,13 +237,7 @@ def finetune(
     )
     if style not in STYLES:  # a new style: its tempo, instrument and keys come from the uploads
         meta["style_def"] = style_definition(style, [s for s in sources if s.heldout_ok] or sources, arch, base, by)
-    version, path = versions.new_version(style, arch, root)
-    try:
-        meta["version"] = version
-        save_checkpoint(model, meta, path, style, arch)
-    except BaseException:
-        versions.discard(path)
-        raise
+    version = save_version(model, meta, style, arch, root)
     log.info(
         "fine-tuned %s-%s v%d from %s: %d steps, held-out %s → %s nats/token",
         style,
@@ -255,3 +249,16 @@ def finetune(
         after,
     )
     return meta
+
+
+def save_version(model: torch.nn.Module, meta: dict, style: str, arch: str, root: Path | None) -> int:
+    """Write ``model`` as the next version of ``style``/``arch`` (not activated; a failed write leaves nothing);
+    returns its number, also set in ``meta``."""
+    version, path = versions.new_version(style, arch, root)
+    try:
+        meta["version"] = version
+        save_checkpoint(model, meta, path, style, arch)
+    except BaseException:
+        versions.discard(path)
+        raise
+    return version

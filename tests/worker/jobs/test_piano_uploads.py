@@ -13,7 +13,7 @@ import pytest
 
 from tests.benchmarks.piano_collection import Spec, compound, write_midi
 from tests.models.poly.conftest import make_piece, write_tiny_piano
-from tests.worker.test_finetune_job import melody_midi
+from tests.worker.jobs.test_finetune_job import melody_midi
 from worker.cli.train import finetune_main
 from worker.jobs.uploads import Accepted, Refused, check_midi, cli_limits, expand_uploads
 
