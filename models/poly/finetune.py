@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import statistics
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -167,31 +165,45 @@ def finetune_poly(
     quick = held[:48]  # periodic checks on a bounded sample; the final figure uses every held-out piece
     before = round(_nll(model, held, config.device), 4) if held else None
     chunks = lm_chunks(train, config.seq_len, vocab.pad)
-    trainer = Trainer(  # the one training step every family uses (models.core.trainer): AdamW, clip 1.0
-        model,
-        TrainerConfig(max_steps=config.steps, lr=config.lr, weight_decay=1e-5, grad_clip=1.0),
-        lambda m, batch: lm_loss(m, batch, vocab.pad),
-        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
-    )
     gen = torch.Generator().manual_seed(config.seed)
-    start, history, best, best_state, step = time.monotonic(), [], math.inf, None, 0
-    while step < config.steps and (time.monotonic() - start) / 60 < config.max_minutes:
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"cancelled at step {step}")
-        model.train()
+    history: list[dict] = []
+
+    def batch(step: int) -> torch.Tensor:  # [B, L+1] random chunks
         rows = torch.randint(len(chunks), (min(config.batch, len(chunks)),), generator=gen)
-        loss = float(trainer.train_step(chunks[rows].to(config.device)) or 0.0)
-        step += 1
-        point: dict = {"step": step, "train": round(loss, 4)}
-        if quick and (step % config.eval_every == 0 or step == config.steps):
-            point["valid"] = round(_nll(model, quick, config.device, 1024), 4)
-            if point["valid"] < best:
-                best, best_state = point["valid"], {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return chunks[rows].to(config.device)
+
+    def cancel(t: Trainer) -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"cancelled at step {t.step}")
+
+    def report(t: Trainer) -> None:
+        point: dict = {"step": t.step, "train": round(t.loss or 0.0, 4)}
+        if t.evals and t.evals[-1][0] == t.step:
+            point["valid"] = t.evals[-1][1]
         history.append(point)
         if on_step is not None:
-            on_step(step, config.steps, loss)
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            on_step(t.step, config.steps, t.loss or 0.0)
+
+    trainer = Trainer(  # the one training loop every family uses (models.core.trainer): AdamW, clip 1.0
+        model,
+        TrainerConfig(
+            max_steps=config.steps,
+            max_seconds=config.max_minutes * 60,
+            lr=config.lr,
+            weight_decay=1e-5,
+            grad_clip=1.0,
+            eval_every=config.eval_every,
+            eval_at_timeout=False,
+        ),
+        lambda m, chunk: lm_loss(m, chunk, vocab.pad),
+        batch,
+        eval_fn=(lambda m: round(_nll(m, quick, config.device, 1024), 4)) if quick else None,
+        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
+    )
+    trainer.add_callback("on_batch_start", cancel)
+    trainer.add_callback("on_batch_end", report)
+    trainer.fit()  # restores the best evaluated state
+    step = trainer.step
     model.eval()
     after = round(_nll(model, held, config.device), 4) if held else None
     if before is not None and after is not None and after > before:  # training made it worse: keep the base
@@ -234,7 +246,7 @@ def finetune_poly(
                 "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
                 "heldout_nll_before": before,
                 "heldout_nll_after": after,
-                "minutes": round((time.monotonic() - start) / 60, 2),
+                "minutes": round(trainer.elapsed / 60, 2),
                 "history": history,
             },
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
