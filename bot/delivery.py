@@ -64,10 +64,8 @@ def card_for(result: ComposeResult, extend_s: float, up: int = 0, down: int = 0,
 
 
 def can_vary(result: ComposeResult) -> bool:
-    """A token model's melody (it has the tokens) or four chorale voices (Coconet re-samples them); not yet a
-    band arrangement (its accompaniment would have to be arranged again)."""
-    if getattr(result, "arrangement", "") == "band":
-        return False
+    """A token model's melody (it has the tokens; a band is arranged again around the varied melody) or four
+    chorale voices (Coconet re-samples them)."""
     return result.arch in VARY_ARCHES and (result.voices == 4 or (result.voices == 1 and result.arch != "coconet"))
 
 

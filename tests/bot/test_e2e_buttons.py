@@ -158,7 +158,8 @@ def test_exact_controls_score_exports_stems_variations_and_lineage(real_stack: S
     assert b"<score-partwise" in exported[f"{track}.musicxml"] and exported[f"{track}.mid"].startswith(b"MThd")
     stems = _files(_output(stack, message, "🎚️", "fan"))
     with zipfile.ZipFile(io.BytesIO(stems[f"{track}.stems.zip"])) as zf:
-        assert len(zf.namelist()) == 1 and zf.read(zf.namelist()[0]).startswith(b"OggS")
+        names = zf.namelist()  # one stem per part of the band: melody, chords, bass, percussion
+        assert names[0] == "01-melody.ogg" and len(names) == 4 and all(zf.read(n).startswith(b"OggS") for n in names)
     started = time.monotonic()
     again = _output(stack, message, "📄", "fan2")  # made once: the second click posts the same files at once
     assert _files(again)[f"{track}.score.png"] == files[f"{track}.score.png"] and time.monotonic() - started < 5

@@ -192,5 +192,7 @@ def test_a_loop_sounds_exactly_like_the_second_pass_of_two(tmp_path: Path) -> No
         return np.sqrt((pcm[: len(pcm) // win * win].reshape(-1, win, 2) ** 2).mean(axis=(1, 2)))
 
     a, b, plain = rms(loop), rms(second), rms(render.render_pcm(one, length, font))
-    assert b.min() > 0.005 and np.abs(a - b).max() < 0.15 * b.max()
+    # chorus and reverb (on since the band mix) drift a little between the two renders: most windows match closely
+    gap = np.abs(a - b)
+    assert b.min() > 0.005 and np.percentile(gap, 95) < 0.1 * b.max() and gap.max() < 0.25 * b.max()
     assert a[0] > 1.2 * plain[0]  # the start carries the last note's ring-out, as the second pass does
