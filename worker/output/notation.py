@@ -267,7 +267,10 @@ def to_musicxml(nt: Notation, *, metronome: bool = True) -> str:
     """The notation as MusicXML text (``metronome`` False for the engraver, whose PNG lacks the note font)."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    return GeneralObjectExporter(to_score(nt, metronome=metronome)).parse().decode("utf-8")
+    text = GeneralObjectExporter(to_score(nt, metronome=metronome)).parse().decode("utf-8")
+    # music21 marks a chord root that is natural against the key (F in G major) with <root-alter>0, which an
+    # engraver prints as a natural sign after the letter (a box in Verovio's text font); no alter means the same.
+    return re.sub(r"\s*<(root|bass)-alter>0</(root|bass)-alter>", "", text)
 
 
 # --- ABC ----------------------------------------------------------------------------------------------------

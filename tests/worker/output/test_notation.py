@@ -154,3 +154,16 @@ def test_abc_reads_back_to_the_same_pitches(tmp_path: Path, key: str) -> None:
     nt = notation.from_track(midi, side)
     parsed = converter.parse(notation.to_abc(nt), format="abc")
     assert [n.pitch.midi for n in parsed.recurse().notes if n.isNote] == [n.pitch for n in notes]
+
+
+def test_a_chord_natural_against_the_key_is_written_without_a_natural(tmp_path: Path) -> None:
+    """F in G major: music21 marks its root <root-alter>0, which Verovio engraves as a box after the letter."""
+    notes = [Note(67, 0.0, 1.0), Note(65, 1.0, 2.0), Note(72, 2.0, 4.0)]
+    midi, side = _track(
+        tmp_path,
+        notes,
+        key="G major",
+        chords=[{"start": 0.0, "end": 2.0, "symbol": "F"}, {"start": 2.0, "end": 4.0, "symbol": "C"}],
+    )
+    xml = notation.to_musicxml(notation.from_track(midi, side))
+    assert "<root-step>F</root-step>" in xml and "<root-alter>0</root-alter>" not in xml
