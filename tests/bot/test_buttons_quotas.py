@@ -90,9 +90,10 @@ def test_card_for_offers_what_the_track_can_do() -> None:
     assert card_for(chorale, 30.0) == Card(TRACK, 0, 0, None, False, "", score=True, vary=True)
     abc = ComposeResult(**{**melody.to_dict(), "arch": "abc"})
     assert card_for(abc, 30.0).vary is False and card_for(abc, 30.0).score is True
-    band = ComposeResult(**{**melody.to_dict(), "voices": 4})
-    object.__setattr__(band, "arrangement", "band")  # issue 13's field: a band is not Gibbs-varied as a chorale
-    assert card_for(band, 30.0).vary is False
+    band = ComposeResult(**{**melody.to_dict(), "arrangement": "band"})  # its melody varied, then arranged again
+    assert card_for(band, 30.0).vary is True
+    piano = ComposeResult(**{**melody.to_dict(), "arrangement": "band", "voices": 2})  # two hands: not varied
+    assert card_for(piano, 30.0).vary is False
 
 
 def _track(**result) -> Track:
