@@ -92,6 +92,27 @@ function updatePerStyle() {
     }
     select.value = [...select.options].some((o) => o.value === keep) ? keep : "";
   }
+  const meter = $("f-meter");  // only the meters the style's models learnt
+  if (meter && style && style.meters) {
+    const keep = meter.value;
+    clear(meter);
+    meter.append(el("option", { value: "", text: "style's own" }));
+    for (const m of style.meters) meter.append(el("option", { value: m, text: m }));
+    meter.value = style.meters.includes(keep) ? keep : "";
+    meter.disabled = style.meters.length === 0;
+  }
+  const key = $("f-key");  // only keys in the modes the style supports (none: its models can't follow a key)
+  const keys = $("f-key-list");
+  if (key && keys && style && style.modes) {
+    const spec = state.fields.find((f) => f.name === "key");
+    clear(keys);
+    for (const value of spec ? spec.suggestions : []) {
+      if (style.modes.includes(value.split(" ")[1])) keys.append(el("option", { value }));
+    }
+    key.disabled = style.modes.length === 0;
+    if (key.disabled) key.value = "";
+    key.placeholder = key.disabled ? "not for this style's models" : spec ? spec.placeholder : "";
+  }
   const tempo = $("f-tempo");
   if (tempo && style && style.tempo_range) {
     tempo.placeholder = style.tempo_range.map((t) => Math.round(t)).join("–");
