@@ -9,14 +9,13 @@ from collections.abc import Mapping
 from discord import app_commands
 
 from worker.contract.ids import new_track_id
+from worker.contract.keys import KEY_MODES, key_suggestions
 from worker.contract.tracks import (
     DEFAULT_ARRANGEMENT,
     DEFAULT_TEMPERATURE,
-    KEY_MODES,
     BadRequest,
     ComposeRequest,
     StyleInfo,
-    key_suggestions,
     parse_length,
     validate_request,
 )

@@ -16,7 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web.playground import Playground, WebError, user_for
+from bot.web.errors import WebError
+from bot.web.playground import Playground
+from bot.web.state import user_for
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from bot.storage.db import Database
 from bot.storage.quotas import Limits
 from bot.storage.store import Store
 from bot.web.app import COOKIE, make_app
-from bot.web.playground import WEB_STATE, Playground, user_for
+from bot.web.playground import Playground
+from bot.web.state import WEB_STATE, user_for
 from worker.contract.tracks import (
     ComposeRequest,
     ComposeResult,

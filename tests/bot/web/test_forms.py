@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.config import WebSettings
 from bot.web import forms
 from bot.web.app import hostname
-from bot.web.playground import web_text
+from bot.web.errors import web_text
 from bot.web.server import allowed_hosts
 from worker.cli import main as cli
 from worker.contract.tracks import BadRequest, ComposeRequest, StyleInfo

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models.music.keys import MODES, BadKey, Key, parse_key
-from worker.contract.tracks import key_suggestions
+from worker.contract.keys import key_suggestions
 
 
 @pytest.mark.parametrize(
@@ -55,8 +55,8 @@ def test_suggestions_follow_the_modes_and_what_was_typed() -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("tonic", ["C", "c#", "Db", "d", "Eb", "E", "F", "F#", "Gb", "G", "Ab", "A", "Bb", "B", "Cb"])
 def test_the_contract_and_the_models_read_keys_alike(tonic: str, mode: str) -> None:
-    """The bot may not load ``models``, so worker.contract.tracks reads keys itself: both must agree."""
-    from worker.contract.tracks import normalise_key
+    """The bot may not load ``models``, so worker.contract.keys reads keys itself: both must agree."""
+    from worker.contract.keys import normalise_key
 
     name, parsed_mode = normalise_key(f"{tonic} {mode}")
     assert name == parse_key(f"{tonic} {mode}").name == parse_key(name).name and parsed_mode == mode

@@ -7,6 +7,7 @@ import zlib
 
 import pytest
 
+from worker.contract.controls import check_arrangement
 from worker.contract.tracks import (
     COMPOSE_JOB,
     MAX_SECONDS,
@@ -15,7 +16,6 @@ from worker.contract.tracks import (
     ComposeRequest,
     ComposeResult,
     StyleInfo,
-    check_arrangement,
     enqueue_compose,
     fetch_job,
     parse_length,
