@@ -50,6 +50,8 @@ class TrackViews(PlaygroundState):
                     "default_arch": s.default_arch,
                     "description": s.description,
                     "tempo_range": list(s.tempo_range),
+                    "meters": list(s.meters),  # the page offers only these meters and keys in these modes
+                    "modes": list(s.modes),
                 }
                 for s in sorted(self.styles.values(), key=lambda s: s.name)
             ],

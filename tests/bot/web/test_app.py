@@ -37,6 +37,8 @@ IRISH = StyleInfo(
     default_arch="lstm",
     description="Irish <b>dance</b> tunes",
     tempo_range=(120.0, 160.0),
+    meters=["6/8", "4/4"],
+    modes=["major", "dorian"],
 )
 
 
@@ -167,6 +169,8 @@ def test_options_offer_the_published_styles_and_only_contract_fields(playground:
         options = await (await client.get("/api/options")).json()
         assert [s["name"] for s in options["styles"]] == ["irish"]
         assert options["styles"][0]["description"] == "Irish <b>dance</b> tunes"  # raw: the page escapes it
+        # the page offers only the style's own meters and the keys of its modes
+        assert (options["styles"][0]["meters"], options["styles"][0]["modes"]) == (["6/8", "4/4"], ["major", "dorian"])
         names = [f["name"] for f in options["fields"]]
         assert names[:3] == ["style", "length", "arch"] and "tempo" in names
         known = set(ComposeRequest.__dataclass_fields__)
