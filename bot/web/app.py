@@ -206,6 +206,8 @@ async def action(request: web.Request) -> web.StreamResponse:
     track_id, name = request.match_info["track_id"], request.match_info["action"]
     if name == "vote":
         return web.json_response(await playground.vote(request[USER], track_id, body.get("value")))
+    if name == "outputs":  # the score, the ABC/MusicXML exports or the stems, made by the worker on demand
+        return web.json_response(await playground.make_outputs(track_id, body.get("kind")))
     ids = await playground.act(request[USER], track_id, name, body)
     return web.json_response({"tracks": ids}, status=202)
 

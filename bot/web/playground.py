@@ -14,13 +14,14 @@ from redis.exceptions import RedisError
 from bot.poster import STATS_KEY
 from bot.web.composing import Composing
 from bot.web.following import Following
+from bot.web.outputs import Outputs
 from bot.web.track_views import TrackViews
 from worker.contract.tracks import StyleInfo, compose_queue, read_features, read_styles
 
 log = logging.getLogger(__name__)
 
 
-class Playground(Following, Composing, TrackViews):
+class Playground(Following, Composing, Outputs, TrackViews):
     """The playground: its state (bot.web.state), what it starts (composing), follows (following) and shows
     (track_views), and the background task that refreshes what the workers offer and records finished tracks."""
 

@@ -16,6 +16,7 @@ from bot.tracking import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from bot.web.composing import VARY_STRENGTHS
 from bot.web.errors import WebError, check_track_id
 from bot.web.forms import form_fields
+from bot.web.outputs import made_files
 from bot.web.state import PlaygroundState
 
 FILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
@@ -153,7 +154,7 @@ class TrackViews(PlaygroundState):
             path = folder / name
             if path.is_file() and not path.is_symlink():
                 out.append((kind, name, path))
-        return out
+        return out + [m for m in made_files(folder, track.id) if m[0] not in {k for k, _, _ in out}]
 
     async def file(self, track_id: str, kind: str) -> tuple[str, Path]:
         """The (name, path) of one of a finished track's files.

@@ -294,6 +294,8 @@ function showTrack(track) {
     : "Needs the Coconet chorale model on a worker";
   for (const id of ["vary-subtle", "vary-strong"]) $(id).hidden = !actions.vary && !offer.vary;
   $("vary-subtle").disabled = $("vary-strong").disabled = !actions.vary;
+  const done = track.status === "done";
+  for (const id of ["make-score", "make-exports", "make-stems"]) $(id).disabled = !done;
   note("");
 }
 
@@ -329,6 +331,19 @@ async function act(action, body = {}) {
     note(error.message, true);
   } finally {
     refreshQuota();
+  }
+}
+
+async function makeOutputs(kind) {
+  if (!state.track) return;
+  const id = state.track.id;
+  note(`Making the ${kind}…`);
+  try {
+    await api(`/api/tracks/${encodeURIComponent(id)}/outputs`, { kind });
+    showTrack(await api(`/api/tracks/${encodeURIComponent(id)}`));
+    note(`The ${kind} is ready: see it and download it below.`);
+  } catch (error) {
+    note(error.message, true);
   }
 }
 
@@ -402,6 +417,9 @@ function init() {
   $("harmonize").addEventListener("click", () => act("harmonize"));
   $("vary-subtle").addEventListener("click", () => act("vary", { strength: "subtle" }));
   $("vary-strong").addEventListener("click", () => act("vary", { strength: "strong" }));
+  $("make-score").addEventListener("click", () => makeOutputs("score"));
+  $("make-exports").addEventListener("click", () => makeOutputs("exports"));
+  $("make-stems").addEventListener("click", () => makeOutputs("stems"));
   $("top-period").addEventListener("change", refreshLists);
   const player = $("player");
   player.addEventListener("loadedmetadata", () => { player.dataset.duration = String(player.duration); });

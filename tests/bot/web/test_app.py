@@ -509,3 +509,33 @@ def test_tracks_are_recorded_with_no_page_open_and_after_a_restart(playground: P
             await pg.close()
 
     asyncio.run(main())
+
+
+def test_made_outputs_are_found_by_fixed_names_only(tmp_path: Path) -> None:
+    from bot.web.outputs import made_files
+
+    tid = "0123456789abcdef0123456789abcdef"
+    (tmp_path / f"{tid}.score.png").write_bytes(b"\x89PNG")
+    (tmp_path / f"{tid}.abc").write_bytes(b"X:1")
+    (tmp_path / f"{tid}.stems.zip").write_bytes(b"PK")
+    (tmp_path / f"{tid}.stems-2.zip").write_bytes(b"PK")
+    (tmp_path / f"{tid}.musicxml").symlink_to("/etc/passwd")  # never served through a link
+    (tmp_path / f"{tid}.score.pdf").write_bytes(b"")  # an empty (unfinished) file is not offered
+    (tmp_path / "other.abc").write_bytes(b"X:1")  # another name is never offered
+    found = {kind: name for kind, name, _ in made_files(tmp_path, tid)}
+    assert set(found) == {"score", "abc", "stems", "stems-2"}
+    assert found["score"] == f"{tid}.score.png" and {found["stems"], found["stems-2"]} == {
+        f"{tid}.stems.zip",
+        f"{tid}.stems-2.zip",
+    }
+
+
+def test_outputs_of_an_unknown_kind_or_track_are_refused(playground: Playground) -> None:
+    async def body(client: TestClient, pg: Playground) -> None:
+        track = "0123456789abcdef0123456789abcdef"
+        status, answer = await post(client, f"/api/tracks/{track}/outputs", {"kind": "../etc"})
+        assert status == 400 and "Make one of" in answer["error"]
+        status, _ = await post(client, f"/api/tracks/{track}/outputs", {"kind": "score"})
+        assert status == 404
+
+    run(playground, body)

@@ -195,6 +195,20 @@ def test_compose_play_vote_and_refuse_in_a_real_browser(site: str, browser: Any)
     track_id = browser.execute_script("return location.hash").removeprefix("#track=")
     assert len(track_id) == 32
 
+    # The score is engraved on demand by the worker's outputs job, shown, and offered as PNG and PDF.
+    by_id(browser, "make-score").click()
+    wait(
+        browser,
+        lambda d: d.execute_script(
+            "return [...document.querySelectorAll('#images img')].some(i => i.alt.startsWith('Score')"
+            " && i.complete && i.naturalWidth > 0)"
+        ),
+        60,
+        "the engraved score",
+    )
+    labels = [a.text for a in browser.find_elements("css selector", "#downloads a")]
+    assert {"⬇ Score", "⬇ Score (PDF)"} <= set(labels), labels
+
     # Voting on your own track is refused; another browser (no cookie) may vote, once, and it is counted.
     by_id(browser, "vote-up").click()
     wait(browser, lambda d: "your own track" in by_id(d, "action-message").text, 5, "the own-vote refusal")
