@@ -31,13 +31,18 @@ class Band:
     kit: str | None
     kind: str  # dance (AABB), song (AABC) or air (ABAC)
     extended: bool = False  # secondary dominants and diminished chords (a chorale's harmony), not for folk bands
+    every_beat: bool = False  # a chord on every beat (a chorale's harmonic rhythm), not one or two a bar
+    modes: tuple[str, ...] = ("major", "minor", "dorian", "mixolydian")  # the modes its tunes are in
 
+
+TONAL = ("major", "minor")  # a chorale is in major or minor: a modulation to the dominant is not mixolydian
 
 BANDS: dict[str, Band] = {
     "irish": Band(chords=25, bass=32, kit="bodhran", kind="dance"),  # steel guitar, acoustic bass, bodhrán
     "scottish": Band(chords=48, bass=43, kit="sidedrum", kind="dance"),  # strings, contrabass, pipe-band drum
     "folk": Band(chords=21, bass=58, kit="tambourine", kind="song"),  # accordion, tuba, tambourine
-    "bach": Band(chords=19, bass=19, kit=None, kind="air", extended=True),  # organ, no percussion
+    # organ, no percussion; the chorale's harmony: chromatic chords, a chord a beat, major or minor
+    "bach": Band(chords=19, bass=19, kit=None, kind="air", extended=True, every_beat=True, modes=TONAL),
 }
 DEFAULT_BAND = Band(chords=0, bass=32, kit=None, kind="air")  # piano and bass for new (fine-tuned) styles
 
@@ -140,20 +145,20 @@ def arrange(
     def weights(line: Sequence[Note]) -> list[tuple[int, float]]:
         return [(n.pitch, (n.end - n.start) / sec_q * (0.5 + m.strength(n.start / sec_q))) for n in line]
 
+    band = band_for(style)
     if key is None:  # not chosen by the user (``/compose key:``): found in the melody
-        key = find_key(weights(melody), final_pitch=melody[-1].pitch if melody else None)
+        key = find_key(weights(melody), final_pitch=melody[-1].pitch if melody else None, modes=band.modes)
     if key is None and len({n.pitch % 12 for n in melody}) < 3:
         return bare(notes, program, "the melody has too few different notes to find its key, so it is posted bare")
     if key is None:
         return bare(notes, program, "the melody fits no key (it is atonal), so it is posted without chords")
-    per = m.slots_per_bar()
-    cut = (bars - 1) * bar_s + (m.bar_q / 2 if per == 2 else m.beat_q) * sec_q
+    per = m.slots_per_bar(band.every_beat)
+    cut = (bars - 1) * bar_s + (m.bar_q / per if per > 1 else m.beat_q) * sec_q
     if not keep_melody:
         melody = form.cadence(melody, key.tonic, cut, seconds)
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in melody]
     ends = [s.end - 1 for s in sections[:-1]]
-    band = band_for(style)
-    chords = harmonize(mq, key, m, bars, phrase_ends=ends, ties=tie, extended=band.extended)
+    chords = harmonize(mq, key, m, bars, phrase_ends=ends, ties=tie, extended=band.extended, every_beat=band.every_beat)
     bass_ev, comp_ev = realise(chords, mq, m, bars, pattern_for(m, qpm, kind))
     rng = random.Random(seed)
     parts = [

@@ -18,6 +18,16 @@ PRIOR_SCALE = 0.15
 TRANSITION_SCALE = 0.5  # the chorales' I–V habit, halved: folk melodies lead the choice more than Bach's bass
 STAY_IN_BAR = 0.35  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
 STAY_ACROSS_BAR = 0.15
+STAY_ON_BEAT = 0.2  # with a chord slot on every beat (the chorale style) the chord changes on most beats
+# How consonant a melody note is with each chord tone (semitones above it): unison, thirds, fifth and sixths
+# +1, the fourth 0, seconds, sevenths and the tritone -1. Two non-chord tones differ by how hard they clash:
+# B over C major (a seventh over the root, but a fifth and third over E and G) is a leading tone, B over F major
+# (a tritone over the root, a semitone under C) is a clash.
+INTERVAL_CONSONANCE = (1.0, -1.0, -1.0, 1.0, 1.0, 0.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0)
+CONSONANCE_WEIGHT = 0.5
+# A chord with a tone outside the key (♭VII in a major tune: F natural in G major) is borrowed: it needs the melody
+# to sound that tone in its slot, or it contradicts the key the melody is in. Per quarter of the slot.
+BORROWED = -1.0
 
 
 @dataclass(frozen=True)
@@ -63,14 +73,17 @@ class Meter:
         half = self.beat_q / (3 if self.compound else 2)
         return 0.35 if abs(pos / half - round(pos / half)) < 1e-6 else 0.2
 
-    def slots_per_bar(self) -> int:
-        """Chords per bar at most: two in four-beat and compound-duple bars, one otherwise."""
+    def slots_per_bar(self, every_beat: bool = False) -> int:
+        """Chords per bar at most: two in four-beat and compound-duple bars, one otherwise; with ``every_beat``
+        (the chorale style, whose harmony moves on the beat) one a beat."""
+        if every_beat:
+            return self.beats
         return 2 if self.beats in (2, 4) and (self.bar_q >= 3.0) else 1
 
 
-def slots(meter: Meter, bars: int) -> list[tuple[float, float]]:
-    """(start, end) in quarters of each chord slot."""
-    per = meter.slots_per_bar()
+def slots(meter: Meter, bars: int, per: int | None = None) -> list[tuple[float, float]]:
+    """(start, end) in quarters of each chord slot, ``per`` a bar (the meter's default)."""
+    per = per or meter.slots_per_bar()
     width = meter.bar_q / per
     return [(b * meter.bar_q + i * width, b * meter.bar_q + (i + 1) * width) for b in range(bars) for i in range(per)]
 
@@ -90,7 +103,18 @@ def emission(notes: Sequence[MNote], chord: Chord, start: float, end: float, met
             score += weight * CHORD_TONE[tones.index(pc)]
         else:
             score += weight * (STRONG_NON_CHORD if strength >= 0.6 else NON_CHORD)
+        if CONSONANCE_WEIGHT:
+            score += weight * CONSONANCE_WEIGHT * sum(INTERVAL_CONSONANCE[(pc - t) % 12] for t in tones) / len(tones)
     return score
+
+
+def borrowed(chord: Chord, key: Key, sounded: set[int], length: float, strict: bool = True) -> float:
+    """The penalty for a chord whose tones outside ``key`` the melody does not sound (``sounded``: its pitch
+    classes in the slot): ``BORROWED`` per quarter of the slot, for each such tone."""
+    if not strict:
+        return 0.0
+    foreign = [t for t in chord.tones if t not in key.scale and t not in sounded]
+    return BORROWED * length * len(foreign)
 
 
 def viterbi(
@@ -138,6 +162,7 @@ def harmonize(
     phrase_ends: Sequence[int] = (),
     ties: dict[int, int] | None = None,
     extended: bool = True,
+    every_beat: bool = False,
 ) -> list[tuple[float, float, Chord]]:
     """Chords for ``bars`` bars of melody: (start, end, chord) per slot, quarters.
 
@@ -146,6 +171,7 @@ def harmonize(
             cadence); the last bar of the piece is always the tonic, led into by a cadential chord.
         ties: bar → earlier bar whose chords it must repeat (a repeated part).
         extended: offer secondary dominants and diminished chords (the chorale style) besides the mode's triads.
+        every_beat: a chord slot on every beat (the chorale style's harmonic rhythm), not one or two a bar.
     """
     chords = vocabulary(key, extended)
     family = MODE_FAMILY[key.mode]
@@ -155,21 +181,32 @@ def harmonize(
         for a in labels
     ]
     prior = [PRIOR_SCALE * p for p in log_prior(family, labels)]
-    spans = slots(meter, bars)
-    per = meter.slots_per_bar()
+    per = meter.slots_per_bar(every_beat)
+    spans = slots(meter, bars, per)
     ordered = sorted(notes, key=lambda n: n.start)
     emissions, cursor = [], 0
     for start, end in spans:
         while cursor < len(ordered) and ordered[cursor].end <= start:
             cursor += 1
         near = [n for n in ordered[cursor : cursor + 64] if n.start < end]
+        sounded = {n.pitch % 12 for n in near if min(end, n.end) - max(start, n.start) > 1e-9}
         emissions.append(
-            [EMISSION_SCALE * emission(near, c, start, end, meter) + prior[i] for i, c in enumerate(chords)]
+            [
+                EMISSION_SCALE
+                * (emission(near, c, start, end, meter) + borrowed(c, key, sounded, end - start, not extended))
+                + prior[i]
+                for i, c in enumerate(chords)
+            ]
         )
-    stay = [STAY_IN_BAR if s % per else STAY_ACROSS_BAR for s in range(len(spans))]
+    in_bar = STAY_ON_BEAT if every_beat and per > 2 else STAY_IN_BAR
+    stay = [in_bar if s % per else STAY_ACROSS_BAR for s in range(len(spans))]
     index = {c: i for i, c in enumerate(chords)}
     tonic = {index[tonic_chord(key)]}
-    dominant = {i for i, c in enumerate(chords) if c.degree(key) in ((7, "maj"), (7, "min"), (10, "maj"))}
+    dominant = {  # V, v, or the modal ♭VII where it is the mode's own (not borrowed into major)
+        i
+        for i, c in enumerate(chords)
+        if c.degree(key) in ((7, "maj"), (7, "min"), (10, "maj")) and c.root in key.scale
+    }
     allowed: dict[int, set[int]] = {0: tonic, len(spans) - 1: tonic}
     for bar in phrase_ends:
         if 0 <= bar < bars - 1:

@@ -40,11 +40,14 @@ def histogram(notes: Iterable[tuple[int, float]]) -> np.ndarray:
     return hist
 
 
-def scores(hist: np.ndarray, final_pc: int | None = None) -> dict[tuple[int, str], tuple[float, float]]:
-    """(correlation, combined score) for every tonic and mode."""
+def scores(
+    hist: np.ndarray, final_pc: int | None = None, modes: Iterable[str] = tuple(PROFILES)
+) -> dict[tuple[int, str], tuple[float, float]]:
+    """(correlation, combined score) for every tonic and each of ``modes``."""
     out = {}
     total = float(hist.sum()) or 1.0
-    for mode, profile in PROFILES.items():
+    for mode in modes:
+        profile = PROFILES[mode]
         for tonic in range(12):
             rotated = np.roll(profile, tonic)
             r = float(np.corrcoef(hist, rotated)[0, 1]) if hist.std() > 0 else 0.0
@@ -54,12 +57,16 @@ def scores(hist: np.ndarray, final_pc: int | None = None) -> dict[tuple[int, str
     return out
 
 
-def find_key(notes: list[tuple[int, float]], final_pitch: int | None = None) -> Key | None:
-    """The best-fitting key and mode for weighted notes, or None when the melody fits no key (atonal)."""
+def find_key(
+    notes: list[tuple[int, float]], final_pitch: int | None = None, modes: Iterable[str] = tuple(PROFILES)
+) -> Key | None:
+    """The best-fitting key and mode for weighted notes, or None when the melody fits no key (atonal).
+
+    ``modes``: the modes to consider (a chorale is in major or minor: its modulations are not modes)."""
     hist = histogram(notes)
     if hist.sum() <= 0 or np.count_nonzero(hist) < 3:
         return None
-    table = scores(hist, final_pitch)
+    table = scores(hist, final_pitch, modes)
     (tonic, mode), (r, _) = max(table.items(), key=lambda kv: (kv[1][1], kv[0][1] in ("major", "minor")))
     in_scale = sum(hist[(tonic + s) % 12] for s in MODES[mode]) / hist.sum()
     if r < MIN_FIT or in_scale < MIN_IN_SCALE:

@@ -154,7 +154,7 @@ def realise(
             for i in range(1, meter.beats):
                 add_chord(t0 + i * beat, beat * 0.7, 50)
         elif pattern == "air":  # held root and chord for each chord slot
-            per = meter.slots_per_bar()
+            per = max(1, len(chords) // bars)  # the harmony's slots: a chorale's chord a beat
             width = meter.bar_q / per
             for i in range(per):
                 start = t0 + i * width

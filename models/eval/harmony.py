@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FRAME_Q = 0.25  # sixteenth-note frames for the pitch consonance score
+# Onsets this close (quarters; 15 ms at 120 qpm) sound together: a bass note humanised a few milliseconds early
+# is heard against the melody note starting with it, not the one before.
+ONSET_TOLERANCE_Q = 0.03
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,15 @@ def _sounding(notes: Sequence[N], q: float) -> N | None:
 
 def parallels(h: Harmonized) -> float:
     """Parallel fifths and octaves between melody and bass: the share of bass onsets where both voices move in
-    the same direction from a perfect fifth or octave (or unison) into the same interval class."""
+    the same direction from a perfect fifth or octave (or unison) into the same interval class. The melody note
+    at a bass onset is the one sounding just after it (``ONSET_TOLERANCE_Q``), so humanised timing does not
+    count as motion."""
     mel = sorted(h.melody, key=lambda n: n.start)
     bass = sorted(h.bass, key=lambda n: n.start)
     moves = bad = 0
     prev: tuple[int, int] | None = None
     for b in bass:
-        m = _sounding(mel, b.start)
+        m = _sounding(mel, b.start + ONSET_TOLERANCE_Q)
         if m is None:
             prev = None
             continue

@@ -55,7 +55,7 @@ def _sounding(notes: list[Note], t: float) -> list[Note]:
     return [n for n in notes if n.start - 1e-6 <= t < n.end - 1e-6]
 
 
-@pytest.mark.parametrize(("style", "seed"), [("irish", 0), ("irish", 1), ("folk", 2), ("scottish", 3)])
+@pytest.mark.parametrize(("style", "seed"), [("irish", 0), ("irish", 1), ("folk", 2), ("scottish", 3), ("bach", 4)])
 def test_band_arrangement_of_generated_pieces(style: str, seed: int) -> None:
     piece = _generated(style, seed)
     out = arrange(
@@ -78,7 +78,8 @@ def test_band_arrangement_of_generated_pieces(style: str, seed: int) -> None:
     assert sum(s.length for s in out.sections) == piece.bars
     # tonic start and end, a cadential chord into the last bar, the melody ends on the tonic
     assert out.spans[0][2] == out.spans[-1][2] == tonic_chord(out.key)
-    per = Meter.parse(piece.meter).slots_per_bar()
+    per = Meter.parse(piece.meter).slots_per_bar(every_beat=style == "bach")  # a chorale's chord a beat
+    assert len(out.spans) == per * piece.bars
     assert out.spans[-per - 1][2] in cadential(out.key)
     assert out.melody[-1].pitch % 12 == out.key.tonic and out.melody[-1].end == pytest.approx(piece.seconds)
     assert out.chords[0]["start"] == 0.0 and out.chords[-1]["end"] == pytest.approx(piece.seconds, abs=1e-3)
@@ -185,3 +186,4 @@ def test_bach_and_new_styles_have_no_percussion() -> None:
             seed=8,
         )
         assert out.arrangement == "band" and not any(p.is_drum for p in out.parts)
+        assert out.key is not None and (out.key.mode in ("major", "minor") or style != "bach")  # a chorale is tonal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from models.arrange.harmony import Meter, MNote, harmonize, slots
+from models.arrange.harmony import Meter, MNote, borrowed, emission, harmonize, slots
 from models.arrange.key import find_key
 from models.arrange.theory import Chord, Key, cadential, tonic_chord, vocabulary
 from models.arrange.transitions import load_table, log_transition
@@ -101,3 +101,54 @@ def test_the_arranger_is_torch_free() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+REEL_G = [
+    *[(67, 64, 66, 64, 66, 62, 67, 66), (59, 62, 62, 71, 69, 67, 69, 71), (67, 71, 74, 79, 74, 74, 76, 72)],
+    *[(72, 71, 72, 74, 72, 71, 69, 67), (72, 71, 72, 69, 71, 72, 74, 72), (71, 67, 67, 71, 74, 74, 71, 67)],
+]
+
+
+def sixteenths(bars: list[tuple[int, ...]], bar_q: float) -> list[MNote]:
+    step = bar_q / len(bars[0])
+    return [
+        MNote(p, b * bar_q + i * step, b * bar_q + (i + 1) * step)
+        for b, ps in enumerate(bars)
+        for i, p in enumerate(ps)
+    ]
+
+
+def test_no_borrowed_flat_seven_under_a_melody_that_outlines_four() -> None:
+    meter, g_major = Meter.parse("2/4"), Key(7, "major")
+    melody = sixteenths(REEL_G, meter.bar_q)
+    # the fourth bar ends a phrase: its cadence is I or V, never the ♭VII (F) that major borrows from mixolydian
+    out = harmonize(melody, g_major, meter, len(REEL_G), phrase_ends=[3], extended=False)
+    assert out[3][2] in (Chord(7, "maj"), Chord(2, "maj"))
+    assert all(c.root in g_major.scale for _, _, c in out)
+    out = harmonize(melody, g_major, meter, len(REEL_G), extended=False)
+    assert out[3][2] == Chord(0, "maj")  # IV (C), not ♭VII (F): B over F is a tritone, F natural is not in G
+    # with F naturals in the melody the ♭VII is the mixolydian inflection a folk band plays
+    flat = [*REEL_G[:3], (65, 69, 72, 69, 65, 69, 72, 77), *REEL_G[4:]]
+    out = harmonize(sixteenths(flat, meter.bar_q), g_major, meter, len(flat), extended=False)
+    assert out[3][2] == Chord(5, "maj")
+
+
+def test_consonance_separates_clashes_from_leading_tones() -> None:
+    meter, c_major = Meter.parse("4/4"), Key(0, "major")
+    b = [MNote(71, 0.0, 1.0)]  # B: the major seventh of C but a fifth over E and a third over G
+    assert emission(b, Chord(0, "maj"), 0.0, 1.0, meter) > emission(b, Chord(5, "maj"), 0.0, 1.0, meter)
+    assert borrowed(Chord(10, "maj"), c_major, set(), 2.0) < 0 == borrowed(Chord(10, "maj"), c_major, {10}, 2.0)
+    assert borrowed(Chord(2, "maj"), c_major, set(), 2.0, strict=False) == 0.0  # the chorale's V/V is free
+
+
+def test_a_chorale_moves_a_chord_a_beat_in_major_or_minor() -> None:
+    meter = Meter.parse("4/4")
+    assert meter.slots_per_bar() == 2 and meter.slots_per_bar(every_beat=True) == 4
+    assert Meter.parse("3/4").slots_per_bar(every_beat=True) == 3
+    beats = [MNote(p, i * 1.0, i + 1.0) for i, p in enumerate([60, 65, 67, 64, 69, 65, 71, 74, 72, 72, 72, 72])]
+    out = harmonize(beats, Key(0, "major"), meter, 3, every_beat=True)
+    assert len(out) == 12 and [e - s for s, e, _ in out] == [1.0] * 12
+    assert sum(a[2] != b[2] for a, b in zip(out[:8], out[1:8], strict=False)) >= 5  # it changes on most beats
+    g_mixo = [67, 69, 71, 72, 74, 76, 77, 79, 74, 71, 67, 77, 74, 67]
+    assert find_key(line(g_mixo), 67).mode == "mixolydian"
+    assert find_key(line(g_mixo), 67, modes=("major", "minor")).mode in ("major", "minor")

@@ -57,6 +57,15 @@ def test_parallel_fifths_and_octaves_between_melody_and_bass() -> None:
     assert octaves == pytest.approx(1.0)
 
 
+def test_a_humanised_bass_is_heard_with_the_melody_note_it_starts_with() -> None:
+    # G→A over C→D: parallel fifths, whether the bass's D comes on time or 6 ms (at 60 qpm) early
+    melody = [N(67, 0, 1), N(69, 1, 2)]
+    assert parallels(Harmonized(melody, [C], [N(48, 0, 1), N(50, 1, 2)])) == pytest.approx(1.0)
+    assert parallels(Harmonized(melody, [C], [N(48, 0, 0.994), N(50, 0.994, 2)])) == pytest.approx(1.0)
+    # C→F under G→A (a third): early or not, no parallel
+    assert parallels(Harmonized(melody, [C], [N(48, 0, 0.994), N(53, 0.994, 2)])) == 0.0
+
+
 def test_overlap_and_crossing() -> None:
     melody = [N(72, 0, 2), N(76, 2, 4)]
     acc = [N(60, 0, 1), N(74, 0, 1), N(74, 2, 3), N(48, 2, 3)]
