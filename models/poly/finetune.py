@@ -11,7 +11,7 @@ import logging
 import statistics
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +20,12 @@ import torch
 from models.core import catalog
 from models.core.checkpoint import load_metadata, load_weights
 from models.core.data import lm_chunks
-from models.core.trainer import Trainer, TrainerConfig
 from models.music.styles import STYLES, resolve_style
 from models.poly.compose import is_poly
 from models.poly.tokens import PolyPiece, PolyVocab, encode, pieces_polyphony
-from models.tokenlm.finetune import Cancelled, FinetuneConfig, FinetuneError, _schedule, save_version
+from models.tokenlm.finetune import Cancelled, FinetuneConfig, FinetuneError, fine_tuner, finetune_record, save_version
 from models.tokenlm.registry import build_model
-from models.tokenlm.train import heldout_nll, lm_loss
+from models.tokenlm.train import heldout_nll
 
 log = logging.getLogger(__name__)
 
@@ -165,43 +164,15 @@ def finetune_poly(
     quick = held[:48]  # periodic checks on a bounded sample; the final figure uses every held-out piece
     before = round(_nll(model, held, config.device), 4) if held else None
     chunks = lm_chunks(train, config.seq_len, vocab.pad)
-    gen = torch.Generator().manual_seed(config.seed)
-    history: list[dict] = []
-
-    def batch(step: int) -> torch.Tensor:  # [B, L+1] random chunks
-        rows = torch.randint(len(chunks), (min(config.batch, len(chunks)),), generator=gen)
-        return chunks[rows].to(config.device)
-
-    def cancel(t: Trainer) -> None:
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"cancelled at step {t.step}")
-
-    def report(t: Trainer) -> None:
-        point: dict = {"step": t.step, "train": round(t.loss or 0.0, 4)}
-        if t.evals and t.evals[-1][0] == t.step:
-            point["valid"] = t.evals[-1][1]
-        history.append(point)
-        if on_step is not None:
-            on_step(t.step, config.steps, t.loss or 0.0)
-
-    trainer = Trainer(  # the one training loop every family uses (models.core.trainer): AdamW, clip 1.0
+    trainer, history = fine_tuner(
         model,
-        TrainerConfig(
-            max_steps=config.steps,
-            max_seconds=config.max_minutes * 60,
-            lr=config.lr,
-            weight_decay=1e-5,
-            grad_clip=1.0,
-            eval_every=config.eval_every,
-            eval_at_timeout=False,
-        ),
-        lambda m, chunk: lm_loss(m, chunk, vocab.pad),
-        batch,
-        eval_fn=(lambda m: round(_nll(m, quick, config.device, 1024), 4)) if quick else None,
-        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
+        chunks,
+        config,
+        vocab.pad,
+        (lambda m: round(_nll(m, quick, config.device, 1024), 4)) if quick else None,
+        on_step=on_step,
+        should_stop=should_stop,
     )
-    trainer.add_callback("on_batch_start", cancel)
-    trainer.add_callback("on_batch_end", report)
     trainer.fit()  # restores the best evaluated state
     step = trainer.step
     model.eval()
@@ -236,19 +207,9 @@ def finetune_poly(
                 "method": "one file in five held out, by a hash of its name",
             },
             "heldout_nll": {"heldout_uploads": after, "unit": "nats/token"},
-            "finetune": {
-                "base": f"{entry.name}-{arch}",
-                "base_style": base,
-                "by": by,
-                "steps_run": step,
-                "config": asdict(config),
-                "files": [s.name for s in sources if s.heldout_ok],
-                "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
-                "heldout_nll_before": before,
-                "heldout_nll_after": after,
-                "minutes": round(trainer.elapsed / 60, 2),
-                "history": history,
-            },
+            "finetune": finetune_record(
+                f"{entry.name}-{arch}", base, by, config, sources, trainer, history, before, after
+            ),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )

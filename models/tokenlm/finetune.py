@@ -7,10 +7,11 @@ import logging
 import math
 import statistics
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -160,47 +161,16 @@ def finetune(
     model = load_weights(build_model(arch, meta_base["args"]), entry.directory, entry.name, arch, config.device)
     before = round(heldout_nll(model, held, config.device), 4) if held else None
     chunks = lm_chunks(train, config.seq_len, vocab.pad)  # [N, L+1]
-    gen = torch.Generator().manual_seed(config.seed)
-    history: list[dict] = []
-
-    def batch(step: int) -> torch.Tensor:
-        rows = torch.randint(len(chunks), (min(config.batch, len(chunks)),), generator=gen)
-        return chunks[rows].to(config.device)  # [B, L+1]
-
-    def cancel(t: Trainer) -> None:
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"cancelled at step {t.step}")
-
-    def record(t: Trainer) -> None:
-        point: dict = {"step": t.step, "train": round(t.loss or 0.0, 4)}
-        if t.evals and t.evals[-1][0] == t.step:
-            point["valid"] = t.evals[-1][1]
-        history.append(point)
-        if on_step is not None:
-            on_step(t.step, config.steps, t.loss or 0.0)
-
-    # scored every eval_every steps and at the last (not when the time budget cuts it short), rounded as reported;
-    # the best state is kept only if it beats the base model's held-out NLL
-    budget = TrainerConfig(
-        max_steps=config.steps,
-        max_seconds=config.max_minutes * 60,
-        lr=config.lr,
-        weight_decay=1e-5,
-        grad_clip=1.0,
-        eval_every=config.eval_every,
-        eval_at_timeout=False,
-    )
-    trainer = Trainer(
+    trainer, history = fine_tuner(
         model,
-        budget,
-        lambda m, b: lm_loss(m, b, vocab.pad),
-        batch,
-        eval_fn=(lambda m: round(heldout_nll(m, held, config.device), 4)) if held else None,
-        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
-        baseline=before if before is not None else math.inf,
+        chunks,
+        config,
+        vocab.pad,
+        (lambda m: round(heldout_nll(m, held, config.device), 4)) if held else None,
+        baseline=before if before is not None else math.inf,  # kept only if it beats the base model's NLL
+        on_step=on_step,
+        should_stop=should_stop,
     )
-    trainer.add_callback("on_batch_start", cancel)
-    trainer.add_callback("on_batch_end", record)
     trainer.fit()
     step = trainer.step
     model.eval()
@@ -219,19 +189,9 @@ def finetune(
                 "method": "one file in five held out, by a hash of its name",
             },
             "heldout_nll": {"heldout_uploads": after, "unit": "nats/token"},
-            "finetune": {
-                "base": f"{entry.name}-{arch}",
-                "base_style": base,
-                "by": by,
-                "steps_run": step,
-                "config": asdict(config),
-                "files": [s.name for s in sources if s.heldout_ok],
-                "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
-                "heldout_nll_before": before,
-                "heldout_nll_after": after,
-                "minutes": round(trainer.elapsed / 60, 2),
-                "history": history,
-            },
+            "finetune": finetune_record(
+                f"{entry.name}-{arch}", base, by, config, sources, trainer, history, before, after
+            ),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
@@ -262,3 +222,87 @@ def save_version(model: torch.nn.Module, meta: dict, style: str, arch: str, root
         versions.discard(path)
         raise
     return version
+
+
+def finetune_record(
+    base_name: str,
+    base_style: str,
+    by: str,
+    config: FinetuneConfig,
+    sources: Sequence[Any],
+    trainer: Trainer,
+    history: list[dict],
+    before: float | None,
+    after: float | None,
+) -> dict:
+    """The ``finetune`` block of a fine-tuned version's metadata (melody and piano alike): what it started from,
+    who ran it, on which files and voted tracks, and the held-out NLL before and after."""
+    return {
+        "base": base_name,
+        "base_style": base_style,
+        "by": by,
+        "steps_run": trainer.step,
+        "config": asdict(config),
+        "files": [s.name for s in sources if s.heldout_ok],
+        "vote_tracks": sum(1 for s in sources if not s.heldout_ok),
+        "heldout_nll_before": before,
+        "heldout_nll_after": after,
+        "minutes": round(trainer.elapsed / 60, 2),
+        "history": history,
+    }
+
+
+def fine_tuner(
+    model: torch.nn.Module,
+    chunks: torch.Tensor,
+    config: FinetuneConfig,
+    pad: int,
+    eval_fn: Callable[[torch.nn.Module], float] | None,
+    *,
+    baseline: float = math.inf,
+    on_step: StepFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Trainer, list[dict]]:
+    """The Trainer of a fine-tune (melody and piano alike) on random chunks [N, L+1], and the history its
+    progress callback fills: AdamW with warm-up and cosine decay, clip 1.0, scored every ``eval_every`` steps
+    and at the last (not when the time budget cuts it short), cancelled when ``should_stop`` says so."""
+    gen = torch.Generator().manual_seed(config.seed)
+    history: list[dict] = []
+
+    def batch(step: int) -> torch.Tensor:
+        rows = torch.randint(len(chunks), (min(config.batch, len(chunks)),), generator=gen)
+        return chunks[rows].to(config.device)  # [B, L+1]
+
+    def cancel(t: Trainer) -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"cancelled at step {t.step}")
+
+    def record(t: Trainer) -> None:
+        point: dict = {"step": t.step, "train": round(t.loss or 0.0, 4)}
+        if t.evals and t.evals[-1][0] == t.step:
+            point["valid"] = t.evals[-1][1]
+        history.append(point)
+        if on_step is not None:
+            on_step(t.step, config.steps, t.loss or 0.0)
+
+    budget = TrainerConfig(
+        max_steps=config.steps,
+        max_seconds=config.max_minutes * 60,
+        lr=config.lr,
+        weight_decay=1e-5,
+        grad_clip=1.0,
+        eval_every=config.eval_every,
+        eval_at_timeout=False,
+    )
+    trainer = Trainer(
+        model,
+        budget,
+        lambda m, b: lm_loss(m, b, pad),
+        batch,
+        eval_fn=eval_fn,
+        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, config)),
+        baseline=baseline,
+    )
+    trainer.add_callback("on_batch_start", cancel)
+    trainer.add_callback("on_batch_end", record)
+    return trainer, history
