@@ -86,10 +86,8 @@ def load_composer(style: str, arch: str, device: str = "cpu", checkpoint_dir: Pa
         from models.compose.harmonized import HarmonizedComposer
 
         return HarmonizedComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)
-    from models.core.checkpoint import load_metadata
-
     entry = catalog.find(resolve_style(style, checkpoint_dir).name, arch, checkpoint_dir)
-    if load_metadata(entry.directory, entry.name, arch).get("representation") == "poly":
+    if entry.representation == "poly":  # read with the catalog's metadata, not again
         from models.poly.compose import PolyComposer
 
         return PolyComposer(style, arch, device=device, checkpoint_dir=checkpoint_dir)

@@ -141,14 +141,11 @@ def _poly_sources(
 def _is_poly_style(style: str, arch: str) -> bool:
     """Whether ``style``'s serving ``arch`` model is a piano (polyphonic) one."""
     from models.core import catalog
-    from models.core.checkpoint import load_metadata
-    from models.poly.compose import is_poly
 
     try:
-        entry = catalog.find(style, arch)
+        return catalog.find(style, arch).representation == "poly"
     except LookupError:
         return False
-    return is_poly(load_metadata(entry.directory, entry.name, arch))
 
 
 def choose_path(req: FinetuneRequest, asked_base: str | None, polyphony: float) -> str:
