@@ -32,6 +32,7 @@ class Band:
     kind: str  # dance (AABB), song (AABC) or air (ABAC)
     extended: bool = False  # secondary dominants and diminished chords (a chorale's harmony), not for folk bands
     every_beat: bool = False  # a chord on every beat (a chorale's harmonic rhythm), not one or two a bar
+    sample: bool = True  # chords drawn from the harmony model's posterior (seeded), not its single likeliest path
     modes: tuple[str, ...] = ("major", "minor", "dorian", "mixolydian")  # the modes its tunes are in
 
 
@@ -158,7 +159,17 @@ def arrange(
         melody = form.cadence(melody, key.tonic, cut, seconds)
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in melody]
     ends = [s.end - 1 for s in sections[:-1]]
-    chords = harmonize(mq, key, m, bars, phrase_ends=ends, ties=tie, extended=band.extended, every_beat=band.every_beat)
+    chords = harmonize(
+        mq,
+        key,
+        m,
+        bars,
+        phrase_ends=ends,
+        ties=tie,
+        extended=band.extended,
+        every_beat=band.every_beat,
+        seed=seed if band.sample else None,
+    )
     bass_ev, comp_ev = realise(chords, mq, m, bars, pattern_for(m, qpm, kind))
     rng = random.Random(seed)
     parts = [

@@ -3,22 +3,28 @@ learned from the chorales, and hard constraints (tonic start and end, cadences a
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.arrange.decode import sample_path, viterbi
 from models.arrange.theory import MODE_FAMILY, Chord, Key, cadential, tonic_chord, vocabulary
-from models.arrange.transitions import label, log_prior, log_transition
+from models.arrange.transitions import hold_rates, label, learned_vocabulary, log_prior, log_transition
 
-CHORD_TONE = {0: 1.0, 1: 0.85, 2: 0.8}  # root, third, fifth
+CHORD_TONE = {0: 1.0, 1: 0.85, 2: 0.8, 3: 0.7}  # root, third, fifth, seventh
 NON_CHORD = -0.7
 STRONG_NON_CHORD = -1.4  # a non-chord tone struck on a strong beat clashes most
+# A non-chord tone the melody leaves by leap is no passing or neighbour tone: it sounds like a wrong chord.
+LEAPT_NON_CHORD = -1.4
 EMISSION_SCALE = 2.5
 PRIOR_SCALE = 0.15
 TRANSITION_SCALE = 0.5  # the chorales' I–V habit, halved: folk melodies lead the choice more than Bach's bass
 STAY_IN_BAR = 0.35  # the chord often holds through the bar (1 chord a bar); changes prefer bar lines
 STAY_ACROSS_BAR = 0.15
-STAY_ON_BEAT = 0.2  # with a chord slot on every beat (the chorale style) the chord changes on most beats
+# The chorale style (a chord slot on every beat) holds its chord as often as Bach does: ``transitions.hold_rates``.
+SAMPLE_TEMPERATURE = 1.0  # posterior sampling: scores divided by this (lower: closer to the Viterbi path)
 # How consonant a melody note is with each chord tone (semitones above it): unison, thirds, fifth and sixths
 # +1, the fourth 0, seconds, sevenths and the tritone -1. Two non-chord tones differ by how hard they clash:
 # B over C major (a seventh over the root, but a fifth and third over E and G) is a leading tone, B over F major
@@ -32,11 +38,13 @@ BORROWED = -1.0
 
 @dataclass(frozen=True)
 class MNote:
-    """A melody note in quarter notes from the start of the piece."""
+    """A melody note in quarter notes from the start of the piece; ``leaps_on``: the next note is more than a
+    whole tone away (so the note cannot be a passing or neighbour tone: set by ``harmonize``)."""
 
     pitch: int
     start: float
     end: float
+    leaps_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ def emission(notes: Sequence[MNote], chord: Chord, start: float, end: float, met
             score += weight * CHORD_TONE[tones.index(pc)]
         else:
             score += weight * (STRONG_NON_CHORD if strength >= 0.6 else NON_CHORD)
+            score += weight * LEAPT_NON_CHORD if n.leaps_on else 0.0
         if CONSONANCE_WEIGHT:
             score += weight * CONSONANCE_WEIGHT * sum(INTERVAL_CONSONANCE[(pc - t) % 12] for t in tones) / len(tones)
     return score
@@ -117,41 +126,16 @@ def borrowed(chord: Chord, key: Key, sounded: set[int], length: float, strict: b
     return BORROWED * length * len(foreign)
 
 
-def viterbi(
-    emissions: list[list[float]],
-    trans_stay: list[float],
-    log_change: list[list[float]],
-    prior: list[float],
-    allowed: dict[int, set[int]],
-) -> list[int]:
-    """The best chord index per slot. ``trans_stay[s]`` is P(keep the chord) entering slot s; ``allowed`` maps a
-    slot to the only chord indices it may take."""
-    n_slots, n = len(emissions), len(prior)
-    neg = -math.inf
-    score = [prior[c] + emissions[0][c] if c in allowed.get(0, range(n)) else neg for c in range(n)]
-    back: list[list[int]] = []
-    for s in range(1, n_slots):
-        stay, change = math.log(trans_stay[s]), math.log(1.0 - trans_stay[s])
-        ok = allowed.get(s)
-        new, ptr = [neg] * n, [0] * n
-        for c in range(n):
-            if ok is not None and c not in ok:
-                continue
-            best, arg = neg, 0
-            for p in range(n):
-                if score[p] == neg:
-                    continue
-                t = stay if p == c else change + log_change[p][c]
-                if score[p] + t > best:
-                    best, arg = score[p] + t, p
-            new[c], ptr[c] = best + emissions[s][c], arg
-        score = new
-        back.append(ptr)
-    last = max(range(n), key=lambda c: score[c])
-    path = [last]
-    for ptr in reversed(back):
-        path.append(ptr[path[-1]])
-    return path[::-1]
+def chord_vocabulary(key: Key, extended: bool = False) -> list[Chord]:
+    """The chords on offer: the folk band's for the mode, or (``extended``, major and minor keys) every chord the
+    chorales move to often enough (``transitions.learned_vocabulary``), the tonic and a cadence always among them."""
+    if not extended or key.mode not in ("major", "minor"):
+        return vocabulary(key)
+    chords = [Chord((key.tonic + s) % 12, q) for s, q in learned_vocabulary(key.mode)]
+    for must in [tonic_chord(key), *cadential(key)[:1]]:
+        if must not in chords:
+            chords.append(must)
+    return chords
 
 
 def harmonize(
@@ -163,6 +147,7 @@ def harmonize(
     ties: dict[int, int] | None = None,
     extended: bool = True,
     every_beat: bool = False,
+    seed: int | None = None,
 ) -> list[tuple[float, float, Chord]]:
     """Chords for ``bars`` bars of melody: (start, end, chord) per slot, quarters.
 
@@ -170,11 +155,14 @@ def harmonize(
         phrase_ends: bar indices that end a phrase: their last slot is the tonic or the dominant (a full or half
             cadence); the last bar of the piece is always the tonic, led into by a cadential chord.
         ties: bar → earlier bar whose chords it must repeat (a repeated part).
-        extended: offer secondary dominants and diminished chords (the chorale style) besides the mode's triads.
+        extended: the chorale style's learned vocabulary (sevenths, secondary dominants, diminished chords), not
+            the folk band's triads and V7.
         every_beat: a chord slot on every beat (the chorale style's harmonic rhythm), not one or two a bar.
+        seed: draw the chords from the model's posterior (``decode.sample_path``, seeded) instead of taking the
+            single likeliest sequence (Viterbi): the chorale style, whose variety is part of its sound.
     """
-    chords = vocabulary(key, extended)
     family = MODE_FAMILY[key.mode]
+    chords = chord_vocabulary(key, extended)
     labels = tuple(label(*c.degree(key)) for c in chords)
     log_change = [
         [TRANSITION_SCALE * log_transition(family, a, b, labels) if a != b else -math.inf for b in labels]
@@ -184,6 +172,10 @@ def harmonize(
     per = meter.slots_per_bar(every_beat)
     spans = slots(meter, bars, per)
     ordered = sorted(notes, key=lambda n: n.start)
+    ordered = [
+        dataclasses.replace(n, leaps_on=i + 1 < len(ordered) and abs(ordered[i + 1].pitch - n.pitch) > 2)
+        for i, n in enumerate(ordered)
+    ]
     emissions, cursor = [], 0
     for start, end in spans:
         while cursor < len(ordered) and ordered[cursor].end <= start:
@@ -198,8 +190,8 @@ def harmonize(
                 for i, c in enumerate(chords)
             ]
         )
-    in_bar = STAY_ON_BEAT if every_beat and per > 2 else STAY_IN_BAR
-    stay = [in_bar if s % per else STAY_ACROSS_BAR for s in range(len(spans))]
+    in_bar, across = hold_rates() if every_beat and per > 2 else (STAY_IN_BAR, STAY_ACROSS_BAR)
+    stay = [in_bar if s % per else across for s in range(len(spans))]
     index = {c: i for i, c in enumerate(chords)}
     tonic = {index[tonic_chord(key)]}
     dominant = {  # V, v, or the modal ♭VII where it is the mode's own (not borrowed into major)
@@ -220,7 +212,10 @@ def harmonize(
             continue
         for i in range(per):
             emissions[bar * per + i] = emissions[src * per + i]
-    path = viterbi(emissions, stay, log_change, [0.0] * len(chords), allowed)
+    if seed is None:
+        path = viterbi(emissions, stay, log_change, [0.0] * len(chords), allowed)
+    else:
+        path = sample_path(emissions, stay, log_change, allowed, random.Random(seed), SAMPLE_TEMPERATURE)
     for bar, src in sorted((ties or {}).items()):  # then the repeat takes the source's chords where allowed
         for i in range(per if src < bar else 0):
             s, chord = bar * per + i, path[src * per + i]

@@ -47,8 +47,10 @@ class MelodyIndex:
 
 
 def voicing(chord: Chord, ceiling: int, prev: Sequence[int] | None) -> list[int]:
-    """Three chord tones in close position under ``ceiling`` (exclusive), moving least from ``prev``."""
+    """Three chord tones in close position under ``ceiling`` (exclusive), moving least from ``prev``. A seventh
+    chord keeps its third and seventh (the bass has the root; the fifth may go)."""
     top = min(CHORD_TOP, ceiling - 1)
+    needed = {chord.tones[1], chord.seventh} if chord.seventh is not None else set()
     options = []
     for low in range(CHORD_FLOOR - 5, top + 1):
         if low % 12 not in chord.tones:
@@ -56,7 +58,7 @@ def voicing(chord: Chord, ceiling: int, prev: Sequence[int] | None) -> list[int]
         notes = [low]
         for _ in range(2):
             notes.append(next(p for p in range(notes[-1] + 1, notes[-1] + 10) if p % 12 in chord.tones))
-        if notes[-1] <= top:
+        if notes[-1] <= top and needed <= {p % 12 for p in notes}:
             options.append(notes)
     if not options:  # the melody is very low: two tones, or none
         pairs = [

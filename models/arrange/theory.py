@@ -15,12 +15,23 @@ MODES: dict[str, tuple[int, ...]] = {
 }
 # Which learned transition table (major or minor chorales) serves each mode: same third above the tonic.
 MODE_FAMILY = {"major": "major", "mixolydian": "major", "minor": "minor", "dorian": "minor"}
-QUALITIES: dict[str, tuple[int, int, int]] = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6)}
+QUALITIES: dict[str, tuple[int, ...]] = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    # seventh chords: dominant, minor, half-diminished and diminished sevenths (the chorales' V7, ii7, viiø7, vii°7)
+    "7": (0, 4, 7, 10),
+    "m7": (0, 3, 7, 10),
+    "ø7": (0, 3, 6, 10),
+    "°7": (0, 3, 6, 9),
+}
+TRIADS = ("maj", "min", "dim")
+_SUFFIX = {"maj": "", "min": "m", "dim": "dim", "7": "7", "m7": "m7", "ø7": "m7b5", "°7": "dim7"}
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
-# The chord vocabulary per mode as (semitones above the tonic, quality). Minor keeps the harmonic-minor V for
-# cadences; dorian and mixolydian have the ♭VII that Irish and Scottish tunes lean on. Major and minor also
-# offer the secondary dominants and diminished chords the chorales use (V/V, V/vi, vii°, ii°), which the
-# learned prior keeps rare.
+# The folk bands' chord vocabulary per mode as (semitones above the tonic, quality): the mode's triads, the V7 of
+# major and (harmonic) minor, the ♭VII that Irish and Scottish tunes lean on, and the major II (V of V) of major and
+# IV of minor; chords with tones outside the mode are borrowed only where the melody sounds those tones. The
+# chorale style's vocabulary is learned instead (``transitions``).
 VOCAB: dict[str, tuple[tuple[int, str], ...]] = {
     "major": (
         (0, "maj"),
@@ -30,9 +41,8 @@ VOCAB: dict[str, tuple[tuple[int, str], ...]] = {
         (7, "maj"),
         (9, "min"),
         (10, "maj"),
+        (7, "7"),
         (2, "maj"),
-        (4, "maj"),
-        (11, "dim"),
     ),
     "minor": (
         (0, "min"),
@@ -42,7 +52,7 @@ VOCAB: dict[str, tuple[tuple[int, str], ...]] = {
         (7, "maj"),
         (8, "maj"),
         (10, "maj"),
-        (2, "dim"),
+        (7, "7"),
         (5, "maj"),
     ),
     "dorian": ((0, "min"), (2, "min"), (3, "maj"), (5, "maj"), (7, "min"), (10, "maj")),
@@ -50,8 +60,8 @@ VOCAB: dict[str, tuple[tuple[int, str], ...]] = {
 }
 # Chords that may close a phrase into the tonic (the one before the final tonic).
 CADENTIAL: dict[str, tuple[tuple[int, str], ...]] = {
-    "major": ((7, "maj"), (5, "maj")),
-    "minor": ((7, "maj"), (7, "min"), (10, "maj"), (5, "min")),
+    "major": ((7, "maj"), (7, "7"), (5, "maj"), (11, "dim"), (11, "ø7")),
+    "minor": ((7, "maj"), (7, "7"), (7, "min"), (10, "maj"), (5, "min"), (11, "°7")),
     "dorian": ((10, "maj"), (7, "min"), (5, "maj")),
     "mixolydian": ((10, "maj"), (7, "min"), (5, "maj")),
 }
@@ -75,14 +85,22 @@ class Key:
 
 @dataclass(frozen=True)
 class Chord:
-    """A triad: root pitch class and quality (``maj``, ``min``, ``dim``)."""
+    """A triad or seventh chord: root pitch class and quality (``maj``, ``min``, ``dim``, ``7``, ``m7``, ``ø7``,
+    ``°7``)."""
 
     root: int
     quality: str
 
     @property
-    def tones(self) -> tuple[int, int, int]:
-        return tuple((self.root + i) % 12 for i in QUALITIES[self.quality])  # type: ignore[return-value]
+    def tones(self) -> tuple[int, ...]:
+        """Pitch classes from the root up: root, third, fifth (and seventh)."""
+        return tuple((self.root + i) % 12 for i in QUALITIES[self.quality])
+
+    @property
+    def seventh(self) -> int | None:
+        """The seventh's pitch class, or None for a triad."""
+        steps = QUALITIES[self.quality]
+        return (self.root + steps[3]) % 12 if len(steps) > 3 else None
 
     @property
     def fifth(self) -> int:
@@ -93,9 +111,8 @@ class Chord:
         return (self.root - key.tonic) % 12, self.quality
 
     def symbol(self, key: Key | None = None) -> str:
-        """Lead-sheet symbol, e.g. ``D``, ``Bm``, ``F#dim``; flats or sharps as the key prefers."""
-        suffix = {"maj": "", "min": "m", "dim": "dim"}[self.quality]
-        return pc_name(self.root, key) + suffix
+        """Lead-sheet symbol, e.g. ``D``, ``Bm``, ``F#dim``, ``A7``, ``Bm7b5``; flats or sharps as the key prefers."""
+        return pc_name(self.root, key) + _SUFFIX[self.quality]
 
     def roman(self, key: Key) -> str:
         """Roman numeral relative to the key's major scale, e.g. ``V``, ``ii``, ``♭VII``, ``vii°``."""
@@ -103,14 +120,16 @@ class Chord:
 
 
 def roman_of(semitones: int, quality: str) -> str:
-    """Roman numeral of a chord ``semitones`` above the tonic: flats relative to the major scale."""
+    """Roman numeral of a chord ``semitones`` above the tonic: flats relative to the major scale (``V7``,
+    ``ii7``, ``viiø7``, ``vii°7``)."""
     major = MODES["major"]
     if semitones in major:
         base, flat = _ROMAN[major.index(semitones)], ""
     else:
         base, flat = _ROMAN[major.index((semitones + 1) % 12)], "♭"
-    text = base if quality == "maj" else base.lower()
-    return flat + text + ("°" if quality == "dim" else "")
+    text = base if quality in ("maj", "7") else base.lower()
+    mark = {"dim": "°", "7": "7", "m7": "7", "ø7": "ø7", "°7": "°7"}.get(quality, "")
+    return flat + text + mark
 
 
 def prefers_flats(key: Key) -> bool:
@@ -124,14 +143,9 @@ def pc_name(pc: int, key: Key | None = None) -> str:
     return (NAMES_FLAT if key is not None and prefers_flats(key) else NAMES_SHARP)[pc % 12]
 
 
-# The chromatic and diminished chords of the chorale style: left out for folk styles, whose bands play the
-# mode's own triads (and its ♭VII).
-EXTENDED = frozenset({(2, "maj"), (4, "maj"), (11, "dim"), (2, "dim")})
-
-
-def vocabulary(key: Key, extended: bool = True) -> list[Chord]:
-    """The chords on offer in ``key`` (without secondary dominants and diminished chords unless ``extended``)."""
-    return [Chord((key.tonic + s) % 12, q) for s, q in VOCAB[key.mode] if extended or (s, q) not in EXTENDED]
+def vocabulary(key: Key) -> list[Chord]:
+    """The folk bands' chords in ``key``."""
+    return [Chord((key.tonic + s) % 12, q) for s, q in VOCAB[key.mode]]
 
 
 def tonic_chord(key: Key) -> Chord:
@@ -142,3 +156,23 @@ def tonic_chord(key: Key) -> Chord:
 def cadential(key: Key) -> list[Chord]:
     """Chords that lead into the tonic at a cadence in ``key``."""
     return [Chord((key.tonic + s) % 12, q) for s, q in CADENTIAL[key.mode]]
+
+
+def identify(pcs: frozenset[int] | set[int], bass: int | None = None) -> Chord | None:
+    """The chord a sounding pitch-class set holds: a seventh chord (all four tones, or root, third and seventh
+    with the fifth left out) before a triad it contains; among equals the one rooted on ``bass``, then the one
+    leaving fewest other tones. None when the set holds no triad (a passing sonority)."""
+    best: tuple[tuple[int, bool, int], Chord] | None = None
+    for root in range(12):
+        for quality, steps in QUALITIES.items():
+            tones = {(root + s) % 12 for s in steps}
+            if len(steps) == 4:
+                core = {root, (root + steps[1]) % 12, (root + steps[3]) % 12}
+                if not core <= pcs:
+                    continue
+            elif not tones <= pcs:
+                continue
+            rank = (len(tones & pcs), root == bass, -len(pcs - tones))
+            if best is None or rank > best[0]:
+                best = (rank, Chord(root, quality))
+    return best[1] if best else None

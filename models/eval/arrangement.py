@@ -13,7 +13,7 @@ from typing import Any
 from models.arrange.band import arrange
 from models.arrange.harmony import Meter
 from models.arrange.key import find_key
-from models.arrange.theory import QUALITIES, Chord, Key
+from models.arrange.theory import QUALITIES, Chord, Key, identify
 from models.eval.arrangement_md import METRICS, STYLES, markdown, write_section
 from models.eval.harmony import Harmonized, N, Span, ends_on_tonic, repeated_bar_share, scores
 from models.music.melody import Note
@@ -29,17 +29,16 @@ def _weights(notes: Sequence[N], meter: Meter) -> list[tuple[int, float]]:
     return [(n.pitch, (n.end - n.start) * (0.5 + meter.strength(n.start))) for n in notes]
 
 
-def triad_label(pcs: frozenset[int], bass_pc: int | None) -> str:
-    """A name for a pitch-class set: the triad it contains (the bass's if it is one), else the set itself."""
-    best = None
-    for root in range(12):
-        for quality, steps in QUALITIES.items():
-            tones = {(root + s) % 12 for s in steps}
-            if tones <= pcs:
-                rank = (root == bass_pc, -len(pcs - tones))
-                if best is None or rank > best[0]:
-                    best = (rank, Chord(root, quality).symbol())
-    return best[1] if best else "{" + ",".join(map(str, sorted(pcs))) + "}"
+def reduce_beat(pcs: frozenset[int], bass_pc: int | None, prev: Span | None) -> tuple[frozenset[int], str]:
+    """The chord of one beat of a four-voice texture: what ``theory.identify`` names in the sounding pitch classes
+    (the soprano included: it completes the lower voices' dyads), its tones and symbol; a beat that holds no triad
+    (a passing sonority) continues the chord before it, or is named by its pitch classes if none came before."""
+    found = identify(pcs, bass_pc)
+    if found is not None:
+        return frozenset(found.tones), found.symbol()
+    if prev is not None:
+        return prev.pcs, prev.label
+    return pcs, "{" + ",".join(map(str, sorted(pcs))) + "}"
 
 
 def arranged(
@@ -116,12 +115,13 @@ def chorale_cases(limit: int | None = None) -> list[tuple[str, Meter, int, list[
             [N(n.pitch, n.start, n.end) for n in voice_to_notes(pitch[v], fix_onsets(pitch[v], onset[v]), 60.0)]
             for v in range(4)
         ]
-        spans = []
+        spans: list[Span] = []
         for beat in range(0, pitch.shape[1], 4):
-            pcs = frozenset(int(p) % 12 for p in pitch[1:, beat] if p >= 0)
+            pcs = frozenset(int(p) % 12 for p in pitch[:, beat] if p >= 0)
             if pcs:
                 bass_pc = int(pitch[3, beat]) % 12 if pitch[3, beat] >= 0 else None
-                spans.append(Span(beat / 4, beat / 4 + 1, pcs, triad_label(pcs, bass_pc)))
+                tones, name = reduce_beat(pcs, bass_pc, spans[-1] if spans else None)
+                spans.append(Span(beat / 4, beat / 4 + 1, tones, name))
         human = Harmonized(voices[0], spans, voices[3], voices[1] + voices[2] + voices[3])
         half = round(meter.bar_q / meter.slots_per_bar() * 4)  # the arranger's harmonic rhythm, in grid steps
         slow = [
@@ -143,7 +143,7 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
 def evaluate_chorales(limit: int | None = None) -> dict[str, Any]:
     """Arranger, baseline and Bach on the test chorales' sopranos (the melody kept as written)."""
     rows: dict[str, list[dict[str, float]]] = {"arranger": [], "baseline": [], "human": [], "human_slots": []}
-    for i, (_cid, meter, bars, soprano, human, slow) in enumerate(chorale_cases(limit)):
+    for i, (_cid, meter, bars, soprano, human, slow) in enumerate(chorale_cases(limit)):  # seed i: its harmony draw
         mine, key, _ = arranged(soprano, meter, bars, "bach", i, keep_melody=True)
         if key is None:
             continue
@@ -201,8 +201,11 @@ def evaluate_generated(pieces: int = 10, seconds: float = 30.0, styles: Sequence
             "band_tonic": statistics.fmean(band_tonic),
             **corpus_form(style),
         }
+    from models.eval.folk_reference import chorded_tunes
+
     return {
         "pieces": len(rows["arranger"]),
+        "folk_human": {title: scores(h) for title, h in chorded_tunes()},
         "arrange_ms_p50": 1000 * statistics.median(timing),
         "arrange_ms_max": 1000 * max(timing),
         **{k: _mean(v) for k, v in rows.items()},

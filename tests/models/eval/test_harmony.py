@@ -83,11 +83,24 @@ def test_form_measures() -> None:
 def test_naive_baseline_takes_each_bars_most_frequent_pitch_class() -> None:
     from models.arrange.harmony import Meter
     from models.arrange.theory import Key
-    from models.eval.arrangement import baseline, triad_label
+    from models.eval.arrangement import baseline
 
     meter = Meter.parse("4/4")
     melody = [N(62, 0, 3), N(60, 3, 4), N(67, 4, 5), N(71, 5, 8)]  # bar 1 mostly D, bar 2 mostly B
     h = baseline(melody, meter, 2, Key(0, "major"))
     assert [c.label for c in h.chords] == ["Dm", "Bdim"]
     assert [n.pitch for n in h.bass] == [38, 47] and [n.pitch for n in h.accompaniment[:3]] == [62, 65, 69]
-    assert triad_label(frozenset({7, 11, 2, 5}), 7) == "G" and triad_label(frozenset({0, 2}), 0) == "{0,2}"
+
+
+def test_a_four_voice_beat_reduces_to_the_chord_it_holds() -> None:
+    from models.eval.arrangement import reduce_beat
+    from models.eval.harmony import Span
+
+    # G B D F: the dominant seventh (not the B diminished triad inside it)
+    assert reduce_beat(frozenset({7, 11, 2, 5}), 7, None) == (frozenset({7, 11, 2, 5}), "G7")
+    # C E G with a passing D in the soprano: still C major
+    assert reduce_beat(frozenset({0, 4, 7, 2}), 0, None) == (frozenset({0, 4, 7}), "C")
+    # a passing sonority (C D G) continues the chord before it, or is named by its set when none came before
+    before = Span(0.0, 1.0, frozenset({5, 9, 0}), "F")
+    assert reduce_beat(frozenset({0, 2, 7}), 0, before) == (frozenset({5, 9, 0}), "F")
+    assert reduce_beat(frozenset({0, 2}), 0, None) == (frozenset({0, 2}), "{0,2}")
