@@ -102,6 +102,7 @@ def arrange(
     keep_bars: int = 0,
     keep_melody: bool = False,
     key: Key | None = None,
+    keep_chords: Sequence[tuple[float, float, Chord]] = (),
 ) -> Arrangement:
     """Arrange a monophonic melody lasting exactly ``seconds`` (``bars`` whole bars of ``meter`` at ``qpm``).
 
@@ -109,6 +110,7 @@ def arrange(
     ``keep`` and ``keep_bars``: an extended track's first bars, played exactly as before (its parent's melody);
     the form is planned over the bars after them. ``keep_melody``: harmonize the melody as it is, without form
     or a final cadence (for evaluating the harmony on given melodies, e.g. the chorales' sopranos).
+    ``keep_chords``: the parent's chords as (start, end, chord) in quarters; the kept bars' slots take them.
     """
     try:
         m = Meter.parse(meter)
@@ -159,6 +161,18 @@ def arrange(
         melody = form.cadence(melody, key.tonic, cut, seconds)
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in melody]
     ends = [s.end - 1 for s in sections[:-1]]
+    spans_q = [
+        (b * m.bar_q + i * m.bar_q / per, b * m.bar_q + (i + 1) * m.bar_q / per)
+        for b in range(bars)
+        for i in range(per)
+    ]
+    fixed = {
+        i: chord
+        for i, (start, end) in enumerate(spans_q)
+        if start < keep_bars * m.bar_q - 1e-9
+        for s0, e0, chord in keep_chords
+        if s0 - 1e-6 <= (start + end) / 2 < e0
+    }
     chords = harmonize(
         mq,
         key,
@@ -169,6 +183,7 @@ def arrange(
         extended=band.extended,
         every_beat=band.every_beat,
         seed=seed if band.sample else None,
+        fixed=fixed,
     )
     bass_ev, comp_ev = realise(chords, mq, m, bars, pattern_for(m, qpm, kind))
     rng = random.Random(seed)

@@ -148,6 +148,7 @@ def harmonize(
     extended: bool = True,
     every_beat: bool = False,
     seed: int | None = None,
+    fixed: dict[int, Chord] | None = None,
 ) -> list[tuple[float, float, Chord]]:
     """Chords for ``bars`` bars of melody: (start, end, chord) per slot, quarters.
 
@@ -160,9 +161,11 @@ def harmonize(
         every_beat: a chord slot on every beat (the chorale style's harmonic rhythm), not one or two a bar.
         seed: draw the chords from the model's posterior (``decode.sample_path``, seeded) instead of taking the
             single likeliest sequence (Viterbi): the chorale style, whose variety is part of its sound.
+        fixed: slot → the chord it must take (an extended track's first bars keep their parent's chords).
     """
     family = MODE_FAMILY[key.mode]
     chords = chord_vocabulary(key, extended)
+    chords += [c for c in dict.fromkeys((fixed or {}).values()) if c not in chords]
     labels = tuple(label(*c.degree(key)) for c in chords)
     log_change = [
         [TRANSITION_SCALE * log_transition(family, a, b, labels) if a != b else -math.inf for b in labels]
@@ -207,6 +210,9 @@ def harmonize(
         for s in range((bars - 1) * per, bars * per):
             allowed[s] = tonic
         allowed[(bars - 1) * per - 1] = {index[c] for c in cadential(key) if c in index}
+    for s, fixed_chord in (fixed or {}).items():
+        if 0 <= s < len(spans):
+            allowed[s] = {index[fixed_chord]}
     for bar, src in sorted((ties or {}).items()):  # a repeated bar takes the same emission as its source
         if bar * per + per - 1 in allowed or src >= bar:
             continue

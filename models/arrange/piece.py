@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from models.arrange.band import ARRANGEMENTS, arrange
 from models.arrange.harmony import Meter, MNote, harmonize
 from models.arrange.key import find_key
-from models.arrange.theory import MODES, Key
+from models.arrange.theory import MODES, Chord, Key, parse_symbol
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,29 @@ def chosen_key(piece: Any) -> Key | None:
     return Key(parsed.tonic, parsed.mode) if parsed.mode in MODES else None
 
 
-def arrange_piece(piece: Any, arrangement: str = "band", keep: list[Any] | None = None, keep_bars: int = 0) -> Any:
+def kept_chords(chords: Sequence[dict], sec_q: float) -> list[tuple[float, float, Chord]]:
+    """A parent track's chord list (seconds, symbols) as (start, end, chord) in quarters; unreadable ones left out."""
+    out = []
+    for c in chords:
+        chord = parse_symbol(str(c.get("symbol", "")))
+        if chord is not None:
+            out.append((float(c["start"]) / sec_q, float(c["end"]) / sec_q, chord))
+    return out
+
+
+def arrange_piece(
+    piece: Any,
+    arrangement: str = "band",
+    keep: list[Any] | None = None,
+    keep_bars: int = 0,
+    keep_chords: Sequence[dict] = (),
+) -> Any:
     """``piece`` with the parts of ``arrangement`` (``band`` or ``melody``) and its key and chords.
 
     A piece that already has several voices (a Coconet chorale) keeps them: only its key and chords are added.
     A melody that cannot be arranged (no key fits, too short) comes back as ``melody`` with a note why.
-    ``keep``/``keep_bars``: an extended band track's parent melody, kept note for note (see ``band.arrange``).
+    ``keep``/``keep_bars``: an extended band track's parent melody, kept note for note (see ``band.arrange``);
+    ``keep_chords``: the parent's chords (its sidecar's ``chords``: start and end in seconds, symbol), kept too.
     """
     if arrangement not in ARRANGEMENTS:
         raise ValueError(f"unknown arrangement {arrangement!r}; arrangements: {', '.join(ARRANGEMENTS)}")
@@ -78,6 +96,7 @@ def arrange_piece(piece: Any, arrangement: str = "band", keep: list[Any] | None 
         keep=keep,
         keep_bars=keep_bars,
         key=chosen_key(piece),
+        keep_chords=kept_chords(keep_chords, 60.0 / float(piece.tempo_qpm)),
     )
     if out.arrangement == "melody":
         return dataclasses.replace(piece, arrangement="melody", arrangement_note=out.note)

@@ -158,6 +158,18 @@ def cadential(key: Key) -> list[Chord]:
     return [Chord((key.tonic + s) % 12, q) for s, q in CADENTIAL[key.mode]]
 
 
+def parse_symbol(symbol: str) -> Chord | None:
+    """The chord a lead-sheet symbol written by ``Chord.symbol`` names (``Bb``, ``F#m``, ``G7``, ``Bm7b5``,
+    ``G#dim7``), or None for anything else."""
+    text = symbol.strip()
+    if not text or text[0] not in "ABCDEFG":
+        return None
+    name, rest = (text[:2], text[2:]) if text[1:2] in ("#", "b") else (text[:1], text[1:])
+    pc = NAMES_SHARP.index(name) if name in NAMES_SHARP else NAMES_FLAT.index(name) if name in NAMES_FLAT else None
+    quality = next((q for q, suffix in _SUFFIX.items() if suffix == rest), None)
+    return None if pc is None or quality is None else Chord(pc, quality)
+
+
 def identify(pcs: frozenset[int] | set[int], bass: int | None = None) -> Chord | None:
     """The chord a sounding pitch-class set holds: a seventh chord (all four tones, or root, third and seventh
     with the fifth left out) before a triad it contains; among equals the one rooted on ``bass``, then the one

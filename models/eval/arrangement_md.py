@@ -150,7 +150,8 @@ def markdown(chorales: dict[str, Any], generated: dict[str, Any], command: str) 
 
 def _inside(results: dict[str, Any], human: dict[str, tuple[float, float]]) -> tuple[list[str], list[str]]:
     """(metrics where the arranger is inside the human mean ± 1 sd, those where it is not)."""
-    inside, outside = [], []
+    inside: list[str] = []
+    outside: list[str] = []
     for k in METRICS:
         a, (h, sd) = results["arranger"][k][0], human[k]
         (inside if h - sd <= a <= h + sd else outside).append(k)

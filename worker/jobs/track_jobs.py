@@ -80,14 +80,20 @@ def extend(request: dict[str, Any]) -> dict[str, Any]:
     piece = with_instrument(piece, parent.get("program"))
     timings["sample_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    # A band track grows as a band track: its melody kept note for note, the form planned over the new bars.
+    # A band track grows as a band track: its melody and chords kept, the form planned over the new bars.
     # Older tracks (no arrangement recorded) were bare melodies and stay so.
     arrangement, keep = str(parent.get("arrangement") or "melody"), None
     if arrangement == "band" and int(parent.get("voices", 1)) == 1:
         from worker.output.midi import read_notes
 
         keep = read_notes(track_dir(data_dir(), req.parent_id or "") / f"{req.parent_id}.mid", part=MELODY_PART)
-    piece = arranged(piece, arrangement, keep=keep, keep_bars=int(parent.get("bars", 0)) if keep else 0)
+    piece = arranged(
+        piece,
+        arrangement,
+        keep=keep,
+        keep_bars=int(parent.get("bars", 0)) if keep else 0,
+        keep_chords=list(parent.get("chords") or []) if keep else None,
+    )
     timings["arrange_s"] = round(time.perf_counter() - t, 3)
     result = write_track(
         piece,

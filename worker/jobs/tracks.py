@@ -76,13 +76,15 @@ def with_instrument(piece: Composition, program: int | None) -> Composition:
     )
 
 
-def arranged(piece: Composition, arrangement: str, keep: list | None = None, keep_bars: int = 0) -> Composition:
+def arranged(
+    piece: Composition, arrangement: str, keep: list | None = None, keep_bars: int = 0, keep_chords: list | None = None
+) -> Composition:
     """``piece`` arranged as ``arrangement`` (models.arrange): a band under a melody, or the bare melody; a
     chorale keeps its voices. A failure of the arranger leaves the bare melody, with a note, never a failed track."""
     from models.arrange.piece import arrange_piece
 
     try:
-        return arrange_piece(piece, arrangement, keep=keep, keep_bars=keep_bars)
+        return arrange_piece(piece, arrangement, keep=keep, keep_bars=keep_bars, keep_chords=keep_chords or ())
     except Exception:  # noqa: BLE001 - the melody is still a track worth posting
         log.exception("could not arrange %s (seed %s) as %s", piece.style, piece.seed, arrangement)
         return dataclasses.replace(

@@ -87,3 +87,23 @@ def test_sampled_chorale_harmony_keeps_the_cadence_and_follows_the_seed() -> Non
         assert out[-5][2].root == 7 or out[-5][2] in (Chord(5, "maj"), Chord(11, "dim"), Chord(11, "ø7"))
     assert runs[2] == harmonize(beats, C_MAJOR, meter, 5, every_beat=True, extended=True, seed=2)
     assert len({tuple(c for _, _, c in out) for out in runs}) > 1
+
+
+def test_symbols_read_back_as_the_chords_that_wrote_them() -> None:
+    from models.arrange.theory import QUALITIES, parse_symbol
+
+    for key in (C_MAJOR, Key(5, "major"), A_MINOR):
+        for root in range(12):
+            for quality in QUALITIES:
+                chord = Chord(root, quality)
+                assert parse_symbol(chord.symbol(key)) == chord
+    assert parse_symbol("H7") is None and parse_symbol("Cadd9") is None and parse_symbol("") is None
+
+
+def test_fixed_slots_take_the_given_chords() -> None:
+    meter = Meter.parse("4/4")
+    beats = [MNote(p, i * 1.0, i + 1.0) for i, p in enumerate([60, 64, 67, 72, 71, 67, 65, 62, 60, 64, 67, 72])]
+    fixed = {1: Chord(9, "min"), 2: Chord(4, "7")}  # Am, then E7 (not in the folk vocabulary of C major)
+    for seed in (None, 1, 2):
+        out = harmonize(beats, C_MAJOR, meter, 3, fixed=fixed, seed=seed)
+        assert out[1][2] == Chord(9, "min") and out[2][2] == Chord(4, "7") and out[0][2] == Chord(0, "maj")

@@ -82,6 +82,10 @@ def test_extend_continues_the_track(data_dir: Path, models_dir: Path) -> None:
     old = pretty_midi.PrettyMIDI(parent.files["midi"]).instruments[0].notes
     new = pretty_midi.PrettyMIDI(result.files["midi"]).instruments[0].notes
     assert [(n.pitch, round(n.start, 3)) for n in new[: len(old)]] == [(n.pitch, round(n.start, 3)) for n in old]
+    # the parent's chords too (its last one may go on into the new bars)
+    assert parent.arrangement == result.arrangement == "band" and parent.chords
+    head = [(c["symbol"], c["start"]) for c in result.chords if c["start"] < parent.chords[-1]["start"] + 1e-3]
+    assert head == [(c["symbol"], c["start"]) for c in parent.chords]
     with pytest.raises(BadRequest, match="at most 300s"):
         track_jobs.extend(ComposeRequest("irish", 295.0, kind="extend", parent_id=parent.track_id).to_dict())
     with pytest.raises(BadRequest, match="not on this worker"):
