@@ -246,7 +246,7 @@ def write_arrangement(results: dict, path: Path, command: str, machine: str) -> 
     )
     details = "\n".join(f"| {k} | {v} |" for k, v in results.items() if k not in ARRANGE_TARGETS)
     section = (
-        f"{start}\n## Arrangement: `{command}`\n\n{machine}. Arranging = key, form, Viterbi chords, bass, "
+        f"{start}\n## Arrangement: `{command}`\n\n{machine}. Arranging = key, form, chords (HMM posterior draw), bass, "
         "chords and percussion for one 30 s LSTM piece (irish, folk, scottish; 5 seeds each), the model "
         "already loaded; the band mix is melody, chords, bass and percussion rendered by the warm FluidSynth "
         "with reverb and chorus; the compose jobs run in process, seeds 1…5 after a warm-up.\n\n"
