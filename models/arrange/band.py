@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from models.arrange import form, percussion
-from models.arrange.harmony import Meter, MNote, harmonize
+from models.arrange.harmony import Meter, MNote, harmonize, slots
 from models.arrange.key import find_key
 from models.arrange.realise import pattern_for, realise
 from models.arrange.theory import Chord, Key
@@ -161,14 +161,9 @@ def arrange(
         melody = form.cadence(melody, key.tonic, cut, seconds)
     mq = [MNote(n.pitch, n.start / sec_q, n.end / sec_q) for n in melody]
     ends = [s.end - 1 for s in sections[:-1]]
-    spans_q = [
-        (b * m.bar_q + i * m.bar_q / per, b * m.bar_q + (i + 1) * m.bar_q / per)
-        for b in range(bars)
-        for i in range(per)
-    ]
     fixed = {
         i: chord
-        for i, (start, end) in enumerate(spans_q)
+        for i, (start, end) in enumerate(slots(m, bars, per))
         if start < keep_bars * m.bar_q - 1e-9
         for s0, e0, chord in keep_chords
         if s0 - 1e-6 <= (start + end) / 2 < e0

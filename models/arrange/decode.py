@@ -19,7 +19,7 @@ def viterbi(
     """The best chord index per slot. ``trans_stay[s]`` is P(keep the chord) entering slot s; ``allowed`` maps a
     slot to the only chord indices it may take."""
     n_slots, n = len(emissions), len(prior)
-    neg = -math.inf
+    neg = NEG
     score = [prior[c] + emissions[0][c] if c in allowed.get(0, range(n)) else neg for c in range(n)]
     back: list[list[int]] = []
     for s in range(1, n_slots):
@@ -73,24 +73,30 @@ def sample_path(
     t = 1.0 / max(temperature, 1e-6)
     n_slots, n = len(emissions), len(emissions[0])
 
-    def trans(s: int, p: int, c: int) -> float:
-        return math.log(trans_stay[s]) if p == c else math.log(1.0 - trans_stay[s]) + log_change[p][c]
+    # t × log P(previous chord p → chord c) entering each slot: one matrix per distinct stay probability
+    scaled = {
+        stay: [
+            [t * (math.log(stay) if p == c else math.log(1.0 - stay) + log_change[p][c]) for c in range(n)]
+            for p in range(n)
+        ]
+        for stay in set(trans_stay[1:])
+    }
 
     def ok(s: int, c: int) -> bool:
         return c in allowed.get(s, range(n))
 
     alpha = [[t * emissions[0][c] if ok(0, c) else NEG for c in range(n)]]
     for s in range(1, n_slots):
-        prev = alpha[-1]
+        prev, trans = alpha[-1], scaled[trans_stay[s]]
         row = []
         for c in range(n):
             if not ok(s, c):
                 row.append(NEG)
                 continue
-            row.append(_logsumexp([prev[p] + t * trans(s, p, c) for p in range(n)]) + t * emissions[s][c])
+            row.append(_logsumexp([prev[p] + trans[p][c] for p in range(n)]) + t * emissions[s][c])
         alpha.append(row)
     path = [_draw(alpha[-1], rng)]
     for s in range(n_slots - 1, 0, -1):
-        c = path[-1]
-        path.append(_draw([alpha[s - 1][p] + t * trans(s, p, c) for p in range(n)], rng))
+        c, trans = path[-1], scaled[trans_stay[s]]
+        path.append(_draw([alpha[s - 1][p] + trans[p][c] for p in range(n)], rng))
     return path[::-1]

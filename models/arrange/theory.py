@@ -25,7 +25,6 @@ QUALITIES: dict[str, tuple[int, ...]] = {
     "ø7": (0, 3, 6, 10),
     "°7": (0, 3, 6, 9),
 }
-TRIADS = ("maj", "min", "dim")
 _SUFFIX = {"maj": "", "min": "m", "dim": "dim", "7": "7", "m7": "m7", "ø7": "m7b5", "°7": "dim7"}
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
 # The folk bands' chord vocabulary per mode as (semitones above the tonic, quality): the mode's triads, the V7 of

@@ -48,8 +48,12 @@ def beat_chords(ch: Any) -> list[tuple[str | None, bool]]:
 
 def chorale_chords(ch: Any) -> list[str]:
     """The chorale's chord changes as table labels: one per beat, passing sonorities skipped, repeats collapsed."""
+    return _changes(beat_chords(ch))
+
+
+def _changes(beats: list[tuple[str | None, bool]]) -> list[str]:
     out: list[str] = []
-    for lab, _ in beat_chords(ch):
+    for lab, _ in beats:
         if lab is not None and (not out or out[-1] != lab):
             out.append(lab)
     return out
@@ -68,13 +72,14 @@ def build_table(chorales: list[Any]) -> dict[str, Any]:
     holds = {"bar_line": [0, 0], "in_bar": [0, 0]}  # [held, beats]
     for ch in chorales:
         family = "minor" if str(ch.key_mode).lower() == "minor" else "major"
-        labels = chorale_chords(ch)
+        beats = beat_chords(ch)
+        labels = _changes(beats)
         table["chorales"][family] += 1
         table[family]["unigram"].update(labels)
         for a, b in zip(labels, labels[1:], strict=False):
             table[family]["bigram"].setdefault(a, Counter())[b] += 1
         prev = None
-        for lab, on_bar_line in beat_chords(ch):
+        for lab, on_bar_line in beats:
             lab = lab or prev  # a passing sonority continues the chord before it
             if prev is not None and lab is not None:
                 count = holds["bar_line" if on_bar_line else "in_bar"]

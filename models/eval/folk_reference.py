@@ -10,7 +10,6 @@ from models.eval.harmony import Harmonized, N, Span
 
 log = logging.getLogger(__name__)
 CHORDED = ("nottingham-dataset/reelsa-c.abc",)  # the only corpus files whose tunes have chord symbols
-HARMONY_METRICS = ("ctnctr", "pcs", "mctd", "che", "cc")  # no bass or voicing is written: parts metrics do not apply
 
 
 def chorded_tunes(paths: tuple[str, ...] = CHORDED) -> list[tuple[str, Harmonized]]:
